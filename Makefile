@@ -1,0 +1,58 @@
+# Two commands do all set-up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+FLASK  := $(BIN)/flask --app portal
+STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+
+.PHONY: install translations translations-update migrate demo run test lint bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)
+
+# Compiled catalogs (.mo) are build output, made from the .po sources here, never by hand.
+translations: install
+	$(BIN)/pybabel compile --use-fuzzy -d portal/translations --statistics
+
+# Developers: after changing user-visible strings, refresh the .po files and translate what is new.
+translations-update: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o portal/translations/messages.pot --no-location --sort-output .
+	$(BIN)/pybabel update -i portal/translations/messages.pot -d portal/translations --no-fuzzy-matching --ignore-obsolete
+
+migrate: install
+	$(FLASK) db upgrade
+
+demo: migrate
+	$(FLASK) demo-data --if-empty
+
+run: translations demo
+	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check portal tests bench config.py
+
+# SQLite first; then PostgreSQL when TEST_DATABASE_URL is set. In CI it must be set.
+test: translations lint
+	env -u TEST_DATABASE_URL $(BIN)/pytest
+	@if [ -n "$$TEST_DATABASE_URL" ]; then \
+		echo "== again on PostgreSQL: $$TEST_DATABASE_URL"; \
+		$(BIN)/pytest; \
+	elif [ -n "$$CI" ]; then \
+		echo "CI needs TEST_DATABASE_URL: PostgreSQL tests must not be skipped" >&2; exit 1; \
+	else \
+		echo "TEST_DATABASE_URL is not set: PostgreSQL pass skipped (CI runs it)"; \
+	fi
+
+bench: install
+	$(BIN)/python bench/ledger.py
+
+clean:
+	rm -rf $(VENV) instance/*.db*

@@ -1,0 +1,115 @@
+"""Settings classes. Nothing here reads the environment at import: `load_config()` does, when called."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+
+class Config:
+    """Defaults shared by every environment."""
+
+    SECRET_KEY: str | None = "dev-only-not-secret"
+    #: SQLAlchemy URL; None means "a SQLite file in the instance folder" (resolved by create_app).
+    DATABASE_URL: str | None = None
+    SQL_ECHO = False
+
+    BABEL_DEFAULT_LOCALE = "zh_CN"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    LANGUAGES = ("zh_CN", "en")
+    #: Business days and every date shown to a person are in this zone; storage is UTC.
+    BUSINESS_TIMEZONE = "Asia/Shanghai"
+
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session (which itself expires)
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    SESSION_COOKIE_NAME = "portal_session"
+    #: Server-side sign-in sessions: idle and absolute lifetimes.
+    SESSION_IDLE_TIMEOUT = timedelta(minutes=30)
+    SESSION_ABSOLUTE_TIMEOUT = timedelta(hours=12)
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+    #: Number of proxies in front of the app whose X-Forwarded-For we trust (0: none).
+    PROXY_COUNT = 0
+
+    #: Where one-time codes and mail go in development: "console" prints and keeps an outbox.
+    MAIL_BACKEND = "console"
+    SMS_BACKEND = "console"
+
+    #: Largest single amount any form accepts, in fen (100 million yuan).
+    MAX_AMOUNT_FEN = 100_000_000_00
+    PAGE_SIZE = 50
+
+    HSTS = False
+
+
+class DevelopmentConfig(Config):
+    DEBUG = False  # `make run` serves without the debugger: it is reachable by demo users
+
+
+class TestingConfig(Config):
+    TESTING = True
+    SECRET_KEY = "testing-secret"
+    RATELIMIT_ENABLED = False
+    BCRYPT_ROUNDS = 4  # tests hash many passwords; production keeps the library default
+
+
+class ProductionConfig(Config):
+    SECRET_KEY = None
+    SESSION_COOKIE_SECURE = True
+    HSTS = True
+    PROXY_COUNT = 1
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+#: Settings that may come from the environment, with how to parse them.
+_ENV_SETTINGS = {
+    "SECRET_KEY": str,
+    "DATABASE_URL": str,
+    "REDIS_URL": str,
+    "RATELIMIT_STORAGE_URI": str,
+    "PROXY_COUNT": int,
+    "SMTP_HOST": str,
+    "SMTP_PORT": int,
+    "MAIL_BACKEND": str,
+    "MAIL_SENDER": str,
+}
+
+
+class ConfigError(RuntimeError):
+    """A required setting is missing or malformed."""
+
+
+def load_config(name: str | None = None, environ: dict[str, str] | None = None) -> dict:
+    """Build the settings for `name` (default: $PORTAL_ENV or development) from class and environment."""
+    environ = os.environ if environ is None else environ
+    name = name or environ.get("PORTAL_ENV", "development")
+    try:
+        cls = CONFIGS[name]
+    except KeyError:
+        raise ConfigError(f"unknown PORTAL_ENV {name!r}; use one of {', '.join(CONFIGS)}") from None
+    settings = {key: getattr(cls, key) for key in dir(cls) if key.isupper()}
+    settings["ENV_NAME"] = name
+    for key, parse in _ENV_SETTINGS.items():
+        if key in environ:
+            try:
+                settings[key] = parse(environ[key])
+            except ValueError:
+                raise ConfigError(f"{key} must be {parse.__name__}") from None
+    if settings.get("REDIS_URL") and "RATELIMIT_STORAGE_URI" not in environ:
+        settings["RATELIMIT_STORAGE_URI"] = settings["REDIS_URL"]
+    if name == "production":
+        missing = [key for key in ("SECRET_KEY", "DATABASE_URL") if not settings.get(key)]
+        if missing:
+            raise ConfigError("production needs " + " and ".join(missing) + " in the environment")
+        if settings["SECRET_KEY"] == Config.SECRET_KEY or len(settings["SECRET_KEY"]) < 32:
+            raise ConfigError("production SECRET_KEY must be a random string of 32+ characters")
+    return settings

@@ -1,0 +1,77 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask
+
+from config import load_config
+from portal.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config_name: str | None = None, **overrides) -> Flask:
+    """Build the app for `config_name` (default $PORTAL_ENV or development); `overrides` win."""
+    app = Flask(
+        "portal",
+        instance_path=str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.update(load_config(config_name))
+    app.config.update(overrides)
+    if not app.config.get("DATABASE_URL"):
+        os.makedirs(app.instance_path, exist_ok=True)
+        app.config["DATABASE_URL"] = "sqlite:///" + os.path.join(app.instance_path, "portal.db")
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_commands(app)
+    from portal.web.errors import register_error_handlers
+    from portal.web.security import register_security
+
+    register_error_handlers(app)
+    register_security(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from portal.web.i18n import select_locale, select_timezone
+
+    if app.config.get("PROXY_COUNT"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        count = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    babel.init_app(
+        app,
+        locale_selector=select_locale,
+        timezone_selector=select_timezone,
+        default_translation_directories=str(ROOT / "portal" / "translations"),
+    )
+    limiter.init_app(app)
+    login_manager.init_app(app)
+
+    from flask_babel import get_locale
+
+    app.jinja_env.globals["get_locale"] = get_locale
+
+
+def register_blueprints(app: Flask) -> None:
+    from portal.auth.views import bp as auth_bp
+    from portal.home.views import bp as home_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(home_bp)
+
+
+def register_commands(app: Flask) -> None:
+    from portal.cli import register
+
+    register(app)

@@ -1,0 +1,1 @@
+"""Users, sign-in, sessions and passwords (用户登录, 修改密码)."""

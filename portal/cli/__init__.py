@@ -1,0 +1,11 @@
+"""Command-line interface: `flask --app portal <command>`. Each command calls an area's services."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register(app: Flask) -> None:
+    from portal.cli.users import users
+
+    app.cli.add_command(users)

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.clock import utcnow
+from portal.db import Base
+from portal.reference.models import Region
+
+
+class Customer(Base):
+    """A corporate fleet customer: owns one main card (carrying the unit account) and many sub-cards."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Legal name; read-only for the customer, staff may change it.
+    name: Mapped[str] = mapped_column(String(128))
+    #: 统一社会信用代码, 18 characters; read-only for the customer.
+    credit_code: Mapped[str] = mapped_column(String(18), unique=True)
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
+    contact_name: Mapped[str] = mapped_column(String(64), default="")
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+    address: Mapped[str] = mapped_column(String(256), default="")
+    invoice_title: Mapped[str] = mapped_column(String(128), default="")
+    invoice_tax_number: Mapped[str] = mapped_column(String(32), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    region: Mapped[Region] = relationship()

@@ -1,0 +1,1 @@
+"""Drivers and vehicles of a fleet (车队司机管理)."""
