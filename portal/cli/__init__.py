@@ -6,6 +6,10 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
+    from portal.cli.demo import demo_data
+    from portal.cli.ledger import ledger
     from portal.cli.users import users
 
     app.cli.add_command(users)
+    app.cli.add_command(ledger)
+    app.cli.add_command(demo_data)
