@@ -6,3 +6,4 @@ import portal.cards.models  # noqa: F401
 import portal.customers.models  # noqa: F401
 import portal.drivers.models  # noqa: F401
 import portal.reference.models  # noqa: F401
+import portal.stations.models  # noqa: F401

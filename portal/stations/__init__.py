@@ -1,0 +1,1 @@
+"""The station side: terminals, purchase authorization at the pump, points, anomaly alerts."""
