@@ -1,0 +1,427 @@
+"""Moving money: single transfers, all-or-nothing batches, two-phase (pending) transfers, reversals.
+
+Every operation follows the same steps, which keep the books right under concurrency and retries:
+1. check the request's shape (no database);
+2. lock the touched accounts in ascending id order and read them fresh (`lock_accounts`);
+3. if the id is already in the journal with the same content, return that transfer (a retry);
+4. apply the rules to in-memory copies, in order; any refusal raises before anything is written;
+5. insert the journal rows (one multi-row INSERT) and write the new totals (one executemany).
+The caller commits. Only step 5 can lose a race (two writers of one id over *different*
+accounts); the loser then gets IdempotencyConflict and must roll back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import exists, or_, select, text
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.orm import Session, aliased, make_transient_to_detached
+
+from portal.ledger.accounts import id_in, lock_accounts, write_totals
+from portal.ledger.errors import (
+    AlreadyReversed,
+    IdempotencyConflict,
+    InvalidTransfer,
+    LedgerError,
+    NotReversible,
+    PendingAlreadyResolved,
+    PendingExpired,
+    PendingNotFound,
+    TransferNotFound,
+)
+from portal.ledger.models import Transfer
+from portal.ledger.rules import (
+    AccountState,
+    apply_pending,
+    apply_post_pending,
+    apply_posted,
+    apply_void_pending,
+    check_amount,
+    check_id,
+    check_memo,
+    check_pair,
+    check_request_shape,
+)
+
+#: What makes two transfers with one id "the same": what moves, where, and why. Memo, actor and
+#: timestamps may differ between a request and its retry.
+_transfers = Transfer.__table__
+
+CONTENT_FIELDS = ("debit_account_id", "credit_account_id", "amount", "code", "kind", "pending_id", "reversal_of")
+
+
+@dataclass(frozen=True, slots=True)
+class TransferRequest:
+    """One money movement as a caller asks for it. `id` is the idempotency key (<= 64 characters)."""
+
+    id: str
+    debit_account_id: int
+    credit_account_id: int
+    amount: int
+    code: str
+    actor_id: int | None = None
+    memo: str = ""
+
+
+def _check_request(request: TransferRequest) -> None:
+    check_request_shape(
+        request.id, request.debit_account_id, request.credit_account_id, request.amount, request.code, request.memo
+    )
+
+
+def _row(request: TransferRequest, ledger: str, kind: str, now: datetime, **extra) -> dict:
+    row = {
+        "id": request.id,
+        "ledger": ledger,
+        "debit_account_id": request.debit_account_id,
+        "credit_account_id": request.credit_account_id,
+        "amount": request.amount,
+        "code": request.code,
+        "kind": kind,
+        "pending_id": None,
+        "reversal_of": None,
+        "batch_id": None,
+        "expires_at": None,
+        "actor_id": request.actor_id,
+        "memo": request.memo,
+        "created_at": now,
+    }
+    row.update(extra)
+    return row
+
+
+def _same_or_conflict(existing: Transfer, row: dict) -> Transfer:
+    differences = [name for name in CONTENT_FIELDS if getattr(existing, name) != row[name]]
+    if differences:
+        raise IdempotencyConflict(
+            f"transfer {row['id']} already exists with a different {', '.join(differences)}; use a new id"
+        )
+    return existing
+
+
+#: PostgreSQL: any number of rows in one short statement (14 array parameters, not 14n scalars).
+_INSERT_COLUMNS = (
+    "id", "ledger", "debit_account_id", "credit_account_id", "amount", "code", "kind", "pending_id",
+    "reversal_of", "batch_id", "expires_at", "actor_id", "memo", "created_at",
+)  # fmt: skip
+_INSERT_TYPES = (
+    "varchar", "varchar", "bigint", "bigint", "bigint", "varchar", "varchar", "varchar",
+    "varchar", "varchar", "timestamp", "bigint", "varchar", "timestamp",
+)  # fmt: skip
+_INSERT_PG = text(
+    f"INSERT INTO ledger_transfers ({', '.join(_INSERT_COLUMNS)}) SELECT * FROM unnest("  # noqa: S608 (constants)
+    + ", ".join(f"CAST(:{name} AS {type_}[])" for name, type_ in zip(_INSERT_COLUMNS, _INSERT_TYPES, strict=True))
+    + ") ON CONFLICT DO NOTHING RETURNING *"
+).columns(*Transfer.__table__.c)
+
+
+def _naive_utc(value: datetime | None) -> datetime | None:
+    return None if value is None else value.astimezone(UTC).replace(tzinfo=None)
+
+
+def _insert(session: Session, rows: list[dict]) -> list[Transfer]:
+    """One INSERT for all rows; returns the rows inserted, as persistent Transfer objects.
+
+    A row whose id (or pending_id, reversal_of) is already taken is skipped instead of aborting the
+    transaction, so the caller can tell a retry from a conflict. Not the ORM's unit of work: it
+    costs far more Python than the database round trip. Only PostgreSQL and SQLite are supported.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        columns = {name: [row[name] for row in rows] for name in _INSERT_COLUMNS}
+        for name in ("expires_at", "created_at"):  # stored as naive UTC, like UTCDateTime does
+            columns[name] = [_naive_utc(value) for value in columns[name]]
+        # Loading the RETURNING rows makes persistent objects far faster than constructing them.
+        inserted = {t.id: t for t in session.scalars(select(Transfer).from_statement(_INSERT_PG), columns)}
+        return [inserted[row["id"]] for row in rows if row["id"] in inserted]
+    stmt = sqlite.insert(_transfers).on_conflict_do_nothing()
+    inserted_ids = set(session.scalars(stmt.returning(_transfers.c.id), rows))
+    result = []
+    for row in rows:
+        if row["id"] in inserted_ids:
+            transfer = Transfer(**row)
+            make_transient_to_detached(transfer)  # it is stored as sent: attach it without a query
+            session.add(transfer)
+            result.append(transfer)
+    return result
+
+
+def _record(session: Session, row: dict, touched: list[AccountState]) -> Transfer:
+    """Insert one journal row and the new totals; if the insert lost a race, report what won."""
+    inserted = _insert(session, [row])
+    if inserted:
+        write_totals(session, touched)
+        return inserted[0]
+    existing = session.get(Transfer, row["id"])
+    if existing is not None:
+        return _same_or_conflict(existing, row)
+    if row["pending_id"] is not None:
+        raise PendingAlreadyResolved(f"pending transfer {row['pending_id']} was resolved by another request")
+    if row["reversal_of"] is not None:
+        raise AlreadyReversed(f"transfer {row['reversal_of']} was reversed by another request")
+    raise IdempotencyConflict(f"transfer {row['id']} could not be recorded; roll back and retry")  # pragma: no cover
+
+
+def _single(session: Session, request: TransferRequest, row: dict, customer_id: int | None, apply) -> Transfer:
+    states = lock_accounts(session, (request.debit_account_id, request.credit_account_id))
+    debit, credit = states[request.debit_account_id], states[request.credit_account_id]
+    check_pair(debit, credit, request.code, customer_id)
+    row["ledger"] = debit.ledger
+    try:
+        apply(debit, credit)
+    except LedgerError:
+        # A retry of a transfer that already spent the money must still get its original back.
+        existing = session.get(Transfer, request.id)
+        if existing is not None:
+            return _same_or_conflict(existing, row)
+        raise
+    return _record(session, row, [debit, credit])
+
+
+def transfer(session: Session, request: TransferRequest, *, now: datetime, customer_id: int | None = None) -> Transfer:
+    """Move money at once. Idempotent on `request.id`. `customer_id`: the acting customer, whose
+    accounts (and system accounts) are the only ones the request may touch."""
+    _check_request(request)
+    row = _row(request, "", "posted", now)
+    return _single(session, request, row, customer_id, lambda d, c: apply_posted(d, c, request.amount, request.code))
+
+
+def create_pending(
+    session: Session,
+    request: TransferRequest,
+    *,
+    now: datetime,
+    expires_at: datetime,
+    customer_id: int | None = None,
+) -> Transfer:
+    """Hold money (phase one of a load): it leaves the debit's available balance but lands nowhere
+    until `post_pending`; `void_pending` or `expire_pending` gives it back."""
+    _check_request(request)
+    if not isinstance(expires_at, datetime) or expires_at.tzinfo is None or expires_at <= now:
+        raise InvalidTransfer("a pending transfer needs an aware expiry time in the future")
+    row = _row(request, "", "pending", now, expires_at=expires_at)
+    return _single(session, request, row, customer_id, lambda d, c: apply_pending(d, c, request.amount))
+
+
+def transfer_batch(
+    session: Session,
+    requests: Iterable[TransferRequest],
+    *,
+    now: datetime,
+    customer_id: int | None = None,
+    batch_id: str | None = None,
+) -> list[Transfer]:
+    """Move money in several transfers that succeed or fail as one, applied in order (an earlier
+    transfer may fund a later one). Replaying the whole batch returns the original transfers."""
+    requests = list(requests)
+    if not requests:
+        return []
+    for request in requests:
+        _check_request(request)
+    ids = [request.id for request in requests]
+    if len(set(ids)) != len(ids):
+        raise InvalidTransfer("a batch cannot contain the same transfer id twice")
+    if batch_id is not None:
+        check_id(batch_id)
+    states = lock_accounts(session, {a for r in requests for a in (r.debit_account_id, r.credit_account_id)})
+    for request in requests:
+        check_pair(states[request.debit_account_id], states[request.credit_account_id], request.code, customer_id)
+    rows = [
+        _row(request, states[request.debit_account_id].ledger, "posted", now, batch_id=batch_id) for request in requests
+    ]
+    existing = {t.id: t for t in session.scalars(select(Transfer).where(id_in(session, Transfer.id, ids)))}
+    if len(existing) == len(rows):
+        return [_same_or_conflict(existing[row["id"]], row) for row in rows]
+    if existing:
+        raise IdempotencyConflict(
+            f"{len(existing)} of this batch's {len(rows)} transfer ids already exist (e.g. {next(iter(existing))}); "
+            "a retried batch must repeat every transfer"
+        )
+    for request in requests:
+        apply_posted(states[request.debit_account_id], states[request.credit_account_id], request.amount, request.code)
+    inserted = _insert(session, rows)
+    if len(inserted) != len(rows):
+        raise IdempotencyConflict("another request recorded some of these transfer ids meanwhile; roll back and retry")
+    write_totals(session, states.values())
+    by_id = {t.id: t for t in inserted}
+    return [by_id[transfer_id] for transfer_id in ids]
+
+
+# --- resolving pending transfers ------------------------------------------------------------------
+
+
+def _load_pending(session: Session, pending_id: object) -> Transfer:
+    pending = session.get(Transfer, pending_id) if isinstance(pending_id, str) else None
+    if pending is None or pending.kind != "pending":
+        raise PendingNotFound(f"no pending transfer {pending_id!r}")
+    return pending
+
+
+def _resolve(
+    session: Session,
+    transfer_id: str,
+    pending: Transfer,
+    kind: str,
+    *,
+    now: datetime,
+    amount: int,
+    actor_id: int | None,
+    memo: str,
+    customer_id: int | None,
+) -> Transfer:
+    states = lock_accounts(session, (pending.debit_account_id, pending.credit_account_id))
+    debit, credit = states[pending.debit_account_id], states[pending.credit_account_id]
+    if customer_id is not None:
+        check_pair(debit, credit, None, customer_id)
+    request = TransferRequest(
+        transfer_id, pending.debit_account_id, pending.credit_account_id, amount, pending.code, actor_id, memo
+    )
+    row = _row(request, pending.ledger, kind, now, pending_id=pending.id)
+    found = session.scalars(
+        select(Transfer).where(or_(Transfer.id == transfer_id, Transfer.pending_id == pending.id))
+    ).all()
+    for earlier in found:
+        if earlier.id == transfer_id:
+            return _same_or_conflict(earlier, row)
+    if found:
+        done = "posted" if found[0].kind == "post_pending" else "voided"
+        raise PendingAlreadyResolved(f"pending transfer {pending.id} was already {done} by transfer {found[0].id}")
+    if kind == "post_pending":
+        if now >= pending.expires_at:
+            raise PendingExpired(f"pending transfer {pending.id} expired at {pending.expires_at.isoformat()}")
+        apply_post_pending(debit, credit, pending.amount, amount)
+    else:
+        apply_void_pending(debit, credit, pending.amount)
+    return _record(session, row, [debit, credit])
+
+
+def post_pending(
+    session: Session,
+    id: str,  # noqa: A002 - the contract's name for the new transfer's id
+    pending_id: str,
+    *,
+    now: datetime,
+    amount: int | None = None,
+    actor_id: int | None = None,
+    memo: str = "",
+    customer_id: int | None = None,
+) -> Transfer:
+    """Complete a hold: move `amount` (default: all of it; never more) and release the rest."""
+    check_id(id)
+    check_memo(memo)
+    pending = _load_pending(session, pending_id)
+    amount = pending.amount if amount is None else check_amount(amount)
+    return _resolve(
+        session,
+        id,
+        pending,
+        "post_pending",
+        now=now,
+        amount=amount,
+        actor_id=actor_id,
+        memo=memo,
+        customer_id=customer_id,
+    )
+
+
+def void_pending(
+    session: Session,
+    id: str,  # noqa: A002
+    pending_id: str,
+    *,
+    now: datetime,
+    actor_id: int | None = None,
+    memo: str = "",
+    customer_id: int | None = None,
+) -> Transfer:
+    """Cancel a hold: the money stays where it was. Allowed after expiry."""
+    check_id(id)
+    check_memo(memo)
+    pending = _load_pending(session, pending_id)
+    return _resolve(
+        session,
+        id,
+        pending,
+        "void_pending",
+        now=now,
+        amount=pending.amount,
+        actor_id=actor_id,
+        memo=memo,
+        customer_id=customer_id,
+    )
+
+
+def expire_pending(session: Session, *, now: datetime) -> int:
+    """Void every unresolved pending transfer whose expiry has passed; returns how many. The void's
+    id is "expire:<pending id>", so two concurrent runs cannot void one hold twice."""
+    resolution = aliased(Transfer)
+    overdue = (
+        select(Transfer)
+        .where(
+            Transfer.expires_at <= now,
+            Transfer.kind == "pending",
+            ~exists().where(resolution.pending_id == Transfer.id),
+        )
+        .order_by(Transfer.expires_at, Transfer.id)
+    )
+    voided = 0
+    for pending in session.scalars(overdue).all():
+        try:
+            _resolve(
+                session,
+                "expire:" + pending.id,
+                pending,
+                "void_pending",
+                now=now,
+                amount=pending.amount,
+                actor_id=None,
+                memo="expired",
+                customer_id=None,
+            )
+        except PendingAlreadyResolved:
+            continue  # posted or voided by a request that got the lock first
+        voided += 1
+    return voided
+
+
+# --- reversals ------------------------------------------------------------------------------------
+
+
+def reverse(
+    session: Session,
+    id: str,  # noqa: A002
+    transfer_id: str,
+    *,
+    now: datetime,
+    actor_id: int | None = None,
+    memo: str = "",
+    customer_id: int | None = None,
+) -> Transfer:
+    """Undo a posted transfer with one in the opposite direction for the same amount; at most once.
+    The usual rules apply: the reversal cannot overdraw the account the money returns from."""
+    check_id(id)
+    check_memo(memo)
+    original = session.get(Transfer, transfer_id) if isinstance(transfer_id, str) else None
+    if original is None:
+        raise TransferNotFound(f"no transfer {transfer_id!r}")
+    if original.kind not in ("posted", "post_pending") or original.code == "reversal":
+        raise NotReversible(f"transfer {original.id} is a {original.kind} {original.code}; it cannot be reversed")
+    states = lock_accounts(session, (original.debit_account_id, original.credit_account_id))
+    debit, credit = states[original.credit_account_id], states[original.debit_account_id]
+    if customer_id is not None:
+        check_pair(debit, credit, None, customer_id)
+    request = TransferRequest(
+        id, original.credit_account_id, original.debit_account_id, original.amount, "reversal", actor_id, memo
+    )
+    row = _row(request, original.ledger, "posted", now, reversal_of=original.id)
+    found = session.scalars(select(Transfer).where(or_(Transfer.id == id, Transfer.reversal_of == original.id))).all()
+    for earlier in found:
+        if earlier.id == id:
+            return _same_or_conflict(earlier, row)
+    if found:
+        raise AlreadyReversed(f"transfer {original.id} was already reversed by transfer {found[0].id}")
+    apply_posted(debit, credit, original.amount, "reversal")
+    return _record(session, row, [debit, credit])
