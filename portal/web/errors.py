@@ -1,21 +1,102 @@
-"""Error pages without stack traces; the 500 path rolls the session back."""
+"""Error pages: friendly, translated, never a stack trace; JSON for API clients. Every error path
+rolls the request's session back first, so nothing half-done is committed later and the error page
+itself can still read the database."""
 
 from __future__ import annotations
 
-from flask import Flask, render_template
-from werkzeug.exceptions import HTTPException
+from flask import Flask, Response, current_app, jsonify, render_template, request
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+from markupsafe import escape
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 from portal.extensions import db
+
+#: What a person is told for each status, unless the view gave its own (translated) description.
+MESSAGES = {
+    400: _l("The request could not be understood. Please check what you entered and try again."),
+    401: _l("Please sign in to continue."),
+    403: _l("You do not have access to this page."),
+    404: _l("The page you asked for does not exist."),
+    405: _l("This action is not available here."),
+    409: _l("This conflicts with a change made in the meantime. Reload the page and try again."),
+    413: _l("What you sent is too large."),
+    422: _l("Some of what you entered is not valid."),
+    429: _l("Too many requests. Please wait a moment and try again."),
+    500: _l("Something went wrong on our side. Please try again later."),
+}
+TITLES = {
+    400: _l("Bad request"),
+    401: _l("Sign-in needed"),
+    403: _l("No access"),
+    404: _l("Page not found"),
+    405: _l("Not allowed"),
+    409: _l("Conflict"),
+    413: _l("Too large"),
+    422: _l("Invalid input"),
+    429: _l("Too many requests"),
+    500: _l("Server error"),
+}
+CSRF_MESSAGE = _l("This form has expired or was already sent. Reload the page and try again.")
+
+#: Headers of the original error response worth keeping (e.g. Allow on 405, Retry-After on 429).
+_KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
+
+
+def wants_json() -> bool:
+    """API paths, and clients that prefer JSON to HTML, get a JSON error body."""
+    if request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+def error_message(error: HTTPException) -> str:
+    """A view may abort(409, _("...")) with its own words; werkzeug's stock English texts are replaced."""
+    if isinstance(error, CSRFError):
+        return str(CSRF_MESSAGE)
+    code = error.code or 500
+    if error.description and error.description != type(error).description and code != 500:
+        return str(error.description)
+    return str(MESSAGES.get(code, TITLES.get(code, MESSAGES[500] if code >= 500 else MESSAGES[400])))
+
+
+def error_response(error: HTTPException) -> Response:
+    code = error.code or 500
+    message = error_message(error)
+    if wants_json():
+        response = jsonify(error={"code": code, "message": message})
+    else:
+        title = str(TITLES.get(code, error.name))
+        try:
+            page = render_template("errors/error.html", code=code, title=title, message=message)
+        except Exception:  # the error page must not fail too (e.g. the database is down)
+            current_app.logger.exception("error page for %s failed to render", code)
+            page = f"<!doctype html><title>{code}</title><h1>{code}</h1><p>{escape(message)}</p>"
+        response = Response(page, mimetype="text/html")
+    response.status_code = code
+    original = dict(error.get_headers())
+    for name in _KEPT_HEADERS:
+        if original.get(name):
+            response.headers[name] = original[name]
+    return response
+
+
+def _rollback() -> None:
+    try:
+        db.session.rollback()
+    except Exception:  # a broken connection must not hide the original error
+        current_app.logger.exception("rollback failed")
 
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
-        db.session.rollback()
-        return render_template("errors/error.html", error=error), error.code
+        _rollback()
+        return error_response(error)
 
     @app.errorhandler(Exception)
     def server_error(error: Exception):
-        db.session.rollback()
-        app.logger.exception("unhandled error")
-        return render_template("errors/error.html", error=None), 500
+        _rollback()
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(InternalServerError())

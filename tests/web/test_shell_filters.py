@@ -1,0 +1,160 @@
+"""Template helpers: money, localtime, card_number; and the access helpers views use."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from flask import render_template_string
+from werkzeug.exceptions import Forbidden, NotFound
+
+from portal.web.filters import card_number
+
+
+def render(app, source: str, lang: str | None = None, **context) -> str:
+    headers = {"Cookie": f"lang={lang}"} if lang else {}
+    with app.test_request_context("/", headers=headers):
+        return render_template_string(source, **context)
+
+
+def test_money_formats_fen_in_both_languages(app):
+    from portal.money import format_fen
+
+    assert render(app, "{{ 123456|money }}") == format_fen(123456, "zh_CN")
+    assert render(app, "{{ 123456|money }}", lang="en") == format_fen(123456, "en")
+    assert "1,234.56" in render(app, "{{ 123456|money }}")
+    assert render(app, "{{ none|money }}") == ""
+
+
+@pytest.mark.parametrize("value", [12.5, True, "100"])
+def test_money_refuses_anything_but_integer_fen(app, value):
+    with pytest.raises(TypeError):
+        render(app, "{{ value|money }}", value=value)
+
+
+def test_localtime_shows_shanghai_time_in_the_current_language(app):
+    at = datetime(2026, 3, 1, 18, 30, tzinfo=UTC)  # 02:30 on 2 March in Shanghai
+    zh = render(app, "{{ at|localtime }}", at=at)
+    en = render(app, "{{ at|localtime }}", lang="en", at=at)
+    assert "2026" in zh and "3月2日" in zh and "02:30" in zh
+    assert "Mar 2, 2026" in en and "2:30" in en
+    assert render(app, "{{ at|localtime('yyyy-MM-dd HH:mm') }}", at=at) == "2026-03-02 02:30"
+    assert render(app, "{{ none|localtime }}") == ""
+
+
+def test_localtime_refuses_naive_datetimes(app):
+    with pytest.raises(ValueError):
+        render(app, "{{ at|localtime }}", at=datetime(2026, 3, 1, 18, 30))
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("9030000100000001", "9030 0001 0000 0001"),
+        ("9030 0001 0000 0001", "9030 0001 0000 0001"),
+        ("12345", "1234 5"),
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_card_number_groups_in_fours(raw, shown):
+    assert card_number(raw) == shown
+
+
+# ---- access helpers -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def world(app):
+    from portal.extensions import clock, db
+    from tests.e2e.world import build_world
+
+    with app.app_context():
+        world = build_world(db.session, now=clock().now())
+        db.session.commit()
+    return world
+
+
+def as_user(app, world, who):
+    """A request context signed in as `who` (through the real session machinery)."""
+    from flask_login import login_user
+
+    from portal.auth import services
+    from portal.auth.views import SignedIn
+    from portal.extensions import db
+
+    ctx = app.test_request_context("/")
+    ctx.push()
+    user = services.find_user(db.session, getattr(world, who))
+    login_user(SignedIn(user, None, "token"))
+    return ctx
+
+
+def test_role_required_allows_listed_roles_and_refuses_others(app, world):
+    from portal.web.access import role_required
+
+    view = role_required("admin", "driver")(lambda: "ok")
+    for who, allowed in (("admin", True), ("driver", True), ("staff", False), ("sysadmin", False)):
+        ctx = as_user(app, world, who)
+        try:
+            if allowed:
+                assert view() == "ok"
+            else:
+                with pytest.raises(Forbidden):
+                    view()
+        finally:
+            ctx.pop()
+
+
+def test_role_required_sends_anonymous_users_to_sign_in(app):
+    from portal.web.access import role_required
+
+    view = role_required("admin")(lambda: "ok")
+    with app.test_request_context("/cards/"):
+        response = view()
+    assert response.status_code == 302 and "/auth/sign-in?next=" in response.headers["Location"]
+
+
+def test_restrict_blueprint_guards_every_view(app, world, client):
+    from flask import Blueprint
+
+    from portal.web.access import restrict_blueprint
+    from tests.web.conftest import login
+
+    bp = Blueprint("_guarded", __name__, url_prefix="/_guarded")
+    bp.add_url_rule("/", "index", lambda: "inside")
+    restrict_blueprint(bp, "staff")
+    app.register_blueprint(bp)
+    assert client.get("/_guarded/").status_code == 302
+    login(client, world.admin, world.password)
+    assert client.get("/_guarded/").status_code == 403
+    other = app.test_client()
+    login(other, world.staff, world.password)
+    assert other.get("/_guarded/").get_data(as_text=True) == "inside"
+
+
+def test_get_owned_or_404_hides_other_customers_objects(app, world):
+    from sqlalchemy import select
+
+    from portal.cards.models import Card
+    from portal.extensions import db
+    from portal.web.access import customer_scope, get_owned_or_404
+
+    ctx = as_user(app, world, "admin")
+    try:
+        assert customer_scope() == world.customer_id
+        mine = db.session.scalar(select(Card).where(Card.customer_id == world.customer_id))
+        theirs = db.session.scalar(select(Card).where(Card.customer_id == world.other_customer_id))
+        assert get_owned_or_404(Card, mine.id) is mine
+        with pytest.raises(NotFound):
+            get_owned_or_404(Card, theirs.id)
+        with pytest.raises(NotFound):
+            get_owned_or_404(Card, 10**9)
+    finally:
+        ctx.pop()
+    ctx = as_user(app, world, "staff")
+    try:
+        with pytest.raises(Forbidden):
+            customer_scope()
+    finally:
+        ctx.pop()
