@@ -60,3 +60,85 @@ class LoginSession(Base):
     revoked_at: Mapped[datetime | None]
     ip: Mapped[str] = mapped_column(String(45), default="")
     user_agent: Mapped[str] = mapped_column(String(256), default="")
+
+
+class PasswordHistory(Base):
+    """A user's earlier password hashes, newest kept, so a new password cannot repeat a recent one."""
+
+    __tablename__ = "password_history"
+    __table_args__ = (Index("ix_password_history_user_set", "user_id", "set_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    password_hash: Mapped[str] = mapped_column(String(128))
+    #: When this (now replaced) password had been set.
+    set_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+#: register: proves control of the customer's phone/email before creating its admin (6 digits, 10 min);
+#: recover: a password-reset link for one user (a 256-bit token, 30 min).
+CODE_PURPOSES = ("register", "recover")
+CODE_CHANNELS = ("sms", "email")
+
+
+class OneTimeCode(Base):
+    """A single-use code or link token sent by SMS or mail. Only a hash of it is stored."""
+
+    __tablename__ = "one_time_codes"
+    __table_args__ = (
+        CheckConstraint("purpose IN ('register', 'recover')", name="purpose"),
+        CheckConstraint("channel IN ('sms', 'email')", name="channel"),
+        CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+        CheckConstraint("purpose <> 'register' OR customer_id IS NOT NULL", name="register_customer"),
+        CheckConstraint("purpose <> 'recover' OR user_id IS NOT NULL", name="recover_user"),
+        CheckConstraint("expires_at > created_at", name="expires_after_created"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    #: Link tokens: SHA-256 hex (looked up by it). Numeric codes: "salt$sha256(salt:code)".
+    code_hash: Mapped[str] = mapped_column(String(100), unique=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(8))
+    #: The phone number or mail address the code went to.
+    destination: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    #: Wrong guesses so far; the code dies at the policy's maximum.
+    attempts: Mapped[int] = mapped_column(default=0)
+    used_at: Mapped[datetime | None]
+
+
+class SignInThrottle(Base):
+    """Failed sign-ins per client address ("ip:...") or per typed user name / card number ("name:...").
+
+    Counting by the typed name, whether or not such an account exists, makes unknown names behave
+    exactly like real ones (captcha after 3, "locked" after 5), so neither reveals which accounts exist.
+    """
+
+    __tablename__ = "sign_in_throttles"
+    __table_args__ = (CheckConstraint("failures >= 0", name="failures_not_negative"),)
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    window_started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Only for names without an account (real accounts use users.locked_until).
+    locked_until: Mapped[datetime | None]
+
+
+class CaptchaChallenge(Base):
+    """An image captcha shown after repeated failures. Server-side: the cookie holds only `token`."""
+
+    __tablename__ = "captcha_challenges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The characters drawn in the image (short-lived, single use; never sent to the browser as text).
+    answer: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+
+# The outbox belongs to notify; imported here so every importer of the auth models sees its table.
+import portal.notify.models  # noqa: E402, F401

@@ -2,13 +2,15 @@
 
 bcrypt reads at most 72 bytes; a 64-character password in Chinese is up to 256 bytes in UTF-8. Rather
 than silently truncate, every password is first reduced to a fixed 44-byte SHA-256 digest (base64), so
-every character counts and no NUL byte reaches bcrypt.
+every character counts and no NUL byte reaches bcrypt. Passwords are NFC-normalised first, so the
+same characters typed on different systems give the same hash.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import unicodedata
 
 import bcrypt
 
@@ -16,7 +18,7 @@ DEFAULT_ROUNDS = 12
 
 
 def _prehash(password: str) -> bytes:
-    return base64.b64encode(hashlib.sha256(password.encode("utf-8")).digest())
+    return base64.b64encode(hashlib.sha256(unicodedata.normalize("NFC", password).encode("utf-8")).digest())
 
 
 def hash_password(password: str, rounds: int = DEFAULT_ROUNDS) -> str:

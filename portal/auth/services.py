@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -11,12 +12,45 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from portal.audit.services import record
+from portal.auth import throttle
 from portal.auth.models import LoginSession, User
 from portal.auth.passwords import check_password, dummy_check, hash_password
+from portal.auth.policy import PasswordPolicy
+from portal.auth.throttle import LockoutPolicy
+from portal.cards.models import Card
+from portal.customers.models import Customer
+
+DEFAULT_LOCKOUT = LockoutPolicy()
+
+#: A card number as printed (16 digits; up to 19 allowed by the column).
+CARD_NUMBER = re.compile(r"[0-9]{16,19}")
+
+
+class PasswordRejected(Exception):
+    """A new password breaks the policy; `problems` lists every rule it breaks."""
+
+    def __init__(self, problems: list):
+        super().__init__(f"password breaks {len(problems)} rule(s)")  # lazy texts: rendered by the caller
+        self.problems = problems
+
+
+def card_numbers_of(session: Session, customer_id: int | None) -> list[str]:
+    """A customer's card numbers: a password may not contain any of them."""
+    if customer_id is None:
+        return []
+    return list(session.scalars(select(Card.number).where(Card.customer_id == customer_id)))
 
 
 class SignInError(Exception):
     """Sign-in refused. The message never says whether the account exists."""
+
+
+class AccountLocked(SignInError):
+    """Too many failures: refused until `until`, even with the right password."""
+
+    def __init__(self, until: datetime):
+        super().__init__("locked")
+        self.until = until
 
 
 @dataclass(frozen=True)
@@ -37,8 +71,16 @@ def create_user(
     role: str,
     rounds: int,
     now: datetime,
+    policy: PasswordPolicy | None = None,
     **fields,
 ) -> User:
+    """Create a user. With a `policy`, the password must pass it (raises PasswordRejected)."""
+    if policy is not None:
+        problems = policy.problems(
+            password, username=username, card_numbers=card_numbers_of(session, fields.get("customer_id"))
+        )
+        if problems:
+            raise PasswordRejected(problems)
     user = User(
         username=username,
         password_hash=hash_password(password, rounds),
@@ -56,21 +98,118 @@ def find_user(session: Session, username: str) -> User | None:
     return session.scalar(select(User).where(func.lower(User.username) == username.strip().lower()))
 
 
+def user_region_id(session: Session, user: User) -> int | None:
+    """The region a user belongs to (None: system admins, who may sign in under any region)."""
+    if user.region_id is not None:
+        return user.region_id
+    if user.customer_id is not None:
+        return session.scalar(select(Customer.region_id).where(Customer.id == user.customer_id))
+    return None
+
+
+def find_sign_in_user(session: Session, identifier: str, region_id: int | None = None) -> User | None:
+    """The account an identifier names: a user name, or a main card number.
+
+    A main card number signs in the customer's *first* fleet admin (the lowest id, normally the one who
+    registered); a customer's other admins sign in with their user names. With `region_id` (选择地区),
+    accounts of other regions are not found, as if they did not exist.
+    """
+    identifier = identifier.strip()
+    if CARD_NUMBER.fullmatch(identifier):
+        user = session.scalar(
+            select(User)
+            .join(Card, Card.customer_id == User.customer_id)
+            .where(Card.number == identifier, Card.role == "main", User.role == "admin", User.active.is_(True))
+            .order_by(User.id)
+            .limit(1)
+        )
+    else:
+        user = find_user(session, identifier)
+    if user is not None and region_id is not None:
+        home = user_region_id(session, user)
+        if home is not None and home != region_id:
+            return None
+    return user
+
+
+def captcha_required(
+    session: Session, identifier: str, ip: str, *, now: datetime, lockout: LockoutPolicy = DEFAULT_LOCKOUT
+) -> bool:
+    """After `captcha_after` failures for the typed name or the address, sign-in needs a captcha."""
+    if throttle.failures(session, throttle.address_key(ip), now, lockout.address_window) >= lockout.captcha_after:
+        return True
+    return bool(identifier) and throttle.failures(session, throttle.name_key(identifier), now) >= lockout.captcha_after
+
+
 def authenticate(
-    session: Session, username: str, password: str, *, now: datetime, ip: str = "", rounds: int = 12
+    session: Session,
+    identifier: str,
+    password: str,
+    *,
+    now: datetime,
+    ip: str = "",
+    rounds: int = 12,
+    region_id: int | None = None,
+    lockout: LockoutPolicy = DEFAULT_LOCKOUT,
 ) -> User:
-    """Check a user name and password; record the attempt. Raises SignInError on any failure."""
-    user = find_user(session, username)
+    """Check an identifier (user name or main card number) and password; count and record failures.
+
+    Raises AccountLocked while locked (and at the failure that locks), SignInError on any other failure.
+    Unknown names go through the same counting as real ones (see `throttle`).
+    """
+    user = find_sign_in_user(session, identifier, region_id)
+    key = throttle.name_key(identifier)
+    locked_until = user.locked_until if user is not None else throttle.name_locked_until(session, identifier, now)
+    if locked_until is not None and now < locked_until:
+        record(
+            session,
+            "auth.sign_in_locked",
+            user_id=user and user.id,
+            ip=ip,
+            now=now,
+            customer_id=user and user.customer_id,
+            detail={"identifier": identifier[:64]},
+        )
+        raise AccountLocked(locked_until)
+    if user is not None and check_password(password, user.password_hash) and user.active:
+        user.failed_sign_ins, user.locked_until = 0, None
+        throttle.clear(session, key)
+        return user
     if user is None:
         dummy_check(password, rounds)
-        record(session, "auth.sign_in_failed", ip=ip, detail={"username": username[:64]}, now=now)
-        raise SignInError("unknown")
-    if not check_password(password, user.password_hash) or not user.active:
+    throttle.count_failure(session, throttle.address_key(ip), now, lockout.address_window)
+    name_row = throttle.count_failure(session, key, now)
+    record(
+        session,
+        "auth.sign_in_failed",
+        user_id=user and user.id,
+        customer_id=user and user.customer_id,
+        ip=ip,
+        detail={"identifier": identifier[:64]},
+        now=now,
+    )
+    failures = name_row.failures
+    if user is not None:
         user.failed_sign_ins += 1
-        record(session, "auth.sign_in_failed", user_id=user.id, customer_id=user.customer_id, ip=ip, now=now)
-        raise SignInError("mismatch")
-    user.failed_sign_ins = 0
-    return user
+        failures = user.failed_sign_ins
+    if failures >= lockout.max_failures:
+        until = now + lockout.lock_for
+        name_row.failures, name_row.locked_until = 0, (until if user is None else None)
+        if user is not None:
+            user.failed_sign_ins, user.locked_until = 0, until
+        record(
+            session,
+            "auth.locked",
+            user_id=user and user.id,
+            customer_id=user and user.customer_id,
+            ip=ip,
+            detail={"identifier": identifier[:64], "until": until.isoformat()},
+            now=now,
+        )
+        session.flush()
+        raise AccountLocked(until)
+    session.flush()
+    raise SignInError("mismatch")
 
 
 def start_session(session: Session, user: User, *, now: datetime, ip: str = "", user_agent: str = "") -> str:

@@ -1,18 +1,27 @@
+"""Sign in (with region and captcha), sign out, password re-entry, and the forced-change gate."""
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import format_datetime, get_locale
 from flask_babel import gettext as _
-from flask_login import UserMixin, login_required, login_user, logout_user
-from flask_login import current_user as current_login
+from flask_login import UserMixin, current_user, login_required, login_user, logout_user
+from sqlalchemy import select
 
-from portal.auth import services
-from portal.auth.forms import SignInForm
+from portal.auth import captcha, credentials, services
+from portal.auth.forms import ConfirmPasswordForm, SignInForm
 from portal.auth.models import User
-from portal.extensions import client_ip, clock, db, login_manager
+from portal.auth.policy import PasswordPolicy
+from portal.auth.throttle import LockoutPolicy
+from portal.extensions import client_ip, clock, db, limiter, login_manager
+from portal.reference.models import Region
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+#: Remembers the region chosen at sign-in (选择地区) for a year; not sensitive.
+REGION_COOKIE = "region"
 
 
 class SignedIn(UserMixin):
@@ -36,6 +45,27 @@ login_manager.login_message = None
 login_manager.session_protection = None  # the server-side session row is the protection
 
 
+def password_policy() -> PasswordPolicy:
+    return PasswordPolicy.from_config(current_app.config)
+
+
+def lockout_policy() -> LockoutPolicy:
+    return LockoutPolicy(**current_app.config.get("LOCKOUT", {}))
+
+
+def rounds() -> int:
+    return current_app.config.get("BCRYPT_ROUNDS", 12)
+
+
+def rate_limit(name: str, default: str):
+    """A per-address limit on POSTs, read from config `AUTH_RATE_LIMITS[name]` at request time."""
+    return limiter.limit(
+        lambda: current_app.config.get("AUTH_RATE_LIMITS", {}).get(name, default),
+        methods=["POST"],
+        scope="auth-" + name,
+    )
+
+
 @login_manager.user_loader
 def load_signed_in(token: str):
     policy = services.SessionPolicy(
@@ -52,7 +82,23 @@ def load_signed_in(token: str):
     return SignedIn(user, login, token)
 
 
-def _safe_next(target: str | None) -> str:
+#: Endpoints a user who must change their password may still reach.
+_GATE_OPEN = {"auth.change_password", "auth.sign_out", "static", "shell.set_language"}
+
+
+@bp.before_app_request
+def require_current_password():
+    """After a staff reset, or when the password has expired, nothing but changing it is allowed."""
+    if not current_user.is_authenticated or request.endpoint in _GATE_OPEN:
+        return None
+    user = current_user.user
+    if user.must_change_password or password_policy().expired(user.password_changed_at, clock().now()):
+        flash(_("Please set a new password before you continue."), "warning")
+        return redirect(url_for("auth.change_password"))
+    return None
+
+
+def safe_next(target: str | None) -> str:
     """Only a path on this site: no scheme, no host, no protocol-relative '//'."""
     if not target:
         return url_for("home.index")
@@ -62,40 +108,130 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
-@bp.route("/sign-in", methods=["GET", "POST"])
-def sign_in():
-    """Sign in with user name and password."""
-    form = SignInForm()
-    if form.validate_on_submit():
-        now = clock().now()
-        try:
-            user = services.authenticate(
-                db.session,
-                form.username.data,
-                form.password.data,
-                now=now,
-                ip=client_ip(),
-                rounds=current_app.config.get("BCRYPT_ROUNDS", 12),
-            )
-        except services.SignInError:
-            db.session.commit()  # keep the failure count and the audit record
-            flash(_("The user name or password is not correct."), "error")
-            return render_template("auth/sign_in.html", form=form), 200
-        token = services.start_session(db.session, user, now=now, ip=client_ip(), user_agent=request.user_agent.string)
+_safe_next = safe_next  # the lead's name, kept for other areas that import it
+
+
+def start_signed_in_session(user: User) -> None:
+    """Open a fresh server-side session for `user` in this browser (the caller commits)."""
+    token = services.start_session(
+        db.session, user, now=clock().now(), ip=client_ip(), user_agent=request.user_agent.string
+    )
+    db.session.commit()
+    session.clear()  # a new session at sign-in: nothing from before carries over
+    login_user(SignedIn(user, None, token))
+
+
+def _region_choices() -> list[tuple[str, str]]:
+    locale = str(get_locale() or "zh_CN")
+    regions = db.session.scalars(select(Region).order_by(Region.code))
+    return [("", _("Choose a region"))] + [(r.code, r.name(locale)) for r in regions]
+
+
+def _render_sign_in(form: SignInForm, show_captcha: bool, status: int = 200):
+    if show_captcha:
+        session["captcha"] = captcha.new_challenge(db.session, clock().now()).token
         db.session.commit()
-        session.clear()  # a new session at sign-in: nothing from before carries over
-        login_user(SignedIn(user, None, token))
-        return redirect(_safe_next(request.args.get("next")))
-    return render_template("auth/sign_in.html", form=form)
+    return render_template(
+        "auth/sign_in.html", form=form, show_captcha=show_captcha, captcha_nonce=session.get("captcha", "")[:8]
+    ), status
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+@rate_limit("sign_in", "10 per minute;100 per hour")
+def sign_in():
+    """Sign in with region, user name (or main card number) and password; captcha after failures."""
+    form = SignInForm()
+    form.region.choices = _region_choices()
+    if request.method == "GET":
+        form.region.data = request.cookies.get(REGION_COOKIE, "")
+    now, ip = clock().now(), client_ip()
+    if not form.validate_on_submit():
+        show = services.captcha_required(db.session, "", ip, now=now, lockout=lockout_policy())
+        return _render_sign_in(form, show, 400 if form.errors else 200)
+    region = db.session.scalar(select(Region).where(Region.code == form.region.data)) if form.region.data else None
+    lockout = lockout_policy()
+    if services.captcha_required(db.session, form.username.data, ip, now=now, lockout=lockout):
+        if not captcha.check(db.session, session.pop("captcha", None), form.captcha.data, now):
+            db.session.commit()
+            form.captcha.errors = [_("Type the characters shown in the image.")]
+            return _render_sign_in(form, True, 400)
+    try:
+        user = services.authenticate(
+            db.session,
+            form.username.data,
+            form.password.data,
+            now=now,
+            ip=ip,
+            rounds=rounds(),
+            region_id=region.id if region else None,
+            lockout=lockout,
+        )
+    except services.AccountLocked as locked:
+        db.session.commit()
+        when = format_datetime(locked.until, "yyyy-MM-dd HH:mm")
+        flash(_("Too many failed attempts: sign-in is locked until %(time)s.", time=when), "error")
+        return _render_sign_in(form, False, 200)
+    except services.SignInError:
+        db.session.commit()  # keep the failure count and the audit record
+        flash(_("The user name or password is not correct."), "error")
+        return _render_sign_in(
+            form, services.captcha_required(db.session, form.username.data, ip, now=now, lockout=lockout)
+        )
+    start_signed_in_session(user)
+    response = redirect(safe_next(request.args.get("next")))
+    if region is not None:
+        response.set_cookie(
+            REGION_COOKIE,
+            region.code,
+            max_age=365 * 24 * 3600,
+            httponly=True,
+            samesite="Lax",
+            secure=current_app.config.get("SESSION_COOKIE_SECURE", False),
+        )
+    return response
+
+
+@bp.get("/captcha.png")
+def captcha_image():
+    """The current captcha image of this browser (never cached)."""
+    challenge = captcha.find(db.session, session.get("captcha"), clock().now())
+    if challenge is None:
+        return Response(status=404)
+    response = Response(captcha.render_png(challenge.answer), mimetype="image/png")
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.post("/sign-out")
 @login_required
 def sign_out():
     """Sign out: the server-side session is revoked, so the old cookie stops working."""
-    services.end_session(db.session, current_login.login, now=clock().now(), ip=client_ip())
+    services.end_session(db.session, current_user.login, now=clock().now(), ip=client_ip())
     db.session.commit()
     logout_user()
     session.clear()
     flash(_("You have signed out."), "info")
     return redirect(url_for("auth.sign_in"))
+
+
+@bp.route("/confirm-password", methods=["GET", "POST"])
+@login_required
+@rate_limit("confirm_password", "10 per minute")
+def confirm_password():
+    """Re-enter the password before a sensitive action (see portal.auth.reauth)."""
+    form = ConfirmPasswordForm()
+    if form.validate_on_submit():
+        try:
+            credentials.confirm_password(
+                db.session, current_user.login, form.password.data, now=clock().now(), ip=client_ip()
+            )
+        except credentials.WrongPassword:
+            db.session.commit()
+            form.password.errors = [_("The password is not correct.")]
+            return render_template("auth/confirm_password.html", form=form), 422
+        db.session.commit()
+        return redirect(safe_next(request.args.get("next")))
+    return render_template("auth/confirm_password.html", form=form)
+
+
+from portal.auth import views_password, views_register  # noqa: E402, F401  (routes on this blueprint)

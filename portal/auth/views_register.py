@@ -1,0 +1,92 @@
+"""注册: a known customer activates online access in two steps (details -> code, then code + account)."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from portal.auth import registration, services
+from portal.auth.forms import RegisterAccountForm, RegisterForm
+from portal.auth.views import bp, password_policy, rate_limit, rounds
+from portal.extensions import client_ip, clock, db
+from portal.notify import sending
+from portal.notify import services as notify
+
+#: The pending registration code's row id, between the two steps.
+PENDING = "registration_code_id"
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@rate_limit("register", "5 per minute;30 per hour")
+def register():
+    """Step 1: main card number, credit code and the contact on file; a code is sent there."""
+    if current_user.is_authenticated:
+        return redirect(url_for("home.index"))
+    form = RegisterForm()
+    if form.validate_on_submit():
+        now = clock().now()
+        try:
+            row, code = registration.start(
+                db.session, form.card_number.data, form.credit_code.data, form.contact.data, now=now, ip=client_ip()
+            )
+        except registration.DetailsMismatch:
+            db.session.commit()  # keep the audit record
+            flash(_("These details do not match our records. Check them, or call your customer service."), "error")
+            return render_template("auth/register.html", form=form), 422
+        body = _("Your Fleet Card Portal registration code is %(code)s. It is valid for 10 minutes.", code=code)
+        message = notify.queue(db.session, row.channel, row.destination, _("Registration code"), body, now=now)
+        db.session.commit()
+        sending.dispatch([message.id])
+        session[PENDING] = row.id
+        flash(_("We have sent a 6-digit code to the mobile number or email on file."), "info")
+        return redirect(url_for("auth.register_account"))
+    return render_template("auth/register.html", form=form), 400 if form.errors else 200
+
+
+@bp.route("/register/account", methods=["GET", "POST"])
+@rate_limit("register", "5 per minute;30 per hour")
+def register_account():
+    """Step 2: the code, then the fleet admin's user name and password."""
+    if PENDING not in session:
+        return redirect(url_for("auth.register"))
+    form = RegisterAccountForm()
+    policy = password_policy()
+
+    def again(status: int):
+        return render_template("auth/register_account.html", form=form, rules=policy.rules()), status
+
+    if not form.validate_on_submit():
+        return again(422 if form.errors else 200)
+    try:
+        registration.complete(
+            db.session,
+            session[PENDING],
+            form.code.data,
+            form.username.data,
+            form.new_password.data,
+            policy=policy,
+            rounds=rounds(),
+            now=clock().now(),
+            ip=client_ip(),
+        )
+    except registration.CodeRejected as rejected:
+        db.session.commit()  # the wrong guess counts
+        if rejected.remaining:
+            form.code.errors = [_("The code is not correct (%(n)d attempts left).", n=rejected.remaining)]
+            return again(422)
+        session.pop(PENDING, None)
+        flash(_("This code can no longer be used. Please start again."), "error")
+        return redirect(url_for("auth.register"))
+    except registration.UsernameTaken:
+        db.session.rollback()
+        form.username.errors = [_("This user name is taken; choose another.")]
+        return again(422)
+    except services.PasswordRejected as rejected:
+        db.session.rollback()
+        form.new_password.errors = [str(problem) for problem in rejected.problems]
+        return again(422)
+    db.session.commit()
+    session.pop(PENDING, None)
+    flash(_("Your account is ready. Please sign in."), "success")
+    return redirect(url_for("auth.sign_in"))

@@ -1,0 +1,110 @@
+"""Support staff pages. Staff are scoped to one region; a user of another region is a 404."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from portal.auth import credentials
+from portal.auth.forms import EmptyForm
+from portal.auth.views import password_policy, rounds
+from portal.auth.views_password import queue_recovery_link
+from portal.extensions import client_ip, clock, db
+from portal.notify import sending
+from portal.support import services
+
+bp = Blueprint("support", __name__, url_prefix="/support")
+
+
+@bp.before_request
+@login_required
+def staff_only():
+    if current_user.role != "staff":
+        abort(403)
+
+
+def _user_or_404(user_id: int):
+    user = services.user_in_region(db.session, current_user.user.region_id, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+@bp.get("/users")
+def users():
+    """Find users of customers in this staff member's region."""
+    query = request.args.get("q", "")[:64]
+    rows = services.users_in_region(db.session, current_user.user.region_id, query)
+    return render_template("support/users.html", rows=rows, query=query, now=clock().now())
+
+
+@bp.get("/users/<int:user_id>")
+def user(user_id: int):
+    """One user: lock state and the actions staff may take."""
+    return render_template(
+        "support/user.html",
+        user=_user_or_404(user_id),
+        form=EmptyForm(),
+        rules=password_policy().rules(),
+        now=clock().now(),
+    )
+
+
+@bp.post("/users/<int:user_id>/reset-password")
+def reset_password(user_id: int):
+    """Give a temporary password, shown once; the user must change it at the next sign-in."""
+    user = _user_or_404(user_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    temporary = credentials.staff_reset_password(
+        db.session,
+        current_user.user,
+        user,
+        policy=password_policy(),
+        rounds=rounds(),
+        now=clock().now(),
+        ip=client_ip(),
+    )
+    db.session.commit()
+    response = render_template("support/temporary_password.html", user=user, temporary=temporary)
+    return response, 200, {"Cache-Control": "no-store"}
+
+
+@bp.post("/users/<int:user_id>/send-reset-link")
+def send_reset_link(user_id: int):
+    """Send a reset link to the user's registered email (or mobile if no email)."""
+    user = _user_or_404(user_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    channel = "email" if user.email else "sms"
+    issued = credentials.staff_send_reset_link(
+        db.session, current_user.user, user, channel=channel, now=clock().now(), ip=client_ip()
+    )
+    if issued is None:
+        flash(_("This user has no mobile number or email on file."), "error")
+        return redirect(url_for("support.user", user_id=user.id))
+    message_id = queue_recovery_link(*issued)
+    db.session.commit()
+    sending.dispatch([message_id])
+    flash(_("A reset link has been sent to %(dest)s.", dest=issued[0].destination), "success")
+    return redirect(url_for("support.user", user_id=user.id))
+
+
+@bp.post("/users/<int:user_id>/unlock")
+def unlock(user_id: int):
+    """End a lockout now."""
+    user = _user_or_404(user_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    credentials.unlock(db.session, current_user.user, user, now=clock().now(), ip=client_ip())
+    db.session.commit()
+    flash(_("The account is unlocked."), "success")
+    return redirect(url_for("support.user", user_id=user.id))
+
+
+@bp.get("/audit")
+def audit():
+    """Support actions recorded in this region."""
+    events = services.staff_actions(db.session, region_id=current_user.user.region_id)
+    return render_template("support/audit.html", events=events)

@@ -1,0 +1,79 @@
+"""The password policy (密码规则): every default rule, Unicode, and bcrypt's 72-byte limit."""
+
+import pytest
+
+from portal.auth.passwords import check_password, hash_password
+from portal.auth.policy import PasswordPolicy, character_classes, common_passwords
+
+POLICY = PasswordPolicy()
+
+
+def problems(password, **kwargs):
+    return [str(p) for p in POLICY.problems(password, **kwargs)]
+
+
+def test_a_good_password_passes():
+    assert problems("Correct-Horse-9") == []
+
+
+@pytest.mark.parametrize("length, ok", [(7, False), (8, True), (64, True), (65, False)])
+def test_length_is_8_to_64_characters(length, ok):
+    password = ("Aa1-" * 20)[:length]
+    assert (problems(password) == []) is ok
+
+
+def test_64_chinese_characters_count_as_64_not_192_bytes():
+    password = "密码" * 30 + "Ab1!"
+    assert len(password) == 64 and len(password.encode()) > 72
+    assert problems(password) == []
+
+
+def test_at_least_three_classes():
+    assert problems("alllowercase1") != []  # two classes
+    assert problems("lowerUPPER12") == []
+    assert character_classes("密码abc1") == {"symbol", "lower", "digit"}
+
+
+def test_user_name_and_card_numbers_are_refused():
+    assert problems("xxAlice-2026", username="alice") != []
+    assert problems("Pw-9030110000000017", card_numbers=["9030110000000017"]) != []
+
+
+def test_common_passwords_list_has_10000_entries_and_is_checked_case_insensitively():
+    assert len(common_passwords()) == 10_000
+    assert "password1" in common_passwords()
+    # "Password1" passes every other rule (9 characters, 3 classes): only the list refuses it.
+    assert len(problems("Password1")) == 1
+    assert PasswordPolicy(check_common=False).problems("Password1") == []
+
+
+def test_recent_passwords_are_refused():
+    old = [hash_password(f"Older-Pass-{i}", 4) for i in range(6)]
+    assert problems("Older-Pass-0", recent_hashes=old) != []
+    assert problems("Older-Pass-5", recent_hashes=old) == []  # the 6th newest is allowed again
+
+
+def test_expiry_after_90_days_and_0_disables():
+    from datetime import UTC, datetime, timedelta
+
+    changed = datetime(2026, 1, 1, tzinfo=UTC)
+    assert not POLICY.expired(changed, changed + timedelta(days=90))
+    assert POLICY.expired(changed, changed + timedelta(days=90, seconds=1))
+    assert not PasswordPolicy(max_age_days=0).expired(changed, changed + timedelta(days=999))
+
+
+def test_policy_reads_app_config():
+    policy = PasswordPolicy.from_config({"PASSWORD_MIN_LENGTH": 12, "PASSWORD_MAX_AGE_DAYS": 0})
+    assert policy.min_length == 12 and policy.max_age_days == 0 and policy.max_length == 64
+
+
+def test_bcrypt_sees_every_character_past_72_bytes():
+    base = "密" * 40  # 120 bytes in UTF-8
+    hashed = hash_password(base + "A", 4)
+    assert check_password(base + "A", hashed)
+    assert not check_password(base + "B", hashed)
+
+
+def test_unicode_is_normalised_before_hashing():
+    hashed = hash_password("Caf\u00e9-Pass-1", 4)
+    assert check_password("Cafe\u0301-Pass-1", hashed)
