@@ -28,5 +28,18 @@ class Customer(Base):
     invoice_title: Mapped[str] = mapped_column(String(128), default="")
     invoice_tax_number: Mapped[str] = mapped_column(String(32), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Mobile of the main contact (for SMS notices).
+    mobile: Mapped[str] = mapped_column(String(32), default="")
+    #: 财务联系人: who receives statements and invoices.
+    finance_contact_name: Mapped[str] = mapped_column(String(64), default="")
+    finance_phone: Mapped[str] = mapped_column(String(32), default="")
+    finance_email: Mapped[str] = mapped_column(String(254), default="")
+    postcode: Mapped[str] = mapped_column(String(6), default="")
+    #: VAT invoice details (开票信息) besides title and tax number: address and phone, bank and account.
+    invoice_address: Mapped[str] = mapped_column(String(256), default="")
+    invoice_phone: Mapped[str] = mapped_column(String(32), default="")
+    invoice_bank: Mapped[str] = mapped_column(String(128), default="")
+    invoice_bank_account: Mapped[str] = mapped_column(String(64), default="")
+    profile_updated_at: Mapped[datetime | None]
 
     region: Mapped[Region] = relationship()

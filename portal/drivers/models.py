@@ -20,6 +20,12 @@ class Driver(Base):
     phone: Mapped[str] = mapped_column(String(32), default="")
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: The fleet's own reference for the driver (工号), free text.
+    employee_no: Mapped[str] = mapped_column(String(32), default="")
+    #: Driving licence number (驾驶证号).
+    licence_no: Mapped[str] = mapped_column(String(32), default="")
+    note: Mapped[str] = mapped_column(String(256), default="")
+    deactivated_at: Mapped[datetime | None]
 
 
 class Vehicle(Base):
@@ -39,3 +45,7 @@ class Vehicle(Base):
     tank_ml: Mapped[int]
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Make and model, e.g. "东风天龙 KL".
+    model: Mapped[str] = mapped_column(String(64), default="")
+    note: Mapped[str] = mapped_column(String(256), default="")
+    deactivated_at: Mapped[datetime | None]

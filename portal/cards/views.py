@@ -1,0 +1,157 @@
+"""Card pages: the admin's card list and assignment (drivers, vehicles, nicknames), and a driver's
+own cards. Loss reporting and controls add their views to the same blueprint (loss_views,
+control_views). Every view checks the role; every card is looked up within the user's customer."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
+
+from portal import ledger
+from portal.cards import loss, services
+from portal.cards.errors import CardError
+from portal.cards.forms import AssignCardForm
+from portal.cards.messages import CARD_STATUSES, error_message
+from portal.cards.models import Card
+from portal.drivers.services import search_drivers, search_vehicles
+from portal.extensions import clock, db
+from portal.web.access import customer_scope, get_owned_or_404, role_required
+
+bp = Blueprint("cards", __name__, url_prefix="/cards")
+
+
+def actor_id() -> int:
+    return current_user.user.id
+
+
+def card_for_user(card_id: int) -> Card:
+    """The card if the current user may act on it: an admin any card of the customer, a driver only
+    the cards assigned to them. 404 otherwise (ids of other customers' cards reveal nothing)."""
+    card = get_owned_or_404(Card, card_id)
+    if current_user.role == "driver" and card.driver_id != current_user.user.driver_id:
+        abort(404)
+    return card
+
+
+def balances(card_id: int) -> dict[str, int | None]:
+    """Host-side balances of a card: reserve, purse (what the host believes is on the chip), points."""
+    result = {}
+    for kind in ("reserve", "purse", "points"):
+        try:
+            result[kind] = ledger.balance(ledger.card_account(db.session, card_id, kind))
+        except ledger.UnknownAccount:
+            result[kind] = None
+    return result
+
+
+@bp.get("/")
+@role_required("admin")
+def index():
+    """The customer's sub-cards, searchable, with driver, vehicle, status and controls version."""
+    customer_id = customer_scope()
+    query, status = request.args.get("q", "")[:64], request.args.get("status", "")
+    if status not in CARD_STATUSES:
+        status = ""
+    cards = services.customer_cards(db.session, customer_id, query=query, status=status)
+    drivers = {d.id: d for d in search_drivers(db.session, customer_id)}
+    vehicles = {v.id: v for v in search_vehicles(db.session, customer_id)}
+    versions = {card.id: services.controls_version(db.session, card.id) for card in cards}
+    synced = {card.id: _synced_version(card.id) for card in cards}
+    return render_template(
+        "cards/index.html",
+        cards=cards,
+        drivers=drivers,
+        vehicles=vehicles,
+        versions=versions,
+        synced=synced,
+        query=query,
+        status=status,
+        statuses=CARD_STATUSES,
+    )
+
+
+@bp.route("/<int:card_id>/assign", methods=["GET", "POST"])
+@role_required("admin")
+def assign(card_id: int):
+    """Give a card a nickname, a driver and a vehicle."""
+    card = get_owned_or_404(Card, card_id)
+    form = AssignCardForm(obj=card if request.method == "GET" else None)
+    drivers = search_drivers(db.session, card.customer_id)
+    vehicles = search_vehicles(db.session, card.customer_id)
+    form.driver_id.choices = [SelectChoice(0, _("(none)"))] + [
+        SelectChoice(d.id, d.name if d.active else _("%(name)s (inactive)", name=d.name)) for d in drivers
+    ]
+    form.vehicle_id.choices = [SelectChoice(0, _("(none)"))] + [
+        SelectChoice(v.id, v.plate if v.active else _("%(plate)s (inactive)", plate=v.plate)) for v in vehicles
+    ]
+    if request.method == "GET":
+        form.driver_id.data, form.vehicle_id.data = card.driver_id or 0, card.vehicle_id or 0
+    status = 200
+    if form.validate_on_submit():
+        try:
+            services.assign_card(
+                db.session,
+                card,
+                driver_id=form.driver_id.data or None,
+                vehicle_id=form.vehicle_id.data or None,
+                nickname=form.nickname.data or "",
+                actor_id=actor_id(),
+                now=clock().now(),
+            )
+        except CardError as error:
+            db.session.rollback()
+            flash(error_message(error), "error")
+            status = 409
+        else:
+            db.session.commit()
+            flash(_("Card %(number)s saved.", number=card.number), "success")
+            return redirect(url_for("cards.index"))
+    elif request.method == "POST":
+        status = 422
+    return render_template("cards/assign.html", card=card, form=form), status
+
+
+@bp.get("/mine")
+@role_required("driver")
+def mine():
+    """A driver's own cards: status, balances, controls, loads waiting for the chip, loss timers."""
+    cards = services.driver_cards(db.session, current_user.user.driver_id)
+    rows = []
+    for card in cards:
+        rows.append(
+            {
+                "card": card,
+                "balances": balances(card.id),
+                "controls": services.controls_of(db.session, card.id),
+                "report": loss.open_report(db.session, card.id),
+                "pending_loads": _pending_loads(card.id),
+            }
+        )
+    return render_template("cards/mine.html", rows=rows, statuses=CARD_STATUSES)
+
+
+def _synced_version(card_id: int) -> int | None:
+    """The controls version written to the chip at its last sync (None: unknown, no chips area)."""
+    try:
+        from portal.chips.models import ChipSync
+    except ImportError:
+        return None
+    from sqlalchemy import select
+
+    return db.session.scalar(
+        select(ChipSync.controls_version).where(ChipSync.card_id == card_id).order_by(ChipSync.at.desc()).limit(1)
+    )
+
+
+def _pending_loads(card_id: int) -> int | None:
+    """Total of loads waiting to reach the chip (None when the chips area is not installed)."""
+    try:
+        from portal.chips.loads import pending_loads_for_card
+    except ImportError:
+        return None
+    return sum(load.amount for load in pending_loads_for_card(db.session, card_id))
+
+
+from portal.cards import control_views, loss_views  # noqa: E402,F401  (they add routes to bp)

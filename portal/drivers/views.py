@@ -1,0 +1,251 @@
+"""Drivers and vehicles (车队司机管理), fleet admins only. Each driver gets a sign-in with a one-time
+password shown once on the page that created it (never stored in the cookie or the audit log)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from portal.auth.forms import EmptyForm
+from portal.auth.policy import PasswordPolicy
+from portal.cards.services import customer_cards
+from portal.drivers import services
+from portal.drivers.forms import DriverForm, DriverLoginForm, NewDriverForm, VehicleForm
+from portal.drivers.models import Driver, Vehicle
+from portal.extensions import clock, db
+from portal.web.access import customer_scope, get_owned_or_404, restrict_blueprint
+
+bp = Blueprint("drivers", __name__, url_prefix="/drivers")
+restrict_blueprint(bp, "admin")
+
+MESSAGES = {
+    "username_taken": lambda: _("This user name is taken; choose another."),
+    "invalid_username": lambda: _("Use 3 to 64 letters, digits or . _ - @ for the user name."),
+    "plate_taken": lambda: _("A vehicle with this plate is registered already."),
+    "invalid_plate": lambda: _("This is not a licence plate (e.g. 京A12345)."),
+    "driver_error": lambda: _("This driver already has a sign-in, or is inactive."),
+}
+
+
+def _policy() -> PasswordPolicy:
+    return PasswordPolicy.from_config(current_app.config)
+
+
+def _rounds() -> int:
+    return current_app.config.get("BCRYPT_ROUNDS", 12)
+
+
+def _actor() -> int:
+    return current_user.user.id
+
+
+def _show_password(driver: Driver, username: str, password: str):
+    """The one-time password page: not cached anywhere on the way back to the admin."""
+    response = current_app.make_response(
+        render_template("drivers/password.html", driver=driver, username=username, password=password)
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/")
+def index():
+    """Drivers and vehicles of the customer, searchable, active ones first."""
+    customer_id = customer_scope()
+    query = request.args.get("q", "")[:64]
+    show = request.args.get("show", "active")
+    active = None if show == "all" else (False if show == "inactive" else True)
+    drivers = services.search_drivers(db.session, customer_id, query=query, active=active)
+    vehicles = services.search_vehicles(db.session, customer_id, query=query, active=active)
+    cards = customer_cards(db.session, customer_id)
+    by_driver: dict[int, list] = {}
+    by_vehicle: dict[int, list] = {}
+    for card in cards:
+        if card.driver_id:
+            by_driver.setdefault(card.driver_id, []).append(card)
+        if card.vehicle_id:
+            by_vehicle.setdefault(card.vehicle_id, []).append(card)
+    logins = {d.id: services.driver_login(db.session, d.id) for d in drivers}
+    return render_template(
+        "drivers/index.html",
+        drivers=drivers,
+        vehicles=vehicles,
+        by_driver=by_driver,
+        by_vehicle=by_vehicle,
+        logins=logins,
+        query=query,
+        show=show,
+        form=EmptyForm(),
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new():
+    """Add a driver and their sign-in."""
+    form = NewDriverForm()
+    if form.validate_on_submit():
+        try:
+            driver, user, password = services.add_driver(
+                db.session,
+                customer_scope(),
+                name=form.name.data,
+                username=form.username.data,
+                phone=form.phone.data or "",
+                employee_no=form.employee_no.data or "",
+                licence_no=form.licence_no.data or "",
+                note=form.note.data or "",
+                actor_id=_actor(),
+                now=clock().now(),
+                policy=_policy(),
+                rounds=_rounds(),
+            )
+        except services.DriverError as error:
+            db.session.rollback()
+            form.username.errors.append(MESSAGES[error.code]())
+            return render_template("drivers/driver_form.html", form=form, driver=None), 409
+        db.session.commit()
+        return _show_password(driver, user.username, password)
+    return render_template("drivers/driver_form.html", form=form, driver=None), 422 if form.errors else 200
+
+
+@bp.route("/<int:driver_id>", methods=["GET", "POST"])
+def edit(driver_id: int):
+    driver = get_owned_or_404(Driver, driver_id)
+    form = DriverForm(obj=driver if request.method == "GET" else None)
+    if form.validate_on_submit():
+        services.update_driver(
+            db.session,
+            driver,
+            name=form.name.data,
+            phone=form.phone.data or "",
+            employee_no=form.employee_no.data or "",
+            licence_no=form.licence_no.data or "",
+            note=form.note.data or "",
+            actor_id=_actor(),
+            now=clock().now(),
+        )
+        db.session.commit()
+        flash(_("Driver %(name)s saved.", name=driver.name), "success")
+        return redirect(url_for("drivers.index"))
+    login = services.driver_login(db.session, driver.id)
+    cards = customer_cards(db.session, driver.customer_id, driver_id=driver.id)
+    login_form = DriverLoginForm(formdata=None)
+    return render_template(
+        "drivers/driver_form.html", form=form, driver=driver, login=login, cards=cards, login_form=login_form
+    ), 422 if form.errors else 200
+
+
+@bp.post("/<int:driver_id>/login")
+def create_login(driver_id: int):
+    """A sign-in for a driver who has none (shown once, like a new driver's)."""
+    driver = get_owned_or_404(Driver, driver_id)
+    form = DriverLoginForm()
+    if not form.validate_on_submit():
+        flash(_("Use 3 to 64 letters, digits or . _ - @ for the user name."), "error")
+        return redirect(url_for("drivers.edit", driver_id=driver.id), 303)
+    try:
+        user, password = services.create_driver_login(
+            db.session,
+            driver,
+            form.username.data,
+            actor_id=_actor(),
+            now=clock().now(),
+            policy=_policy(),
+            rounds=_rounds(),
+        )
+    except services.DriverError as error:
+        db.session.rollback()
+        flash(MESSAGES[error.code](), "error")
+        return redirect(url_for("drivers.edit", driver_id=driver.id), 303)
+    db.session.commit()
+    return _show_password(driver, user.username, password)
+
+
+@bp.post("/<int:driver_id>/active")
+def set_driver_active(driver_id: int):
+    """Deactivate (sign-in disabled at once) or reactivate a driver."""
+    driver = get_owned_or_404(Driver, driver_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    active = request.form.get("active") == "1"
+    services.set_driver_active(db.session, driver, active, actor_id=_actor(), now=clock().now())
+    db.session.commit()
+    flash(
+        _("Driver %(name)s reactivated.", name=driver.name)
+        if active
+        else _("Driver %(name)s deactivated; their sign-in no longer works.", name=driver.name),
+        "success",
+    )
+    return redirect(url_for("drivers.index"))
+
+
+@bp.post("/<int:driver_id>/reset-password")
+def reset_password(driver_id: int):
+    """A new one-time password for the driver (shown once; to be changed at the next sign-in)."""
+    driver = get_owned_or_404(Driver, driver_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        password = services.reset_driver_password(
+            db.session, driver, actor_id=_actor(), now=clock().now(), policy=_policy(), rounds=_rounds()
+        )
+    except services.DriverError:
+        db.session.rollback()
+        abort(409)
+    db.session.commit()
+    return _show_password(driver, services.driver_login(db.session, driver.id).username, password)
+
+
+@bp.route("/vehicles/new", methods=["GET", "POST"], defaults={"vehicle_id": None})
+@bp.route("/vehicles/<int:vehicle_id>", methods=["GET", "POST"])
+def vehicle(vehicle_id: int | None):
+    """Add or edit a vehicle (plate, tank capacity, make and model)."""
+    vehicle = get_owned_or_404(Vehicle, vehicle_id) if vehicle_id is not None else None
+    form = VehicleForm(obj=vehicle if request.method == "GET" else None)
+    if request.method == "GET" and vehicle is not None:
+        form.tank.data = vehicle.tank_ml
+    if form.validate_on_submit():
+        try:
+            if vehicle is None:
+                vehicle = services.add_vehicle(
+                    db.session,
+                    customer_scope(),
+                    plate=form.plate.data,
+                    tank_ml=form.tank.data,
+                    model=form.model.data or "",
+                    note=form.note.data or "",
+                    actor_id=_actor(),
+                    now=clock().now(),
+                )
+            else:
+                services.update_vehicle(
+                    db.session,
+                    vehicle,
+                    plate=form.plate.data,
+                    tank_ml=form.tank.data,
+                    model=form.model.data or "",
+                    note=form.note.data or "",
+                    actor_id=_actor(),
+                    now=clock().now(),
+                )
+        except services.DriverError as error:
+            db.session.rollback()
+            form.plate.errors.append(MESSAGES[error.code]())
+            return render_template("drivers/vehicle_form.html", form=form, vehicle=vehicle), 409
+        db.session.commit()
+        flash(_("Vehicle %(plate)s saved.", plate=vehicle.plate), "success")
+        return redirect(url_for("drivers.index"))
+    return render_template("drivers/vehicle_form.html", form=form, vehicle=vehicle), 422 if form.errors else 200
+
+
+@bp.post("/vehicles/<int:vehicle_id>/active")
+def set_vehicle_active(vehicle_id: int):
+    vehicle = get_owned_or_404(Vehicle, vehicle_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    active = request.form.get("active") == "1"
+    services.set_vehicle_active(db.session, vehicle, active, actor_id=_actor(), now=clock().now())
+    db.session.commit()
+    flash(_("Vehicle %(plate)s saved.", plate=vehicle.plate), "success")
+    return redirect(url_for("drivers.index"))

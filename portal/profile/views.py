@@ -1,0 +1,71 @@
+"""客户资料维护: admins edit their customer's contacts and invoice details; staff of the customer's
+region may edit everything including the legal name and credit code. Every change is audited."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from portal.customers import services
+from portal.customers.models import Customer
+from portal.extensions import client_ip, clock, db
+from portal.profile.forms import ProfileForm, StaffProfileForm
+from portal.web.access import customer_scope, role_required
+
+bp = Blueprint("profile", __name__, url_prefix="/profile")
+
+MESSAGES = {
+    "credit_code_taken": lambda: _("Another customer has this credit code."),
+    "invalid_credit_code": lambda: _("A unified social credit code has 18 digits and capital letters."),
+}
+
+
+def _save(customer: Customer, form, fields, *, by_staff: bool):
+    changes = {name: getattr(form, name).data or "" for name in fields}
+    try:
+        diff = services.update_profile(
+            db.session,
+            customer,
+            changes,
+            actor_id=current_user.user.id,
+            by_staff=by_staff,
+            now=clock().now(),
+            ip=client_ip(),
+        )
+    except services.ProfileError as error:
+        db.session.rollback()
+        message = MESSAGES.get(error.code, lambda: _("The profile could not be saved."))()
+        form.form_errors.append(message)
+        return None
+    db.session.commit()
+    flash(_("Profile saved.") if diff else _("Nothing was changed."), "success" if diff else "info")
+    return diff
+
+
+@bp.route("/", methods=["GET", "POST"])
+@role_required("admin")
+def index():
+    """The customer's profile; legal name and credit code are shown read-only."""
+    customer = db.session.get(Customer, customer_scope())
+    form = ProfileForm(obj=customer if request.method == "GET" else None)
+    if form.validate_on_submit():
+        if _save(customer, form, services.ADMIN_FIELDS, by_staff=False) is not None:
+            return redirect(url_for("profile.index"))
+        return render_template("profile/index.html", customer=customer, form=form), 409
+    return render_template("profile/index.html", customer=customer, form=form), 422 if form.errors else 200
+
+
+@bp.route("/customers/<int:customer_id>", methods=["GET", "POST"])
+@role_required("staff")
+def customer(customer_id: int):
+    """Support staff: a customer's full profile, legal name and credit code included (own region only)."""
+    customer = db.session.get(Customer, customer_id)
+    if customer is None or customer.region_id != current_user.user.region_id:
+        abort(404)
+    form = StaffProfileForm(obj=customer if request.method == "GET" else None)
+    if form.validate_on_submit():
+        if _save(customer, form, (*services.ADMIN_FIELDS, *services.STAFF_FIELDS), by_staff=True) is not None:
+            return redirect(url_for("profile.customer", customer_id=customer.id))
+        return render_template("profile/staff.html", customer=customer, form=form), 409
+    return render_template("profile/staff.html", customer=customer, form=form), 422 if form.errors else 200

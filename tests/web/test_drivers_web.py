@@ -1,0 +1,147 @@
+"""Drivers and vehicles through the web: a new driver's one-time password, deactivation, vehicles."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.cards_world import PASSWORD, web_world
+from tests.web.conftest import csrf_token, login
+
+
+@pytest.fixture
+def world(app):
+    return web_world(app)
+
+
+def _new_driver(client, **fields):
+    data = {"name": "李四", "username": "li.si", "phone": "13911112222", "csrf_token": csrf_token(client, "/drivers/")}
+    data.update(fields)
+    return client.post("/drivers/new", data=data)
+
+
+def test_new_driver_gets_a_one_time_password_shown_once_and_must_change_it(app, client, world):
+    one, _ = world
+    login(client, one.admin, PASSWORD)
+    response = _new_driver(client)
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    password = re.search(r'data-testid="password">([^<]+)<', response.get_data(as_text=True)).group(1)
+    assert password not in client.get("/drivers/").get_data(as_text=True)
+    client.post("/auth/sign-out", data={"csrf_token": csrf_token(client, "/")})
+    assert login(client, "li.si", password).status_code == 302
+    gated = client.get("/cards/mine")
+    assert gated.status_code == 302 and gated.headers["Location"].endswith("/auth/password")
+
+
+def test_taken_user_name_and_bad_input_are_refused(app, client, world):
+    from portal.drivers.models import Driver
+    from portal.extensions import db
+
+    one, _ = world
+    login(client, one.admin, PASSWORD)
+    assert _new_driver(client, username="driver2").status_code == 409
+    assert _new_driver(client, username="x").status_code == 422
+    assert _new_driver(client, name="").status_code == 422
+    with app.app_context():
+        assert db.session.query(Driver).count() == 2
+
+
+def test_deactivated_driver_cannot_sign_in(app, client, world):
+    one, _ = world
+    login(client, one.admin, PASSWORD)
+    token = csrf_token(client, "/drivers/")
+    assert client.post(f"/drivers/{one.driver}/active", data={"active": "0", "csrf_token": token}).status_code == 302
+    other = app.test_client()
+    login(other, one.driver_user, PASSWORD)
+    assert other.get("/cards/mine").status_code == 302
+    page = client.get("/drivers/?show=inactive").get_data(as_text=True)
+    assert "司机1" in page
+
+
+def test_reset_password_shows_a_new_one(app, client, world):
+    one, _ = world
+    login(client, one.admin, PASSWORD)
+    response = client.post(
+        f"/drivers/{one.driver}/reset-password", data={"csrf_token": csrf_token(client, "/drivers/")}
+    )
+    assert response.status_code == 200 and 'data-testid="password"' in response.get_data(as_text=True)
+    assert login(app.test_client(), one.driver_user, PASSWORD).status_code == 200  # the old password is gone
+
+
+@pytest.mark.parametrize(
+    ("plate", "tank", "status"),
+    [
+        ("京B·54321", "60", 302),
+        ("京A12341", "60", 409),
+        ("nonsense", "60", 409),
+        ("京C11111", "12.345", 422),
+        ("京C11111", "-5", 422),
+        ("京C11111", "", 422),
+    ],
+)
+def test_vehicle_input(app, client, world, plate, tank, status):
+    one, _ = world
+    login(client, one.admin, PASSWORD)
+    response = client.post(
+        "/drivers/vehicles/new", data={"plate": plate, "tank": tank, "csrf_token": csrf_token(client, "/drivers/")}
+    )
+    assert response.status_code == status
+
+
+def test_edit_vehicle_and_assign_card(app, client, world):
+    from portal.cards.models import Card
+    from portal.drivers.models import Vehicle
+    from portal.extensions import db
+
+    one, two = world
+    login(client, one.admin, PASSWORD)
+    token = csrf_token(client, "/drivers/")
+    assert client.get(f"/drivers/vehicles/{one.vehicle}").status_code == 200
+    response = client.post(
+        f"/drivers/vehicles/{one.vehicle}",
+        data={"plate": "京A12341", "tank": "455.5", "model": "东风", "csrf_token": token},
+    )
+    assert response.status_code == 302
+    with app.app_context():
+        assert db.session.get(Vehicle, one.vehicle).tank_ml == 455_500
+    assert client.get(f"/cards/{one.cards[1]}/assign").status_code == 200
+    ok = client.post(
+        f"/cards/{one.cards[1]}/assign",
+        data={"nickname": "备用", "driver_id": one.driver, "vehicle_id": 0, "csrf_token": token},
+    )
+    assert ok.status_code == 302
+    foreign = client.post(
+        f"/cards/{one.cards[1]}/assign",
+        data={"nickname": "x", "driver_id": two.driver, "vehicle_id": 0, "csrf_token": token},
+    )
+    assert foreign.status_code == 422
+    with app.app_context():
+        card = db.session.get(Card, one.cards[1])
+        assert (card.nickname, card.driver_id, card.vehicle_id) == ("备用", one.driver, None)
+    listing = client.get("/drivers/?q=司机").get_data(as_text=True)
+    assert card.number[:4] in listing
+
+
+def test_a_driver_without_sign_in_gets_one(app, client, world):
+    from portal.drivers.models import Driver
+    from portal.extensions import clock, db
+
+    one, _ = world
+    with app.app_context():
+        driver = Driver(customer_id=one.customer, name="王五", created_at=clock().now())
+        db.session.add(driver)
+        db.session.commit()
+        driver_id = driver.id
+    login(client, one.admin, PASSWORD)
+    page = client.get(f"/drivers/{driver_id}").get_data(as_text=True)
+    assert f"/drivers/{driver_id}/login" in page
+    token = csrf_token(client, "/drivers/")
+    taken = client.post(f"/drivers/{driver_id}/login", data={"username": "driver1", "csrf_token": token})
+    assert taken.status_code == 303
+    made = client.post(f"/drivers/{driver_id}/login", data={"username": "wang.wu", "csrf_token": token})
+    assert made.status_code == 200 and 'data-testid="password"' in made.get_data(as_text=True)
+    again = client.post(f"/drivers/{driver_id}/login", data={"username": "wang.wu2", "csrf_token": token})
+    assert again.status_code == 303
+    assert f"/drivers/{driver_id}/login" not in client.get(f"/drivers/{driver_id}").get_data(as_text=True)
