@@ -1,0 +1,188 @@
+"""Loading funds onto a chip (资金圈存): reserve -> purse as a two-phase ledger transfer.
+
+request: a pending transfer holds the amount on the reserve. The chip write (reader, or the card's
+next contact with a station) posts it; cancelling or expiry voids it. The chip records the load
+request id with the credit, so a write that is retried, or that succeeded while the host did not
+hear back, is recognised at the next sync and posted exactly once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal import ledger
+from portal.audit.services import record
+from portal.cards.models import Card
+from portal.chips.models import LoadRequest
+from portal.chips.reader import CardReader, ReaderError
+
+#: How long a requested load waits for a chip write before the hold is released.
+DEFAULT_LOAD_EXPIRY = timedelta(hours=72)
+
+
+class LoadError(Exception):
+    """A load refused by the rules. `code` is stable (the web layer translates it)."""
+
+    def __init__(self, code: str, message: str, **params):
+        super().__init__(message)
+        self.code = code
+        self.params = params
+
+
+def _pending_id(load_id: str) -> str:
+    return f"load:{load_id}"
+
+
+def request_load(
+    session: Session,
+    *,
+    load_id: str,
+    card: Card,
+    amount: int,
+    actor_id: int | None,
+    now: datetime,
+    expiry: timedelta = DEFAULT_LOAD_EXPIRY,
+) -> LoadRequest:
+    """Hold `amount` of the card's reserve for its chip. Idempotent on `load_id`."""
+    existing = session.get(LoadRequest, load_id)
+    if existing is not None:
+        if existing.card_id != card.id or existing.amount != amount:
+            raise LoadError("conflict", "This form was already used for a different load; reload the page.")
+        return existing
+    if card.role != "sub":
+        raise LoadError("not_sub_card", "Only sub-cards carry a chip purse to load.")
+    if card.status != "active":
+        raise LoadError("card_not_active", "The card is lost or closed; it cannot be loaded.")
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise LoadError("bad_amount", "The amount must be more than zero.")
+    ledger.open_card_accounts(session, card.customer_id, card.id)
+    reserve = ledger.card_account(session, card.id, "reserve")
+    purse = ledger.card_account(session, card.id, "purse")
+    try:
+        ledger.create_pending(
+            session,
+            ledger.TransferRequest(
+                id=_pending_id(load_id),
+                debit_account_id=reserve.id,
+                credit_account_id=purse.id,
+                amount=amount,
+                code="load",
+                actor_id=actor_id,
+                memo="load to chip",
+            ),
+            now=now,
+            expires_at=now + expiry,
+        )
+    except ledger.InsufficientFunds as exc:
+        raise LoadError(
+            "reserve_insufficient", "The card's reserve does not hold that much.", available=exc.available
+        ) from exc
+    load = LoadRequest(
+        id=load_id,
+        customer_id=card.customer_id,
+        card_id=card.id,
+        amount=amount,
+        status="pending",
+        requested_by=actor_id,
+        requested_at=now,
+        expires_at=now + expiry,
+    )
+    session.add(load)
+    record(session, "chips.load_requested", actor_id=actor_id, customer_id=card.customer_id, now=now,
+           detail={"load": load_id, "card": card.number, "amount": amount})  # fmt: skip
+    session.flush()
+    return load
+
+
+def post_load(session: Session, load: LoadRequest, *, now: datetime, chip_counter: int, actor_id: int | None) -> bool:
+    """The chip holds the credit: post the pending transfer. False if the hold had already lapsed."""
+    if load.status == "loaded":
+        return True
+    try:
+        ledger.post_pending(session, f"load-post:{load.id}", _pending_id(load.id), now=now, actor_id=actor_id)
+    except (ledger.PendingExpired, ledger.PendingAlreadyResolved):
+        # The chip was credited after the hold lapsed: the host stays right (money not moved) and
+        # the difference shows on the read-chip page until staff reconcile it.
+        _mark(load, "expired", now, actor_id)
+        return False
+    _mark(load, "loaded", now, actor_id)
+    load.chip_counter = chip_counter
+    session.flush()
+    return True
+
+
+def write_load(session: Session, reader: CardReader, load: LoadRequest, *, now: datetime, actor_id: int | None):
+    """Write a pending load to the chip in the reader, then post it. Raises LoadError if it cannot."""
+    card = session.get(Card, load.card_id)
+    if load.status != "pending":
+        raise LoadError("not_pending", "This load is no longer waiting to be written.")
+    if load.expires_at <= now:
+        expire_loads(session, now=now, card_id=load.card_id)
+        raise LoadError("expired", "This load request has expired; request it again.")
+    if card.status != "active":
+        raise LoadError("card_not_active", "The card is lost or closed; it cannot be loaded.")
+    try:
+        entry = reader.credit_purse(card.number, amount=load.amount, load_id=load.id, at=now)
+    except ReaderError as exc:
+        raise LoadError("reader", str(exc)) from exc
+    return post_load(session, load, now=now, chip_counter=entry.counter, actor_id=actor_id)
+
+
+def cancel_load(session: Session, load: LoadRequest, *, now: datetime, actor_id: int | None) -> None:
+    """Void the hold; the reserve is free again. Cancelling twice is harmless."""
+    if load.status in ("cancelled", "expired"):
+        return
+    if load.status != "pending":
+        raise LoadError("not_pending", "This load is already on the chip; it cannot be cancelled.")
+    try:
+        ledger.void_pending(session, f"load-void:{load.id}", _pending_id(load.id), now=now, actor_id=actor_id)
+    except ledger.PendingAlreadyResolved:
+        _mark(load, "expired", now, actor_id)
+        return
+    _mark(load, "cancelled", now, actor_id)
+    record(session, "chips.load_cancelled", actor_id=actor_id, customer_id=load.customer_id, now=now,
+           detail={"load": load.id, "amount": load.amount})  # fmt: skip
+
+
+def expire_loads(session: Session, *, now: datetime, card_id: int | None = None) -> int:
+    """Void every pending load whose time is up (all cards, or one). Returns how many."""
+    stmt = select(LoadRequest).where(LoadRequest.status == "pending", LoadRequest.expires_at <= now)
+    if card_id is not None:
+        stmt = stmt.where(LoadRequest.card_id == card_id)
+    count = 0
+    for load in session.scalars(stmt.order_by(LoadRequest.requested_at)).all():
+        try:
+            ledger.void_pending(session, f"load-void:{load.id}", _pending_id(load.id), now=now)
+        except ledger.PendingAlreadyResolved:
+            pass  # the ledger's own expiry run got there first
+        _mark(load, "expired", now, None)
+        count += 1
+    session.flush()
+    return count
+
+
+def pending_loads_for_card(session: Session, card_id: int) -> list[LoadRequest]:
+    """Loads requested for this card and not yet on its chip ("funds waiting to be loaded"), oldest first."""
+    return list(
+        session.scalars(
+            select(LoadRequest)
+            .where(LoadRequest.card_id == card_id, LoadRequest.status == "pending")
+            .order_by(LoadRequest.requested_at)
+        )
+    )
+
+
+def recent_loads(session: Session, customer_id: int, *, card_id: int | None = None, limit: int = 50):
+    stmt = select(LoadRequest).where(LoadRequest.customer_id == customer_id)
+    if card_id is not None:
+        stmt = stmt.where(LoadRequest.card_id == card_id)
+    return list(session.scalars(stmt.order_by(LoadRequest.requested_at.desc()).limit(limit)))
+
+
+def _mark(load: LoadRequest, status: str, now: datetime, actor_id: int | None) -> None:
+    load.status = status
+    load.resolved_at = now
+    load.resolved_by = actor_id

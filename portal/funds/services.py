@@ -1,0 +1,307 @@
+"""Allocation, collection and deposits: the rules, on a Session (flush, never commit).
+
+An allocation or collection is two steps. `prepare_batch` checks the lines and stores a draft whose
+random id is the idempotency key shown to the admin; `confirm_batch` posts the draft as ONE ledger
+batch whose transfer ids derive from that key. Confirming again (double click, browser retry, a
+second tab) finds the posted batch and posts nothing; two concurrent confirmations produce the same
+transfer ids, so the ledger posts them once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal import ledger
+from portal.audit.services import record
+from portal.cards.models import Card
+from portal.chips.host import card_money, unit_balances
+from portal.customers.models import Customer
+from portal.funds.models import Deposit, FundsBatch, FundsBatchLine
+from portal.funds.plan import CardInfo, LineError, PlannedLine, PlanRejected, RawLine, plan
+
+#: A preview older than this must be redone: balances may have moved since.
+DRAFT_LIFETIME = timedelta(hours=1)
+
+
+class FundsError(Exception):
+    """An operation refused by the rules. `code` is stable (the web layer translates it)."""
+
+    def __init__(self, code: str, message: str, **params):
+        super().__init__(message)
+        self.code = code
+        self.params = params
+
+
+def new_key() -> str:
+    return uuid.uuid4().hex
+
+
+def customer_cards(session: Session, customer_id: int, *, include_closed: bool = False) -> list[Card]:
+    """The customer's sub-cards in number order."""
+    stmt = select(Card).where(Card.customer_id == customer_id, Card.role == "sub")
+    if not include_closed:
+        stmt = stmt.where(Card.status != "closed")
+    return list(session.scalars(stmt.order_by(Card.number)))
+
+
+def card_infos(session: Session, customer_id: int) -> dict[str, CardInfo]:
+    """Every card of the customer (main card included, so the rules can name it) by number."""
+    cards = list(session.scalars(select(Card).where(Card.customer_id == customer_id)))
+    money = card_money(session, [c.id for c in cards])
+    return {
+        c.number: CardInfo(
+            id=c.id,
+            number=c.number,
+            role=c.role,
+            status=c.status,
+            reserve=money[c.id].reserve,
+            reserve_available=money[c.id].reserve_available,
+        )
+        for c in cards
+    }
+
+
+def prepare_batch(
+    session: Session,
+    *,
+    customer_id: int,
+    kind: str,
+    lines: list[RawLine],
+    actor_id: int,
+    now: datetime,
+    source: str = "form",
+    skip_blank: bool = False,
+    key: str | None = None,
+) -> FundsBatch:
+    """Check `lines` and store a draft batch (nothing moves). Raises PlanRejected with every problem."""
+    _, unit_available = unit_balances(session, customer_id)
+    planned = plan(
+        lines, card_infos(session, customer_id), kind=kind, unit_available=unit_available, skip_blank=skip_blank
+    )
+    batch = FundsBatch(
+        id=key or new_key(),
+        customer_id=customer_id,
+        kind=kind,
+        status="draft",
+        source=source,
+        total=sum(p.amount for p in planned),
+        line_count=len(planned),
+        created_by=actor_id,
+        created_at=now,
+        lines=[FundsBatchLine(line_no=p.line_no, card_id=p.card.id, amount=p.amount) for p in planned],
+    )
+    session.add(batch)
+    session.flush()
+    return batch
+
+
+def get_batch(session: Session, batch_id: str, customer_id: int, *, lock: bool = False) -> FundsBatch | None:
+    """The customer's batch with this id, or None (other customers' batches do not exist for them)."""
+    stmt = select(FundsBatch).where(FundsBatch.id == batch_id, FundsBatch.customer_id == customer_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalar(stmt)
+
+
+def confirm_batch(session: Session, batch: FundsBatch, *, actor_id: int, now: datetime, ip: str = "") -> FundsBatch:
+    """Post a draft as one atomic ledger batch. A posted batch is returned unchanged (idempotent).
+
+    Raises FundsError if the preview is too old, or if balances moved since the preview so that
+    the batch no longer fits (nothing is applied then).
+    """
+    if batch.status == "posted":
+        return batch
+    if now - batch.created_at > DRAFT_LIFETIME:
+        raise FundsError("draft_expired", "This preview is too old; start again.")
+    ledger.open_customer_accounts(session, batch.customer_id)
+    unit = ledger.unit_account(session, batch.customer_id)
+    reserves = _reserve_account_ids(session, batch.customer_id, [line.card_id for line in batch.lines])
+    requests = []
+    for line in batch.lines:
+        reserve_id = reserves[line.card_id]
+        debit, credit = (unit.id, reserve_id) if batch.kind == "allocation" else (reserve_id, unit.id)
+        requests.append(
+            ledger.TransferRequest(
+                id=f"{_PREFIX[batch.kind]}:{batch.id}:{line.line_no}",
+                debit_account_id=debit,
+                credit_account_id=credit,
+                amount=line.amount,
+                code=batch.kind,
+                actor_id=actor_id,
+                memo=f"{batch.kind} {batch.id}",
+            )
+        )
+    _check_cards_still_usable(session, batch)
+    try:
+        ledger.transfer_batch(
+            session, requests, now=now, customer_id=batch.customer_id, batch_id=f"{_PREFIX[batch.kind]}:{batch.id}"
+        )
+    except ledger.InsufficientFunds as exc:
+        raise FundsError("insufficient", "Balances changed since the preview; not enough funds.",
+                         available=exc.available) from exc  # fmt: skip
+    except (ledger.AccountFrozen, ledger.AccountClosed) as exc:
+        raise FundsError("account_unusable", str(exc)) from exc
+    money = card_money(session, [line.card_id for line in batch.lines])
+    for line in batch.lines:
+        line.reserve_after = money[line.card_id].reserve
+    batch.unit_balance_after = unit_balances(session, batch.customer_id)[0]
+    batch.status = "posted"
+    batch.posted_at = now
+    batch.posted_by = actor_id
+    record(
+        session,
+        f"funds.{batch.kind}",
+        actor_id=actor_id,
+        customer_id=batch.customer_id,
+        ip=ip,
+        detail={"batch": batch.id, "total": batch.total, "cards": batch.line_count},
+        now=now,
+    )
+    session.flush()
+    return batch
+
+
+_PREFIX = {"allocation": "alloc", "collection": "collect"}
+
+
+def _reserve_account_ids(session: Session, customer_id: int, card_ids: list[int]) -> dict[int, int]:
+    """{card id: reserve account id} in one query; opens the accounts of cards that have none yet."""
+    stmt = select(ledger.Account.card_id, ledger.Account.id).where(
+        ledger.Account.card_id.in_(card_ids), ledger.Account.kind == "reserve"
+    )
+    found = dict(session.execute(stmt).all())
+    missing = [card_id for card_id in card_ids if card_id not in found]
+    for card_id in missing:
+        ledger.open_card_accounts(session, customer_id, card_id)
+    if missing:
+        found = dict(session.execute(stmt).all())
+    return found
+
+
+def _check_cards_still_usable(session: Session, batch: FundsBatch) -> None:
+    """A card lost or closed between preview and confirmation is refused like at preview."""
+    cards = {c.id: c for c in session.scalars(select(Card).where(Card.id.in_([ln.card_id for ln in batch.lines])))}
+    for line in batch.lines:
+        card = cards[line.card_id]
+        if card.status == "closed" or (card.status == "lost" and batch.kind == "allocation"):
+            raise PlanRejected([LineError(line.line_no, f"card_{card.status}", {"card": card.number})])
+
+
+def preview_rows(session: Session, batch: FundsBatch) -> list[tuple[FundsBatchLine, Card, int, int]]:
+    """(line, card, reserve now, reserve after) for the preview page."""
+    cards = {c.id: c for c in session.scalars(select(Card).where(Card.id.in_([ln.card_id for ln in batch.lines])))}
+    money = card_money(session, cards)
+    sign = 1 if batch.kind == "allocation" else -1
+    return [
+        (line, cards[line.card_id], money[line.card_id].reserve, money[line.card_id].reserve + sign * line.amount)
+        for line in batch.lines
+    ]
+
+
+def recent_batches(session: Session, customer_id: int, *, kind: str, limit: int = 20) -> list[FundsBatch]:
+    return list(
+        session.scalars(
+            select(FundsBatch)
+            .where(FundsBatch.customer_id == customer_id, FundsBatch.kind == kind, FundsBatch.status == "posted")
+            .order_by(FundsBatch.posted_at.desc())
+            .limit(limit)
+        )
+    )
+
+
+def planned_from_amounts(cards: list[Card], amounts: dict[int, int]) -> list[RawLine]:
+    """Page rows -> raw lines (row number = position on the page), for `prepare_batch`."""
+    from portal.money import format_fen_plain
+
+    return [
+        RawLine(i, card.number, format_fen_plain(amounts[card.id]))
+        for i, card in enumerate(cards, start=1)
+        if amounts.get(card.id)
+    ]
+
+
+# -- deposits ----------------------------------------------------------------------------------
+
+
+def record_deposit(
+    session: Session,
+    *,
+    key: str,
+    customer: Customer,
+    amount: int,
+    bank_reference: str,
+    memo: str,
+    actor_id: int,
+    now: datetime,
+    ip: str = "",
+) -> Deposit:
+    """Credit the customer's unit account with a bank transfer. Idempotent on `key`; a bank
+    reference is credited at most once per customer."""
+    existing = session.scalar(select(Deposit).where(Deposit.key == key))
+    if existing is not None:
+        if existing.customer_id != customer.id or existing.amount != amount:
+            raise FundsError("conflict", "This form was already used for a different deposit; reload the page.")
+        return existing
+    bank_reference = bank_reference.strip()
+    if not bank_reference:
+        raise FundsError("reference_required", "Enter the bank transfer reference.")
+    duplicate = session.scalar(
+        select(Deposit).where(Deposit.customer_id == customer.id, Deposit.bank_reference == bank_reference)
+    )
+    if duplicate is not None:
+        raise FundsError("duplicate_reference", "This bank reference was already recorded for this customer.")
+    ledger.open_customer_accounts(session, customer.id)
+    transfer_id = f"deposit:{key}"
+    ledger.transfer(
+        session,
+        ledger.TransferRequest(
+            id=transfer_id,
+            debit_account_id=ledger.system_account(session, "deposits_clearing").id,
+            credit_account_id=ledger.unit_account(session, customer.id).id,
+            amount=amount,
+            code="deposit",
+            actor_id=actor_id,
+            memo=f"bank {bank_reference}"[:200],
+        ),
+        now=now,
+    )
+    deposit = Deposit(
+        key=key,
+        customer_id=customer.id,
+        amount=amount,
+        bank_reference=bank_reference,
+        memo=memo.strip(),
+        transfer_id=transfer_id,
+        recorded_by=actor_id,
+        recorded_at=now,
+    )
+    session.add(deposit)
+    record(
+        session,
+        "funds.deposit",
+        actor_id=actor_id,
+        customer_id=customer.id,
+        region_id=customer.region_id,
+        ip=ip,
+        detail={"amount": amount, "bank_reference": bank_reference},
+        now=now,
+    )
+    session.flush()
+    return deposit
+
+
+def deposits_for(session: Session, *, customer_id: int | None = None, region_id: int | None = None, limit: int = 100):
+    """Recent deposits of one customer, or of every customer of a region (staff)."""
+    stmt = select(Deposit, Customer).join(Customer, Customer.id == Deposit.customer_id)
+    if customer_id is not None:
+        stmt = stmt.where(Deposit.customer_id == customer_id)
+    if region_id is not None:
+        stmt = stmt.where(Customer.region_id == region_id)
+    return list(session.execute(stmt.order_by(Deposit.recorded_at.desc()).limit(limit)))
+
+
+__all__ = ["FundsError", "PlanRejected", "PlannedLine", "prepare_batch", "confirm_batch", "record_deposit"]

@@ -1,0 +1,248 @@
+"""Allocation (单位帐户分配), collection (单位帐户汇总), receipts, and deposits (充值)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from portal.auth.credentials import WrongPassword, confirm_password
+from portal.chips.host import card_money, unit_balances
+from portal.customers.models import Customer
+from portal.extensions import client_ip, clock, db
+from portal.funds import services
+from portal.funds.forms import ConfirmForm, CsrfForm, DepositForm, UploadForm
+from portal.funds.messages import line_error_message, service_error_message
+from portal.funds.plan import MAX_CSV_BYTES, PlanRejected, read_csv, split_equally, top_up_to
+from portal.money import AmountError, format_fen_plain, parse_amount
+from portal.web.access import customer_scope, role_required
+
+bp = Blueprint("funds", __name__, url_prefix="/funds")
+
+_KINDS = {"allocate": "allocation", "collect": "collection"}
+
+
+def _table(customer_id: int):
+    cards = services.customer_cards(db.session, customer_id)
+    return cards, card_money(db.session, [c.id for c in cards])
+
+
+def _render_table(kind: str, *, amounts: dict[int, str], picked: set[int], errors=(), status: int = 200):
+    customer_id = customer_scope()
+    cards, money = _table(customer_id)
+    unit_balance, unit_available = unit_balances(db.session, customer_id)
+    return render_template(
+        "funds/table.html",
+        kind=kind,
+        cards=cards,
+        money=money,
+        amounts=amounts,
+        picked=picked,
+        errors=errors,
+        unit_balance=unit_balance,
+        unit_available=unit_available,
+        form=CsrfForm(),
+        upload=UploadForm(),
+        recent=services.recent_batches(db.session, customer_id, kind=kind),
+    ), status
+
+
+@bp.route("/allocate", methods=["GET", "POST"])
+@role_required("admin")
+def allocate():
+    """Allocate from the unit account to sub-cards: amounts, split equally, top up to N."""
+    return _table_view("allocation")
+
+
+@bp.route("/collect", methods=["GET", "POST"])
+@role_required("admin")
+def collect():
+    """Collect from sub-card reserves back to the unit account: all, or given amounts."""
+    return _table_view("collection")
+
+
+def _table_view(kind: str):
+    if request.method == "GET":
+        return _render_table(kind, amounts={}, picked=set())
+    form = CsrfForm()
+    if not form.validate_on_submit():
+        abort(400)
+    customer_id = customer_scope()
+    cards, money = _table(customer_id)
+    amounts = {c.id: request.form.get(f"amount-{c.id}", "").strip()[:32] for c in cards}
+    pick_all = bool(request.form.get("pick_all"))
+    picked = {c.id for c in cards if pick_all or request.form.get(f"pick-{c.id}")}
+    action = request.form.get("action", "preview")
+    if action in ("split", "topup", "all"):
+        try:
+            computed = _helper_amounts(action, kind, cards, money, picked)
+        except AmountError:
+            return _render_table(kind, amounts=amounts, picked=picked, errors=[_("Enter a valid amount for the helper.")],
+                                 status=422)  # fmt: skip
+        if not picked:
+            return _render_table(kind, amounts=amounts, picked=picked, errors=[_("Tick the cards first.")], status=422)
+        amounts.update({card_id: format_fen_plain(computed.get(card_id, 0)) for card_id in picked})
+        return _render_table(kind, amounts=amounts, picked=picked)
+    lines = [services.RawLine(i, c.number, amounts[c.id]) for i, c in enumerate(cards, start=1)]
+    try:
+        batch = services.prepare_batch(
+            db.session, customer_id=customer_id, kind=kind, lines=lines, actor_id=current_user.user.id,
+            now=clock().now(), source="form", skip_blank=True,
+        )  # fmt: skip
+    except PlanRejected as rejected:
+        db.session.rollback()
+        messages = [line_error_message(e, csv=False) for e in rejected.errors]
+        return _render_table(kind, amounts=amounts, picked=picked, errors=messages, status=422)
+    db.session.commit()
+    return redirect(url_for("funds.preview", batch_id=batch.id))
+
+
+def _helper_amounts(action: str, kind: str, cards, money, picked: set[int]) -> dict[int, int]:
+    """The server's version of the page helpers (the page works without JavaScript)."""
+    ids = [c.id for c in cards if c.id in picked and c.status == "active"]
+    if action == "split":
+        return split_equally(parse_amount(request.form.get("split_total", "")), ids)
+    if action == "topup":
+        target = parse_amount(request.form.get("topup_target", ""))
+        return top_up_to(target, {card_id: money[card_id].reserve for card_id in ids})
+    # "collect everything" from the ticked cards (lost cards too: their reserve may come home)
+    ids = [c.id for c in cards if c.id in picked]
+    return {card_id: money[card_id].reserve_available for card_id in ids if money[card_id].reserve_available > 0}
+
+
+@bp.post("/allocate/upload")
+@role_required("admin")
+def allocate_upload():
+    """Allocation from a CSV file (card_number,amount): every problem listed with its line number."""
+    form = UploadForm()
+    if not form.validate_on_submit():
+        return _render_table("allocation", amounts={}, picked=set(), errors=[_("Choose a CSV file.")], status=422)
+    customer_id = customer_scope()
+    try:
+        lines = read_csv(form.file.data.read(MAX_CSV_BYTES + 1))  # one byte more: too large is detected
+        batch = services.prepare_batch(
+            db.session, customer_id=customer_id, kind="allocation", lines=lines, actor_id=current_user.user.id,
+            now=clock().now(), source="csv",
+        )  # fmt: skip
+    except PlanRejected as rejected:
+        db.session.rollback()
+        messages = [line_error_message(e, csv=True) for e in rejected.errors]
+        return _render_table("allocation", amounts={}, picked=set(), errors=messages, status=422)
+    db.session.commit()
+    return redirect(url_for("funds.preview", batch_id=batch.id))
+
+
+def _owned_batch(batch_id: str, *, lock: bool = False):
+    batch = services.get_batch(db.session, batch_id[:32], customer_scope(), lock=lock)
+    if batch is None:
+        abort(404)
+    return batch
+
+
+@bp.get("/batches/<batch_id>")
+@role_required("admin")
+def preview(batch_id: str):
+    """The preview: every line with the resulting balance, the total, and the confirmation."""
+    batch = _owned_batch(batch_id)
+    if batch.status == "posted":
+        return redirect(url_for("funds.receipt", batch_id=batch.id))
+    return _render_preview(batch, ConfirmForm())
+
+
+def _render_preview(batch, form, status: int = 200, error: str | None = None):
+    unit_balance, unit_available = unit_balances(db.session, batch.customer_id)
+    sign = 1 if batch.kind == "collection" else -1
+    return render_template(
+        "funds/preview.html",
+        batch=batch,
+        rows=services.preview_rows(db.session, batch),
+        unit_balance=unit_balance,
+        unit_after=unit_balance + sign * batch.total,
+        form=form,
+        error=error,
+    ), status
+
+
+@bp.post("/batches/<batch_id>/confirm")
+@role_required("admin")
+def confirm(batch_id: str):
+    """Password re-entry, then ONE ledger batch. Confirming a posted batch again posts nothing."""
+    batch = _owned_batch(batch_id, lock=True)
+    if batch.status == "posted":
+        db.session.rollback()
+        flash(_("This operation was already confirmed; nothing was posted twice."), "info")
+        return redirect(url_for("funds.receipt", batch_id=batch.id))
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return _render_preview(batch, form, 422)
+    now = clock().now()
+    try:
+        confirm_password(db.session, current_user.login, form.password.data, now=now, ip=client_ip())
+    except WrongPassword:
+        db.session.commit()  # keeps the audit record of the failed re-entry; nothing else changed
+        form.password.errors.append(_("The password is not correct."))
+        return _render_preview(batch, form, 422)
+    try:
+        services.confirm_batch(db.session, batch, actor_id=current_user.user.id, now=now, ip=client_ip())
+    except services.FundsError as exc:
+        db.session.rollback()
+        return _render_preview(_owned_batch(batch_id), ConfirmForm(), 409, service_error_message(exc.code, exc.params))
+    except PlanRejected as rejected:
+        db.session.rollback()
+        message = " ".join(line_error_message(e, csv=False) for e in rejected.errors)
+        return _render_preview(_owned_batch(batch_id), ConfirmForm(), 409, message)
+    db.session.commit()
+    flash(_("Done: %(count)s card(s), total %(total)s.", count=batch.line_count, total=format_fen_plain(batch.total)),
+          "success")  # fmt: skip
+    return redirect(url_for("funds.receipt", batch_id=batch.id))
+
+
+@bp.get("/batches/<batch_id>/receipt")
+@role_required("admin")
+def receipt(batch_id: str):
+    """The receipt of a posted allocation or collection (printable)."""
+    batch = _owned_batch(batch_id)
+    if batch.status != "posted":
+        return redirect(url_for("funds.preview", batch_id=batch.id))
+    return render_template("funds/receipt.html", batch=batch, rows=services.preview_rows(db.session, batch))
+
+
+@bp.route("/deposits", methods=["GET", "POST"])
+@role_required("admin", "staff")
+def deposits():
+    """Staff record bank transfers into unit accounts (their region only); admins see their deposits."""
+    user = current_user.user
+    if user.role == "admin":
+        if request.method == "POST":
+            abort(403)
+        rows = services.deposits_for(db.session, customer_id=user.customer_id)
+        unit_balance, _available = unit_balances(db.session, user.customer_id)
+        return render_template("funds/deposits.html", rows=rows, form=None, unit_balance=unit_balance)
+    customers = db.session.query(Customer).filter(Customer.region_id == user.region_id).order_by(Customer.name).all()
+    form = DepositForm()
+    form.customer_id.choices = [(c.id, f"{c.name} ({c.credit_code})") for c in customers]
+    status = 200
+    if request.method == "POST":
+        status = 422
+        if form.validate_on_submit():
+            customer = db.session.get(Customer, form.customer_id.data)
+            if customer is None or customer.region_id != user.region_id:
+                abort(404)
+            try:
+                deposit = services.record_deposit(
+                    db.session, key=(form.key.data or "")[:32] or services.new_key(), customer=customer,
+                    amount=form.amount.data, bank_reference=form.bank_reference.data, memo=form.memo.data or "",
+                    actor_id=user.id, now=clock().now(), ip=client_ip(),
+                )  # fmt: skip
+            except services.FundsError as exc:
+                db.session.rollback()
+                form.bank_reference.errors.append(service_error_message(exc.code, exc.params))
+            else:
+                db.session.commit()
+                flash(_("Deposit of %(amount)s recorded for %(customer)s.", amount=format_fen_plain(deposit.amount),
+                        customer=customer.name), "success")  # fmt: skip
+                return redirect(url_for("funds.deposits"))
+    if request.method == "GET" or not form.key.data:
+        form.key.data = services.new_key()
+    rows = services.deposits_for(db.session, region_id=user.region_id)
+    return render_template("funds/deposits.html", rows=rows, form=form, unit_balance=None), status
