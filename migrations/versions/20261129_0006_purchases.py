@@ -1,7 +1,7 @@
 """purchases
 
 Revision ID: 0006
-Revises: 0001
+Revises: 0005
 Create Date: 2026-11-29 20:53:04.103902
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0006'
-down_revision = '0001'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 

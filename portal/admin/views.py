@@ -1,0 +1,82 @@
+"""System admin pages. Terminals: create (the API key is shown once), list, revoke."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, render_template
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import SelectField, StringField
+from wtforms.validators import DataRequired, Length
+
+from portal.auth.forms import EmptyForm
+from portal.extensions import clock, db
+from portal.reference.models import Station
+from portal.stations.models import Terminal
+from portal.stations.terminals import TerminalError, create_terminal, revoke_terminal
+from portal.web.access import restrict_blueprint
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+restrict_blueprint(bp, "sysadmin")
+
+
+class TerminalForm(FlaskForm):
+    station_id = SelectField(_l("Station"), coerce=int, validators=[DataRequired()])
+    name = StringField(_l("Terminal name"), validators=[DataRequired(), Length(max=64)])
+
+
+def _form() -> TerminalForm:
+    form = TerminalForm()
+    stations = db.session.execute(select(Station.id, Station.code, Station.name).order_by(Station.code)).all()
+    form.station_id.choices = [(s.id, f"{s.code} {s.name}") for s in stations]
+    return form
+
+
+def _page(form: TerminalForm, new_key: str | None = None, status: int = 200):
+    terminals = db.session.execute(
+        select(Terminal, Station).join(Station, Station.id == Terminal.station_id).order_by(Terminal.id.desc())
+    ).all()
+    return render_template(
+        "stations/terminals.html", form=form, terminals=terminals, new_key=new_key, revoke_form=EmptyForm()
+    ), status
+
+
+@bp.get("/terminals")
+def terminals():
+    """Station terminals and their API keys (prefix only)."""
+    return _page(_form())
+
+
+@bp.post("/terminals")
+def create():
+    """Create a terminal; its API key is shown on this response only."""
+    form = _form()
+    if not form.validate_on_submit():
+        return _page(form, status=422)
+    station = db.session.get(Station, form.station_id.data)
+    try:
+        terminal, key = create_terminal(
+            db.session, station, form.name.data, now=clock().now(), actor_id=current_user.user.id
+        )
+    except TerminalError as exc:
+        form.name.errors.append(exc.message)
+        return _page(form, status=422)
+    db.session.commit()
+    flash(_("Terminal %(name)s created. Copy its API key now: it is not shown again.", name=terminal.name), "success")
+    return _page(_form(), new_key=key)
+
+
+@bp.post("/terminals/<int:terminal_id>/revoke")
+def revoke(terminal_id: int):
+    """Revoke a terminal's key at once."""
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    terminal = db.session.get(Terminal, terminal_id)
+    if terminal is None:
+        abort(404)
+    revoke_terminal(db.session, terminal, now=clock().now(), actor_id=current_user.user.id)
+    db.session.commit()
+    flash(_("Terminal %(name)s revoked.", name=terminal.name), "success")
+    return _page(_form())

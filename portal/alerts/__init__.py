@@ -1,0 +1,1 @@
+"""Anomaly alerts on fleet purchases: detection (rules, no Flask), listing and acknowledgement."""

@@ -1,0 +1,54 @@
+"""Listing and acknowledging anomaly alerts. Flush, never commit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.audit.services import record
+from portal.stations.models import Alert
+
+
+class AlertNotFound(Exception):
+    """No such alert for this customer."""
+
+
+def open_alerts(session: Session, customer_id: int, limit: int = 10) -> list[Alert]:
+    """The customer's unacknowledged alerts, newest first (the admin home shows these)."""
+    return list(
+        session.scalars(
+            select(Alert)
+            .where(Alert.customer_id == customer_id, Alert.acknowledged_at.is_(None))
+            .order_by(Alert.created_at.desc(), Alert.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def recent_alerts(session: Session, customer_id: int, *, include_acknowledged: bool, limit: int = 200) -> list[Alert]:
+    stmt = select(Alert).where(Alert.customer_id == customer_id)
+    if not include_acknowledged:
+        stmt = stmt.where(Alert.acknowledged_at.is_(None))
+    return list(session.scalars(stmt.order_by(Alert.created_at.desc(), Alert.id.desc()).limit(limit)))
+
+
+def acknowledge(session: Session, customer_id: int, alert_id: int, *, user_id: int, now: datetime) -> Alert:
+    """Mark the alert seen by `user_id`; acknowledging twice keeps the first acknowledgement."""
+    alert = session.get(Alert, alert_id)
+    if alert is None or alert.customer_id != customer_id:
+        raise AlertNotFound(alert_id)
+    if alert.acknowledged_at is None:
+        alert.acknowledged_at = now
+        alert.acknowledged_by = user_id
+        session.flush()
+        record(
+            session,
+            "alert.acknowledge",
+            actor_id=user_id,
+            customer_id=customer_id,
+            detail={"alert_id": alert.id, "kind": alert.kind},
+            now=now,
+        )
+    return alert

@@ -1,0 +1,204 @@
+"""Points on the POINTS ledger: earn (points_issued -> card points), redeem (card points ->
+points_redeemed), expire (card points -> points_expired). Flush, never commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from portal import ledger
+from portal.ledger.models import Account, Transfer
+from portal.points import rules
+from portal.stations.models import PointsRedemption, PointsRule, Purchase
+
+#: Points older than this expire (configurable: `flask points expire --days N`, app config
+#: POINTS_EXPIRY_DAYS).
+DEFAULT_EXPIRY_DAYS = 730
+
+
+class PointsError(Exception):
+    def __init__(self, code: str, message: str, status: int = 422):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+def load_rules(session: Session) -> list[rules.Rule]:
+    rows = session.scalars(select(PointsRule).where(PointsRule.active).order_by(PointsRule.id))
+    return [rules.Rule(r.product_kind, r.step_fen, r.points_per_step, r.product_code, r.region_id) for r in rows]
+
+
+def points_account(session: Session, card_id: int) -> Account | None:
+    return session.scalar(select(Account).where(Account.card_id == card_id, Account.kind == "points"))
+
+
+def points_for_purchase(session: Session, purchase: Purchase, product_kind: str) -> int:
+    """The points a purchase earns by the rules in force (0 if the card has no points account)."""
+    if points_account(session, purchase.card_id) is None:
+        return 0
+    return rules.earn(
+        load_rules(session),
+        amount_fen=purchase.amount_fen,
+        product_kind=product_kind,
+        product_code=purchase.product_code,
+        region_id=purchase.region_id,
+    )
+
+
+def post_earned(session: Session, purchase: Purchase, *, now: datetime) -> None:
+    """Credit `purchase.points` to the card's points account (points_issued -> points)."""
+    if purchase.points <= 0:
+        return
+    ledger.transfer(
+        session,
+        ledger.TransferRequest(
+            id=earn_transfer_id(purchase),
+            debit_account_id=ledger.system_account(session, "points_issued", ledger.POINTS).id,
+            credit_account_id=points_account(session, purchase.card_id).id,
+            amount=purchase.points,
+            code="points_earn",
+            memo=f"purchase {purchase.transfer_id}",
+        ),
+        now=now,
+    )
+
+
+def earn_transfer_id(purchase: Purchase) -> str:
+    return f"{purchase.transfer_id}:pts"
+
+
+def take_back_for_refund(session: Session, purchase: Purchase, refund_transfer_id: str, *, now: datetime) -> int:
+    """Reverse the points a refunded purchase earned, if the card still holds them; returns them."""
+    if purchase.points <= 0:
+        return 0
+    try:
+        with session.begin_nested():
+            ledger.reverse(session, f"{refund_transfer_id}:pts", earn_transfer_id(purchase), now=now, memo="refund")
+    except ledger.InsufficientFunds:
+        return 0  # already redeemed: the programme absorbs it rather than overdrawing the card
+    return purchase.points
+
+
+@dataclass(frozen=True)
+class RedeemRequest:
+    card_id: int
+    customer_id: int
+    points: int
+    channel: str  # "station" | "portal"
+    transfer_id: str
+    station_id: int | None = None
+    terminal_id: int | None = None
+    terminal_seq: int | None = None
+    actor_id: int | None = None
+
+
+def redeem(
+    session: Session,
+    request: RedeemRequest,
+    *,
+    now: datetime,
+    block_points: int = rules.REDEMPTION_BLOCK_POINTS,
+    block_value_fen: int = rules.REDEMPTION_BLOCK_VALUE_FEN,
+) -> PointsRedemption:
+    """Spend points for a voucher. Idempotent on `transfer_id`."""
+    existing = session.scalar(select(PointsRedemption).where(PointsRedemption.transfer_id == request.transfer_id))
+    if existing is not None:
+        if (existing.card_id, existing.points) != (request.card_id, request.points):
+            raise PointsError("key_reused", "This redemption key was already used for a different redemption.", 409)
+        return existing
+    try:
+        value = rules.redemption_value(request.points, block_points=block_points, block_value_fen=block_value_fen)
+    except ValueError:
+        raise PointsError("bad_points", f"Points are redeemed in whole blocks of {block_points}.", 422) from None
+    account = points_account(session, request.card_id)
+    if account is None:
+        raise PointsError("no_points_account", "This card has no points account.", 409)
+    try:
+        ledger.transfer(
+            session,
+            ledger.TransferRequest(
+                id=request.transfer_id,
+                debit_account_id=account.id,
+                credit_account_id=ledger.system_account(session, "points_redeemed", ledger.POINTS).id,
+                amount=request.points,
+                code="points_redeem",
+                actor_id=request.actor_id,
+                memo=f"voucher {value} fen ({request.channel})",
+            ),
+            now=now,
+        )
+    except ledger.InsufficientFunds:
+        raise PointsError("insufficient_points", "The card does not have that many points.", 409) from None
+    except (ledger.AccountFrozen, ledger.AccountClosed):
+        raise PointsError("card_blocked", "The card's points are blocked.", 409) from None
+    redemption = PointsRedemption(
+        customer_id=request.customer_id,
+        card_id=request.card_id,
+        points=request.points,
+        value_fen=value,
+        channel=request.channel,
+        station_id=request.station_id,
+        terminal_id=request.terminal_id,
+        terminal_seq=request.terminal_seq,
+        actor_id=request.actor_id,
+        transfer_id=request.transfer_id,
+        at=now,
+    )
+    session.add(redemption)
+    session.flush()
+    return redemption
+
+
+@dataclass
+class ExpiryResult:
+    cutoff: datetime
+    accounts: int = 0
+    points: int = 0
+
+
+def expire_points(session: Session, *, now: datetime, days: int = DEFAULT_EXPIRY_DAYS) -> ExpiryResult:
+    """Expire, in every card points account, points earned more than `days` ago and not yet consumed.
+
+    FIFO (see portal.points.rules): to expire = credits before the cutoff - all debits so far.
+    The transfer id names the account and the cutoff day, so running twice a day posts once.
+    """
+    cutoff = now - timedelta(days=days)
+    result = ExpiryResult(cutoff=cutoff)
+    earned_before = (
+        select(Transfer.credit_account_id.label("account_id"), func.sum(Transfer.amount).label("earned"))
+        .where(Transfer.ledger == ledger.POINTS, Transfer.kind == "posted", Transfer.created_at < cutoff)
+        .group_by(Transfer.credit_account_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(
+            Account.id, Account.debits_posted, Account.credits_posted, Account.debits_pending, earned_before.c.earned
+        )
+        .join(earned_before, earned_before.c.account_id == Account.id)
+        .where(Account.kind == "points", Account.card_id.is_not(None), Account.credits_posted > Account.debits_posted)
+        .order_by(Account.id)
+    ).all()
+    expired_account = ledger.system_account(session, "points_expired", ledger.POINTS)
+    for account_id, debits, credits, pending, earned in rows:
+        amount = min(rules.points_to_expire(int(earned), debits + pending), credits - debits - pending)
+        if amount <= 0:
+            continue
+        ledger.transfer(
+            session,
+            ledger.TransferRequest(
+                id=f"pts-expire:{account_id}:{cutoff.date().isoformat()}",
+                debit_account_id=account_id,
+                credit_account_id=expired_account.id,
+                amount=amount,
+                code="points_expire",
+                memo=f"earned before {cutoff.date().isoformat()}",
+            ),
+            now=now,
+        )
+        result.accounts += 1
+        result.points += amount
+    return result

@@ -1,0 +1,196 @@
+"""The terminal API: JSON over HTTP under /api/terminal/v1, authenticated by an API key header
+(`Authorization: Bearer <key>` or `X-Terminal-Key`), never by cookies, hence CSRF-exempt.
+
+Every bad request gets a 4xx `{"error": {"code", "message"}}` and changes nothing. Answers and
+messages are in the terminal's `language` ("zh_CN" default, or "en").
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, current_app, g, jsonify, request
+from flask_babel import force_locale
+
+from portal import ledger
+from portal.extensions import clock, csrf, db
+from portal.reference.models import Station
+from portal.stations import messages
+from portal.stations.authorization import Answer, AuthorizationError, PurchaseRequest, authorize
+from portal.stations.services import redeem_at_station, refund
+from portal.stations.terminals import terminal_for_key
+
+bp = Blueprint("terminal_api", __name__, url_prefix="/api/terminal/v1")
+csrf.exempt(bp)
+
+
+class BadRequest(Exception):
+    def __init__(self, code: str, message: str, status: int = 400):
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+def _language() -> str:
+    body = request.get_json(silent=True)
+    wanted = body.get("language") if isinstance(body, dict) else None
+    wanted = wanted or request.args.get("language")
+    return wanted if wanted in current_app.config["LANGUAGES"] else "zh_CN"
+
+
+def _error(code: str, message: str, status: int):
+    db.session.rollback()
+    with force_locale(_language()):
+        text = messages.error_message(code, message)
+    response = jsonify({"error": {"code": code, "message": text, "detail": message}})
+    return response, status
+
+
+@bp.errorhandler(BadRequest)
+@bp.errorhandler(AuthorizationError)
+def _refused(error):
+    return _error(error.code, error.message, error.status)
+
+
+@bp.errorhandler(ledger.LedgerError)
+def _ledger_refused(error):
+    return _error("ledger_refused", str(error), 409)
+
+
+@bp.before_request
+def _authenticate():
+    header = request.headers.get("Authorization", "")
+    key = header[7:].strip() if header.startswith("Bearer ") else request.headers.get("X-Terminal-Key")
+    terminal = terminal_for_key(db.session, key)
+    if terminal is None:
+        return _error("unauthorized", "missing, unknown or revoked API key", 401)
+    g.terminal = terminal
+    return None
+
+
+def _body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest("malformed_json", "the body must be a JSON object")
+    return body
+
+
+def _int(body: dict, name: str, *, required: bool = True, minimum: int = 0) -> int | None:
+    if name not in body or body[name] is None:
+        if required:
+            raise BadRequest("missing_field", f"{name} is required")
+        return None
+    value = body[name]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadRequest("bad_field", f"{name} must be an integer")
+    if value < minimum:
+        raise BadRequest("out_of_range", f"{name} must be at least {minimum}")
+    return value
+
+
+def _str(body: dict, name: str, *, required: bool = True, max_length: int = 32) -> str:
+    value = body.get(name)
+    if value is None or value == "":
+        if required:
+            raise BadRequest("missing_field", f"{name} is required")
+        return ""
+    if not isinstance(value, str) or len(value) > max_length:
+        raise BadRequest("bad_field", f"{name} must be a string of at most {max_length} characters")
+    return value.strip()
+
+
+def _time(body: dict, name: str) -> datetime:
+    value = _str(body, name, max_length=40)
+    try:
+        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadRequest("bad_field", f"{name} must be an ISO 8601 time with a timezone") from None
+    if at.tzinfo is None:
+        raise BadRequest("bad_field", f"{name} must include a timezone")
+    return at.astimezone(UTC)
+
+
+def _check_station(body: dict) -> None:
+    code = _str(body, "station_code", required=False)
+    if not code:
+        return
+    station = db.session.get(Station, g.terminal.station_id)
+    if station is None or station.code != code:
+        exists = db.session.query(Station.id).filter(Station.code == code).first()
+        raise BadRequest(
+            "station_mismatch" if exists else "unknown_station", f"station {code!r}", 404 if not exists else 409
+        )
+
+
+def _answer(answer: Answer):
+    purchase = answer.purchase
+    with force_locale(_language()):
+        message = messages.decline_message(purchase.decline_code)
+    return jsonify(
+        {
+            "approved": answer.approved,
+            "code": answer.code,
+            "message": message,
+            "purchase_id": purchase.id,
+            "kind": purchase.kind,
+            "amount_fen": purchase.amount_fen,
+            "points": purchase.points,
+            "balance_fen": purchase.balance_after_fen,
+            "replayed": answer.replayed,
+        }
+    )
+
+
+@bp.post("/purchases")
+def purchases():
+    """Authorize a purchase: approve (the chip purse is debited) or decline with a reason."""
+    body = _body()
+    purchase_request = PurchaseRequest(
+        card_number=_str(body, "card_number", max_length=32),
+        product_code=_str(body, "product_code", max_length=8),
+        litres_ml=_int(body, "litres_ml", minimum=1),
+        unit_price_fen=_int(body, "unit_price_fen", minimum=1),
+        amount_fen=_int(body, "amount_fen", minimum=1),
+        terminal_seq=_int(body, "terminal_seq"),
+        at=_time(body, "at"),
+        plate=_str(body, "plate", required=False, max_length=16),
+        odometer_km=_int(body, "odometer_km", required=False),
+    )
+    _check_station(body)
+    answer = authorize(db.session, g.terminal, purchase_request, now=clock().now())
+    db.session.commit()
+    return _answer(answer)
+
+
+@bp.post("/refunds")
+def refunds():
+    """Refund a whole purchase made at this station."""
+    body = _body()
+    purchase_id = _int(body, "purchase_id", minimum=1)
+    seq = _int(body, "terminal_seq")
+    answer = refund(db.session, g.terminal, purchase_id=purchase_id, terminal_seq=seq, now=clock().now())
+    db.session.commit()
+    return _answer(answer)
+
+
+@bp.post("/redemptions")
+def redemptions():
+    """Redeem points for a voucher (default 1,000 points = 10 yuan)."""
+    body = _body()
+    result = redeem_at_station(
+        db.session,
+        g.terminal,
+        card_number=_str(body, "card_number", max_length=32),
+        points_amount=_int(body, "points", minimum=1),
+        terminal_seq=_int(body, "terminal_seq"),
+        now=clock().now(),
+    )
+    db.session.commit()
+    return jsonify(
+        {
+            "redemption_id": result.redemption.id,
+            "points": result.redemption.points,
+            "value_fen": result.redemption.value_fen,
+            "points_balance": result.balance_after,
+            "replayed": result.replayed,
+        }
+    )

@@ -1,0 +1,71 @@
+"""Alerts page for fleet admins (acknowledge) and the sysadmin's terminals page (key shown once)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import T0
+from tests.stations_world import CARD_NUMBER, build
+from tests.web.conftest import csrf_token, login
+
+
+@pytest.fixture
+def world(app, make_user):
+    from portal.extensions import db
+    from portal.stations.authorization import PurchaseRequest, authorize
+
+    with app.app_context():
+        w = build(db.session, now=T0, purse_fen=100_000)
+        authorize(db.session, w.terminal, PurchaseRequest(CARD_NUMBER, "92", 70_000, 750, 52_500, 1, T0), now=T0)
+        db.session.commit()
+        customer_id = w.customer.id
+    make_user("fleetadmin", role="admin", customer_id=customer_id)
+    make_user("root", role="sysadmin")
+    return customer_id
+
+
+def test_admin_sees_why_and_acknowledges(client, app, world):
+    login(client, "fleetadmin", "Correct-Horse-9")
+    page = client.get("/alerts/").get_data(as_text=True)
+    assert "京A12345 加油 70.00 升，但油箱容量只有 60.00 升。" in page
+    alert_id = int(re.search(r'data-alert-id="(\d+)"', page).group(1))
+    response = client.post(f"/alerts/{alert_id}/acknowledge", data={"csrf_token": csrf_token(client, "/alerts/")})
+    assert response.status_code == 302
+    from portal.extensions import db
+    from portal.stations.models import Alert
+
+    with app.app_context():
+        assert db.session.scalar(select(Alert.acknowledged_at)) is not None
+
+
+def test_other_roles_cannot_see_alerts(client, world):
+    login(client, "root", "Correct-Horse-9")
+    assert client.get("/alerts/").status_code == 403
+
+
+def test_sysadmin_creates_terminal_key_shown_once_and_revokes(client, app, world):
+    login(client, "root", "Correct-Horse-9")
+    page = client.get("/admin/terminals").get_data(as_text=True)
+    station_id = re.search(r'<option value="(\d+)"', page).group(1)
+    token = csrf_token(client, "/admin/terminals")
+    response = client.post("/admin/terminals", data={"csrf_token": token, "station_id": station_id, "name": "pump 7"})
+    key = re.search(r'<code class="secret">(pt_[^<]+)</code>', response.get_data(as_text=True)).group(1)
+    assert key not in client.get("/admin/terminals").get_data(as_text=True)
+    from portal.extensions import db
+    from portal.stations.models import Terminal
+    from portal.stations.terminals import hash_key
+
+    with app.app_context():
+        terminal = db.session.scalar(select(Terminal).where(Terminal.name == "pump 7"))
+        assert terminal.key_hash == hash_key(key)
+    client.post(f"/admin/terminals/{terminal.id}/revoke", data={"csrf_token": token})
+    with app.app_context():
+        assert db.session.get(Terminal, terminal.id).revoked_at is not None
+
+
+def test_fleet_admin_cannot_manage_terminals(client, world):
+    login(client, "fleetadmin", "Correct-Horse-9")
+    assert client.get("/admin/terminals").status_code == 403
