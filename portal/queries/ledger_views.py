@@ -1,0 +1,237 @@
+"""Views on the ledger: balances, account transactions, points transactions and statements.
+Registered on the queries blueprint (see views.py)."""
+
+from __future__ import annotations
+
+from flask import abort, render_template, request, url_for
+from flask_babel import gettext as _
+
+from portal.exports.responses import export_response
+from portal.exports.writers import Column
+from portal.extensions import db
+from portal.ledger.models import MONEY, POINTS
+from portal.queries import balances, journal, labels, statements
+from portal.queries.filters import FilterError, add_months
+from portal.queries.views import bp
+from portal.queries.web import (
+    current_scope,
+    driver_choices,
+    max_days,
+    page_size,
+    parse,
+    read_cursor,
+    today,
+    write_cursor,
+)
+
+
+def _side_label(side: tuple[str, str]) -> str:
+    kind, number = side
+    text = labels.label(labels.ACCOUNT_KINDS, kind)
+    return f"{text} {number}" if number else text
+
+
+@bp.get("/balances", endpoint="balances")
+def balances_page():
+    """账户余额查询: each card's reserve, chip purse, pending loads and points, with totals."""
+    scope = current_scope()
+    args = request.args
+    unknown = set(args) - {"q", "status", "sort", "dir"}
+    if unknown:
+        raise FilterError("unknown_filter", _("Unknown filter: %(names)s.", names=", ".join(sorted(unknown))[:80]))
+    status, sort, direction = args.get("status", ""), args.get("sort", "number"), args.get("dir", "asc")
+    if status and status not in balances.STATUSES or sort not in balances.SORTS or direction not in ("asc", "desc"):
+        raise FilterError("bad_value", _("Unknown sort or status."))
+    result = balances.card_balances(
+        db.session, scope, search=args.get("q", ""), status=status, sort=sort, descending=direction == "desc"
+    )
+    customer = balances.customer_account_balances(db.session, scope.customer_id) if scope.whole_customer else None
+    return render_template(
+        "queries/balances.html",
+        result=result,
+        customer=customer,
+        labels=labels,
+        q=args.get("q", "")[:32],
+        status=status,
+        sort=sort,
+        direction=direction,
+    )
+
+
+@bp.get("/account-transactions", endpoint="account_transactions")
+def account_transactions_page():
+    """账户交易查询: deposits, allocations, collections, loads, replacements and reversals."""
+    scope = current_scope()
+    flt = parse(journal.account_spec(max_days()))
+    j = journal.journal(db.session, scope, flt, MONEY, journal.ACCOUNT_CODES)
+    page = journal.page(db.session, j, flt, key=read_cursor(flt, "account_transactions"), limit=page_size())
+    cursor = write_cursor(page.next_key, "account_transactions")
+    return render_template(
+        "queries/account_transactions.html",
+        flt=flt,
+        page=page,
+        labels=labels,
+        side=_side_label,
+        drivers=driver_choices(scope),
+        types={c: labels.TRANSFER_CODES[c] for c in journal.ACCOUNT_CODES},
+        next_url=url_for(".account_transactions", **flt.query_args(cursor=cursor)) if cursor else None,
+    )
+
+
+@bp.get("/account-transactions/export.<any(csv, xlsx):fmt>")
+def account_transactions_export(fmt: str):
+    scope = current_scope()
+    flt = parse(journal.account_spec(max_days()))
+    j = journal.journal(db.session, scope, flt, MONEY, journal.ACCOUNT_CODES)
+    columns = (
+        Column(_("Time"), "datetime"),
+        Column(_("Type")),
+        Column(_("Status")),
+        Column(_("From")),
+        Column(_("To")),
+        Column(_("Amount (yuan)"), "money"),
+        Column(_("Memo")),
+        Column(_("Reference")),
+    )
+    rows = (
+        (
+            m.transfer.created_at,
+            labels.label(labels.TRANSFER_CODES, m.transfer.code),
+            labels.label(labels.TRANSFER_KINDS, m.transfer.kind),
+            _side_label(m.source),
+            _side_label(m.target),
+            m.transfer.amount,
+            m.transfer.memo,
+            m.transfer.id,
+        )
+        for m in journal.stream(db.session, j, flt)
+    )
+    return export_response(fmt, f"account-transactions-{flt.start}-{flt.end}", columns, rows)
+
+
+@bp.get("/points", endpoint="points_transactions")
+def points_transactions_page():
+    """积分交易查询: points earned, redeemed and expired, with the running balance."""
+    scope = current_scope()
+    flt = parse(journal.points_spec(max_days()))
+    j = journal.journal(db.session, scope, flt, POINTS, journal.POINTS_CODES)
+    page = journal.points_page(db.session, j, flt, key=read_cursor(flt, "points"), limit=page_size())
+    cursor = write_cursor(page.next_key, "points")
+    return render_template(
+        "queries/points_transactions.html",
+        flt=flt,
+        page=page,
+        labels=labels,
+        side=_side_label,
+        drivers=driver_choices(scope),
+        types={c: labels.TRANSFER_CODES[c] for c in journal.POINTS_CODES[:3]},
+        balance=journal.points_balance_now(db.session, j),
+        next_url=url_for(".points_transactions", **flt.query_args(cursor=cursor)) if cursor else None,
+    )
+
+
+@bp.get("/points/export.<any(csv, xlsx):fmt>")
+def points_transactions_export(fmt: str):
+    scope = current_scope()
+    flt = parse(journal.points_spec(max_days()))
+    j = journal.journal(db.session, scope, flt, POINTS, journal.POINTS_CODES)
+    columns = (
+        Column(_("Time"), "datetime"),
+        Column(_("Type")),
+        Column(_("Card")),
+        Column(_("Points"), "int"),
+        Column(_("Memo")),
+        Column(_("Reference")),
+    )
+
+    def card_of(m):
+        return m.target[1] if m.signed >= 0 else m.source[1]
+
+    rows = (
+        (
+            m.transfer.created_at,
+            labels.label(labels.TRANSFER_CODES, m.transfer.code),
+            card_of(m),
+            m.signed,
+            m.transfer.memo,
+            m.transfer.id,
+        )
+        for m in journal.stream(db.session, j, flt)
+    )
+    return export_response(fmt, f"points-{flt.start}-{flt.end}", columns, rows)
+
+
+def _statement_request():
+    unknown = set(request.args) - {"month", "card"}
+    if unknown:
+        raise FilterError("unknown_filter", _("Unknown filter: %(names)s.", names=", ".join(sorted(unknown))[:80]))
+    now = today()
+    text = request.args.get("month") or now.strftime("%Y-%m")
+    try:
+        month = statements.parse_month(text, today=now)
+    except statements.BadMonth:
+        raise FilterError("bad_month", _("Choose a month like 2026-03, not in the future.")) from None
+    card = "".join(request.args.get("card", "").split())[:19]
+    scope = current_scope()
+    if not card and not scope.whole_customer:
+        # A driver's statement is always one of their cards: show the first.
+        from portal.cards.models import Card
+
+        first = db.session.get(Card, min(scope.card_ids)) if scope.card_ids else None
+        if first is None:
+            abort(404)
+        card = first.number
+    return scope, month, card
+
+
+@bp.get("/statements", endpoint="statements")
+def statements_page():
+    """对账单: a month of the unit account or of one card, printable."""
+    scope, month, card = _statement_request()
+    result = statements.statements(db.session, scope, month, card)
+    return render_template(
+        "queries/statement.html",
+        statements=result,
+        month=month,
+        card=card,
+        labels=labels,
+        previous=add_months(month, -1).strftime("%Y-%m"),
+        following=add_months(month, 1).strftime("%Y-%m") if add_months(month, 1) <= today() else None,
+        whole_customer=scope.whole_customer,
+    )
+
+
+@bp.get("/statements/export.<any(csv, xlsx):fmt>")
+def statements_export(fmt: str):
+    scope, month, card = _statement_request()
+    result = statements.statements(db.session, scope, month, card)
+    columns = (
+        Column(_("Account")),
+        Column(_("Time"), "datetime"),
+        Column(_("Type")),
+        Column(_("Counterpart")),
+        Column(_("In (yuan)"), "money"),
+        Column(_("Out (yuan)"), "money"),
+        Column(_("Balance (yuan)"), "money"),
+        Column(_("Memo")),
+    )
+
+    def rows():
+        for s in result:
+            name = _side_label((s.account.kind, s.card_number))
+            yield (name, None, _("Opening balance"), "", None, None, s.opening, "")
+            for line in s.lines:
+                yield (
+                    name,
+                    line.transfer.created_at,
+                    labels.label(labels.TRANSFER_CODES, line.transfer.code),
+                    _side_label((line.other_kind, line.other_card)),
+                    max(line.signed, 0) or None,
+                    max(-line.signed, 0) or None,
+                    line.balance_after,
+                    line.transfer.memo,
+                )
+            yield (name, None, _("Closing balance"), "", s.money_in, s.money_out, s.closing, "")
+
+    suffix = card or "unit"
+    return export_response(fmt, f"statement-{month.strftime('%Y-%m')}-{suffix}", columns, rows())

@@ -1,0 +1,43 @@
+"""Keyset pages: the shape every list shares and the "rows after this key" condition."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, tuple_
+
+from portal.queries.cursor import Key
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[Any]
+    #: Key of the last row when more rows follow, else None.
+    next_key: Key | None
+    totals: dict[str, int] = field(default_factory=dict)
+
+
+def after(at_column, id_column, key: Key | None, order: str):
+    """Rows strictly after `key` in (at, id) order, newest first for "desc". A row-value comparison
+    (PostgreSQL and SQLite >= 3.15 both have them) plus a plain bound on `at`, so the planner starts
+    the index range at the key instead of filtering every row before it."""
+    if key is None:
+        return None
+    if order == "desc":
+        return and_(at_column <= key.at, tuple_(at_column, id_column) < tuple_(key.at, key.id))
+    return and_(at_column >= key.at, tuple_(at_column, id_column) > tuple_(key.at, key.id))
+
+
+def ordering(at_column, id_column, order: str) -> tuple:
+    if order == "desc":
+        return at_column.desc(), id_column.desc()
+    return at_column.asc(), id_column.asc()
+
+
+def page_of(rows: list, limit: int, key_of) -> tuple[list, Key | None]:
+    """Split the `limit + 1` rows fetched into the page and the next key (None on the last page)."""
+    if len(rows) > limit:
+        rows = rows[:limit]
+        return rows, key_of(rows[-1])
+    return rows, None

@@ -1,0 +1,128 @@
+"""The queries blueprint: balances, the three transaction queries and statements, with exports.
+
+Fleet admins see their whole customer, drivers only their own cards; staff and system admins are
+refused (403) once for the blueprint. Every filter comes from the query string (bookmarkable).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from portal.exports.responses import export_response
+from portal.exports.writers import Column
+from portal.extensions import db
+from portal.queries import labels, purchases
+from portal.queries.names import Names
+from portal.queries.web import (
+    current_scope,
+    driver_choices,
+    locale,
+    max_days,
+    page_size,
+    parse,
+    read_cursor,
+    register_bad_filter,
+    register_template_helpers,
+    write_cursor,
+)
+from portal.reference.models import Product, Region
+from portal.web.access import restrict_blueprint
+
+bp = Blueprint("queries", __name__, url_prefix="/queries")
+restrict_blueprint(bp, "admin", "driver")
+register_bad_filter(bp)
+register_template_helpers(bp)
+
+
+def reference_choices() -> dict:
+    """Products and regions for the filter form (short lists); stations are typed by code."""
+    zh = locale().startswith("zh")
+    return {
+        "products": [
+            (p.code, p.name_zh if zh else p.name_en) for p in db.session.scalars(select(Product).order_by(Product.code))
+        ],
+        "regions": [
+            (r.code, r.name_zh if zh else r.name_en) for r in db.session.scalars(select(Region).order_by(Region.code))
+        ],
+    }
+
+
+@bp.get("/purchases", endpoint="purchases")
+def purchases_page():
+    """消费交易查询: approved purchases and refunds, or declined attempts on their own tab."""
+    scope = current_scope()
+    flt = parse(purchases.spec(max_days()))
+    page, totals = purchases.page(
+        db.session, scope, flt, key=read_cursor(flt, "purchases"), limit=page_size(), locale=locale()
+    )
+    next_cursor = write_cursor(page.next_key, "purchases")
+    return render_template(
+        "queries/purchases.html",
+        flt=flt,
+        page=page,
+        totals=totals,
+        labels=labels,
+        drivers=driver_choices(scope),
+        next_url=url_for(".purchases", **flt.query_args(cursor=next_cursor)) if next_cursor else None,
+        **reference_choices(),
+    )
+
+
+def purchase_columns(declined: bool) -> tuple[Column, ...]:
+    columns = [
+        Column(_("Time"), "datetime"),
+        Column(_("Type")),
+        Column(_("Card")),
+        Column(_("Driver")),
+        Column(_("Plate")),
+        Column(_("Station")),
+        Column(_("Region")),
+        Column(_("Product")),
+        Column(_("Litres"), "litres"),
+        Column(_("Unit price (yuan/L)"), "money"),
+        Column(_("Amount (yuan)"), "money"),
+        Column(_("Points"), "int"),
+        Column(_("Odometer (km)"), "int"),
+    ]
+    if declined:
+        columns.append(Column(_("Decline reason")))
+    return tuple(columns)
+
+
+@bp.get("/purchases/export.<any(csv, xlsx):fmt>")
+def purchases_export(fmt: str):
+    """The purchases (or declines) of the filter as a streamed CSV or XLSX file."""
+    scope = current_scope()
+    flt = parse(purchases.spec(max_days()))
+    rows = purchases.stream(db.session, scope, flt)
+    names = Names(db.session, locale())
+    names.preload_all(scope.customer_id)
+    declined = flt.get("tab") == "declined"
+
+    def lines():
+        for r in rows:
+            line = (
+                r.at,
+                labels.label(labels.PURCHASE_KINDS, r.kind),
+                names.name("card", r.card_id),
+                names.name("driver", r.driver_id),
+                r.plate,
+                names.name("station", r.station_id),
+                names.name("region", r.region_id),
+                names.name("product", r.product_code),
+                r.litres_ml,
+                r.unit_price_fen,
+                r.amount_fen,
+                r.points,
+                r.odometer_km,
+            )
+            yield (*line, labels.label(labels.DECLINE_CODES, r.decline_code)) if declined else line
+
+    name = f"{'declines' if declined else 'purchases'}-{flt.start.isoformat()}-{flt.end.isoformat()}"
+    return export_response(fmt, name, purchase_columns(declined), lines())
+
+
+# The ledger pages register themselves on `bp`; imported last because they import it.
+from portal.queries import ledger_views  # noqa: E402, F401
