@@ -26,7 +26,7 @@ translations-update: install
 	$(BIN)/pybabel update -i portal/translations/messages.pot -d portal/translations --no-fuzzy-matching --ignore-obsolete
 
 migrate: install
-	$(FLASK) db upgrade heads
+	$(FLASK) db upgrade
 
 demo: migrate
 	$(FLASK) demo-data --if-empty

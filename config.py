@@ -45,6 +45,20 @@ class Config:
 
     HSTS = False
 
+    #: Card services: a lost card is blocked at once; the loss takes full effect after this many
+    #: hours, and a replacement card can be issued after this many days.
+    LOSS_EFFECT_HOURS = 24
+    REPLACEMENT_DAYS = 7
+    #: Points older than this expire (`flask --app portal points expire`).
+    POINTS_EXPIRY_DAYS = 730
+    #: Longest date range a list query and a statistic may span.
+    QUERY_MAX_DAYS = 366
+    STATISTICS_MAX_MONTHS = 24
+    #: "virtual": chips live in the database (see docs/card-reader.md for a hardware reader).
+    CARD_READER = "virtual"
+    #: A load waiting to be written to the chip is voided after this long.
+    CHIP_LOAD_EXPIRY = timedelta(hours=72)
+
 
 class DevelopmentConfig(Config):
     DEBUG = False  # `make run` serves without the debugger: it is reachable by demo users

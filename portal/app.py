@@ -32,9 +32,11 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     register_commands(app)
     from portal.web.errors import register_error_handlers
     from portal.web.security import register_security
+    from portal.web.shell import register_shell
 
     register_error_handlers(app)
     register_security(app)
+    register_shell(app)
     return app
 
 
@@ -64,11 +66,33 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from portal.admin.views import bp as admin_bp
+    from portal.alerts.views import bp as alerts_bp
     from portal.auth.views import bp as auth_bp
+    from portal.cards.views import bp as cards_bp
+    from portal.chips.views import bp as chips_bp
+    from portal.drivers.views import bp as drivers_bp
+    from portal.funds.views import bp as funds_bp
     from portal.home.views import bp as home_bp
+    from portal.profile.views import bp as profile_bp
+    from portal.queries.views import bp as queries_bp
+    from portal.stations.api import bp as terminal_api_bp
+    from portal.statistics.views import bp as statistics_bp
+    from portal.support.views import bp as support_bp
 
     app.register_blueprint(auth_bp)
+    app.register_blueprint(cards_bp)
+    app.register_blueprint(drivers_bp)
+    app.register_blueprint(profile_bp)
+    app.register_blueprint(funds_bp)
+    app.register_blueprint(chips_bp)
     app.register_blueprint(home_bp)
+    app.register_blueprint(support_bp)
+    app.register_blueprint(queries_bp)
+    app.register_blueprint(statistics_bp)
+    app.register_blueprint(terminal_api_bp)
+    app.register_blueprint(alerts_bp)
+    app.register_blueprint(admin_bp)
 
 
 def register_commands(app: Flask) -> None:

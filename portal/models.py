@@ -3,7 +3,11 @@
 import portal.audit.models  # noqa: F401
 import portal.auth.models  # noqa: F401
 import portal.cards.models  # noqa: F401
+import portal.chips.models  # noqa: F401
 import portal.customers.models  # noqa: F401
 import portal.drivers.models  # noqa: F401
+import portal.funds.models  # noqa: F401
+import portal.ledger.models  # noqa: F401
+import portal.notify.models  # noqa: F401
 import portal.reference.models  # noqa: F401
 import portal.stations.models  # noqa: F401

@@ -20,6 +20,6 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return cfg
 
 
-def upgrade(connection: Connection, revision: str = "heads") -> None:
+def upgrade(connection: Connection, revision: str = "head") -> None:
     """Bring the schema on `connection` to `revision`, inside the caller's transaction."""
     command.upgrade(alembic_config(connection), revision)

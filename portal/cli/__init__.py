@@ -8,8 +8,14 @@ from flask import Flask
 def register(app: Flask) -> None:
     from portal.cli.demo import demo_data
     from portal.cli.ledger import ledger
+    from portal.cli.reference import reference
     from portal.cli.users import users
 
     app.cli.add_command(users)
     app.cli.add_command(ledger)
     app.cli.add_command(demo_data)
+    app.cli.add_command(reference)
+
+    from portal.cli import stations
+
+    stations.register(app)
