@@ -1,0 +1,157 @@
+"""Every route, every role: a guard over the whole URL map.
+
+Each area has its own detailed access tests; this one makes sure no route is forgotten. A new
+endpoint fails here until it is listed in ALLOWED with the roles that may use it.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.e2e.world import build_world
+from tests.web.conftest import csrf_token, login
+
+#: Reachable without signing in.
+PUBLIC = {
+    "auth.captcha_image",
+    "auth.recover",
+    "auth.register",
+    "auth.register_account",
+    "auth.reset_password",
+    "auth.sign_in",
+    "shell.set_language",
+    "static",
+}
+#: Authenticated by a terminal API key, never by a session.
+TERMINAL_API = {"terminal_api.purchases", "terminal_api.redemptions", "terminal_api.refunds"}
+
+EVERYONE = {"admin", "driver", "staff", "sysadmin"}
+#: endpoint -> roles that may use it (the view may still answer 404 for another customer's object).
+ALLOWED: dict[str, set[str]] = {
+    "home.index": EVERYONE,
+    "auth.sign_out": EVERYONE,
+    "auth.change_password": EVERYONE,
+    "auth.confirm_password": EVERYONE,
+    "admin.create": {"sysadmin"},
+    "admin.revoke": {"sysadmin"},
+    "admin.terminals": {"sysadmin"},
+    "alerts.acknowledge": {"admin"},
+    "alerts.index": {"admin"},
+    "cards.assign": {"admin"},
+    "cards.cancel_loss": {"admin"},
+    "cards.controls": {"admin"},
+    "cards.index": {"admin"},
+    "cards.loss": {"admin", "driver"},
+    "cards.loss_report": {"admin", "driver"},
+    "cards.mine": {"driver"},
+    "cards.replace": {"admin"},
+    "cards.report_loss": {"admin", "driver"},
+    "cards.template_apply": {"admin"},
+    "cards.template_delete": {"admin"},
+    "cards.template_edit": {"admin"},
+    "cards.templates": {"admin"},
+    "chips.cancel_load": {"admin"},
+    "chips.load": {"admin", "driver"},
+    "chips.read": {"admin", "driver"},
+    "chips.simulate_purchase": {"admin"},
+    "chips.sync": {"admin"},
+    "chips.write_load": {"admin"},
+    "drivers.create_login": {"admin"},
+    "drivers.edit": {"admin"},
+    "drivers.index": {"admin"},
+    "drivers.new": {"admin"},
+    "drivers.reset_password": {"admin"},
+    "drivers.set_driver_active": {"admin"},
+    "drivers.set_vehicle_active": {"admin"},
+    "drivers.vehicle": {"admin"},
+    "funds.allocate": {"admin"},
+    "funds.allocate_upload": {"admin"},
+    "funds.collect": {"admin"},
+    "funds.confirm": {"admin"},
+    "funds.deposits": {"admin", "staff"},
+    "funds.preview": {"admin"},
+    "funds.receipt": {"admin"},
+    "profile.audit": {"admin"},
+    "profile.customer": {"staff"},
+    "profile.index": {"admin"},
+    "queries.account_transactions": {"admin", "driver"},
+    "queries.account_transactions_export": {"admin", "driver"},
+    "queries.balances": {"admin", "driver"},
+    "queries.points_transactions": {"admin", "driver"},
+    "queries.points_transactions_export": {"admin", "driver"},
+    "queries.purchases": {"admin", "driver"},
+    "queries.purchases_export": {"admin", "driver"},
+    "queries.statements": {"admin", "driver"},
+    "queries.statements_export": {"admin", "driver"},
+    "rewards.redeem": {"admin", "driver"},
+    "statistics.points": {"admin"},
+    "statistics.points_export": {"admin"},
+    "statistics.transactions": {"admin"},
+    "statistics.transactions_export": {"admin"},
+    "support.audit": {"staff"},
+    "support.reset_password": {"staff"},
+    "support.send_reset_link": {"staff"},
+    "support.unlock": {"staff"},
+    "support.user": {"staff"},
+    "support.users": {"staff"},
+}
+
+
+def _routes(app):
+    """(endpoint, url, method) for every rule, with path arguments filled in."""
+    for rule in app.url_map.iter_rules():
+        url = re.sub(r"<(?:int:)?[^>:]+>", "1", rule.rule)
+        url = re.sub(r"<any\(([^,)]+)[^>]*\):[^>]+>", r"\1", url)
+        url = re.sub(r"<path:[^>]+>", "css/portal.css", url)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield rule.endpoint, url, method
+
+
+def test_every_endpoint_is_classified(app):
+    endpoints = {endpoint for endpoint, _, _ in _routes(app)}
+    unknown = endpoints - PUBLIC - TERMINAL_API - set(ALLOWED)
+    assert not unknown, f"classify these endpoints in tests/web/test_route_guard.py: {sorted(unknown)}"
+
+
+def _request(client, method, url):
+    if method == "GET":
+        return client.get(url)
+    return client.post(url, data={"csrf_token": csrf_token(client)})
+
+
+def test_signed_out_visitors_reach_only_public_routes(app, client):
+    for endpoint, url, method in _routes(app):
+        if endpoint in PUBLIC:
+            continue
+        response = _request(client, method, url)
+        if endpoint in TERMINAL_API:
+            assert response.status_code == 401, (endpoint, method)
+            assert response.is_json
+            continue
+        assert response.status_code == 302, (endpoint, method, response.status_code)
+        assert "/auth/sign-in" in response.headers["Location"], (endpoint, method)
+
+
+@pytest.fixture
+def world(app):
+    from portal.extensions import clock, db
+
+    with app.app_context():
+        world = build_world(db.session, now=clock().now())
+        db.session.commit()
+    return world
+
+
+@pytest.mark.parametrize("role", ["admin", "driver", "staff", "sysadmin"])
+def test_each_role_is_refused_every_route_not_meant_for_it(app, client, world, role):
+    user = {"admin": world.admin, "driver": world.driver, "staff": world.staff, "sysadmin": world.sysadmin}[role]
+    assert login(client, user, world.password).status_code == 302
+    for endpoint, url, method in _routes(app):
+        if endpoint in PUBLIC or endpoint in TERMINAL_API or role in ALLOWED[endpoint]:
+            continue
+        if endpoint == "auth.sign_out":
+            continue
+        response = _request(client, method, url)
+        assert response.status_code in (403, 404), (role, endpoint, method, response.status_code)
