@@ -76,6 +76,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.home.views import bp as home_bp
     from portal.profile.views import bp as profile_bp
     from portal.queries.views import bp as queries_bp
+    from portal.rewards.views import bp as rewards_bp
     from portal.stations.api import bp as terminal_api_bp
     from portal.statistics.views import bp as statistics_bp
     from portal.support.views import bp as support_bp
@@ -93,6 +94,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(terminal_api_bp)
     app.register_blueprint(alerts_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(rewards_bp)
 
 
 def register_commands(app: Flask) -> None:

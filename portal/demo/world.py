@@ -47,8 +47,8 @@ class DemoConflict(Exception):
 @dataclass(frozen=True)
 class DemoOptions:
     customers: int = 3
-    cards: int = 8
-    months: int = 6
+    cards: int = 6
+    months: int = 4
     seed: int = 2026
 
 

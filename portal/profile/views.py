@@ -3,14 +3,17 @@ region may edit everything including the legal name and credit code. Every chang
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.customers import services
 from portal.customers.models import Customer
 from portal.extensions import client_ip, clock, db
+from portal.profile.activity import customer_activity
 from portal.profile.forms import ProfileForm, StaffProfileForm
+from portal.profile.messages import action_label
+from portal.queries.cursor import BadCursor, Key, decode_cursor, encode_cursor
 from portal.web.access import customer_scope, role_required
 
 bp = Blueprint("profile", __name__, url_prefix="/profile")
@@ -69,3 +72,42 @@ def customer(customer_id: int):
             return redirect(url_for("profile.customer", customer_id=customer.id))
         return render_template("profile/staff.html", customer=customer, form=form), 409
     return render_template("profile/staff.html", customer=customer, form=form), 422 if form.errors else 200
+
+
+_CURSOR_REPORT = "profile.audit"
+
+
+@bp.get("/activity")
+@role_required("admin")
+def audit():
+    """The customer's activity log, newest first: what its users and support staff did."""
+    staff_only = request.args.get("kind") == "staff"
+    secret = current_app.config["SECRET_KEY"]
+    after = None
+    token = request.args.get("cursor", "")
+    if token:
+        try:
+            key = decode_cursor(token, secret=secret, report=_CURSOR_REPORT)
+        except BadCursor:
+            flash(_("That page link is not valid; showing the newest entries."), "error")
+            return redirect(url_for("profile.audit", kind="staff" if staff_only else None)), 303
+        after = (key.at, key.id)
+    page = customer_activity(
+        db.session,
+        customer_scope(),
+        staff_only=staff_only,
+        after=after,
+        limit=current_app.config.get("PAGE_SIZE", 50),
+    )
+    next_url = None
+    if page.next_key is not None:
+        cursor = encode_cursor(Key(*page.next_key), secret=secret, report=_CURSOR_REPORT)
+        next_url = url_for("profile.audit", kind="staff" if staff_only else None, cursor=cursor)
+    return render_template(
+        "profile/audit.html",
+        page=page,
+        staff_only=staff_only,
+        first_page=bool(token),
+        next_url=next_url,
+        action_label=action_label,
+    )

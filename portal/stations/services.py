@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from portal import ledger
 from portal.alerts.detection import check_purchase
+from portal.cards.loss import purchase_refusal
 from portal.cards.models import Card
 from portal.points import services as points
 from portal.reference.models import Product, Station
@@ -31,6 +32,7 @@ from portal.stations.models import PointsRedemption, Purchase, Terminal
 __all__ = [
     "Answer",
     "AuthorizationError",
+    "OfflinePurchaseRefused",
     "PurchaseRequest",
     "authorize",
     "record_offline_purchase",
@@ -103,6 +105,18 @@ def refund(session: Session, terminal: Terminal, *, purchase_id: int, terminal_s
     return Answer(refund_row)
 
 
+class OfflinePurchaseRefused(AuthorizationError):
+    """An offline purchase made after the card's loss took full effect (or on a card closed by then)."""
+
+    _MESSAGES = {
+        "card_lost": "The card was reported lost and the loss had taken full effect when this purchase was made.",
+        "card_closed": "The card was closed when this purchase was made.",
+    }
+
+    def __init__(self, code: str):
+        super().__init__(code, self._MESSAGES.get(code, "The card could not be used."), 409)
+
+
 def record_offline_purchase(
     session: Session,
     card: Card,
@@ -121,8 +135,11 @@ def record_offline_purchase(
     points earned, anomaly checks (hours / regions outside the controls, tank, travel).
 
     A second call with the same counter returns the first Purchase and posts nothing. The chip
-    already took the money, so card status and controls never refuse it here; the ledger's own
-    refusals (InsufficientFunds, AccountFrozen, AccountClosed) propagate for the caller to report.
+    already took the money, so controls never refuse it here, and neither does a loss report for a
+    purchase made before the loss took full effect. One made after it is refused
+    (`OfflinePurchaseRefused`, code "card_lost" or "card_closed"): nothing is posted, and card sync
+    lists it among the problems, as it does the ledger's own refusals (InsufficientFunds,
+    AccountFrozen, AccountClosed), which propagate for the caller to report.
     Raises AuthorizationError for an unknown station or product, or a bad amount.
     """
     existing = session.scalar(
@@ -138,6 +155,9 @@ def record_offline_purchase(
         raise AuthorizationError("unknown_product", f"No product has code {product_code!r}.", 404)
     if amount_fen <= 0 or litres_ml < 0:
         raise AuthorizationError("out_of_range", "Amount must be positive and litres not negative.", 400)
+    refusal = purchase_refusal(session, card, made_at=at, online=False)
+    if refusal is not None:
+        raise OfflinePurchaseRefused(refusal)
     if unit_price_fen is None:
         # The chip logs litres and amount; the price is what they imply, rounded half up to the fen.
         unit_price_fen = max(1, (amount_fen * 1000 * 2 + litres_ml) // (2 * litres_ml)) if litres_ml else amount_fen

@@ -31,6 +31,7 @@ CHANGE_PASSWORD = Item(_l("Change password"), "auth.change_password")
 PURCHASES = Item(_l("Purchase transactions"), "queries.purchases")
 POINTS_TRANSACTIONS = Item(_l("Points transactions"), "queries.points_transactions")
 REPORT_LOSS = Item(_l("Report card lost"), "cards.loss")
+REDEEM_POINTS = Item(_l("Redeem points"), "rewards.redeem")
 
 #: role -> top-level entries, in the manual's order.
 MENUS: dict[str, tuple[Item | Section, ...]] = {
@@ -63,6 +64,7 @@ MENUS: dict[str, tuple[Item | Section, ...]] = {
                 Item(_l("Read chip"), "chips.read"),
                 Item(_l("Sync card"), "chips.sync"),
                 Item(_l("Load funds onto chip"), "chips.load"),
+                REDEEM_POINTS,
                 Item(_l("Drivers and vehicles"), "drivers.index"),
                 Item(_l("Anomaly alerts"), "alerts.index"),
             ),
@@ -81,6 +83,7 @@ MENUS: dict[str, tuple[Item | Section, ...]] = {
         Item(_l("My cards"), "cards.mine"),
         PURCHASES,
         POINTS_TRANSACTIONS,
+        REDEEM_POINTS,
         REPORT_LOSS,
         CHANGE_PASSWORD,
     ),

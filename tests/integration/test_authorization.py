@@ -249,7 +249,10 @@ def test_offline_purchase_is_booked_once_with_points(session, world):
 
 
 def test_offline_purchase_of_a_lost_card_is_still_booked(session, world):
-    world.card.status = "lost"
+    # Made before the loss took full effect (after it: tests/integration/test_offline_after_loss.py).
+    from portal.cards.loss import report_loss
+
+    report_loss(session, world.card, reason="lost", actor_id=None, now=T0)
     p = record_offline_purchase(
         session,
         world.card,

@@ -23,7 +23,7 @@ from portal.funds.models import Deposit, FundsBatch, FundsBatchLine
 from portal.ledger.models import Transfer
 from portal.money import fen_for_litres
 from portal.schema import upgrade
-from portal.stations.models import Purchase
+from portal.stations.models import Alert, Purchase
 from tests.conftest import T0
 from tests.web.conftest import login as sign_in
 
@@ -155,11 +155,47 @@ def test_world_is_realistic_and_consistent(session):
     staff = list(session.scalars(select(User).where(User.role == "staff")))
     assert {u.region_id for u in staff} == {c.region_id for c in customers}
 
-    # Purchases: litres x price, rounded to the fen, never in the future, and in the customer's region.
-    for purchase in session.scalars(select(Purchase)):
+    # Purchases: litres x price, rounded to the fen, never in the future, nearly all in the customer's
+    # region (demo traffic sends a few far away on purpose, for the travel alerts).
+    purchases = list(session.scalars(select(Purchase)))
+    for purchase in purchases:
         assert purchase.amount_fen == fen_for_litres(purchase.litres_ml, purchase.unit_price_fen)
         assert purchase.at < T0
-        assert purchase.region_id == session.get(Customer, purchase.customer_id).region_id
+    at_home = [p for p in purchases if p.region_id == session.get(Customer, p.customer_id).region_id]
+    assert len(at_home) >= 0.9 * len(purchases)
+
+
+def test_purchases_come_through_purchase_authorization(session):
+    """Approvals, declines with reasons, points and alerts all from the terminals' path."""
+    result = build_demo(session, OPTIONS, now=T0, rounds=4)
+    session.commit()
+    purchases = list(session.scalars(select(Purchase)))
+    assert purchases and all(p.terminal_id is not None and p.terminal_seq is not None for p in purchases)
+    approved = [p for p in purchases if p.status == "approved"]
+    declined = [p for p in purchases if p.status == "declined"]
+    assert len(approved) == result.activity.purchases and len(declined) == result.activity.declined > 0
+    assert all(p.decline_code for p in declined)
+    # Each approval moved the money and earned its points on the ledger, as at a real pump.
+    codes = dict(session.execute(select(Transfer.id, Transfer.code).where(Transfer.id.like("pos:%"))).all())
+    for p in approved:
+        assert codes[p.transfer_id] == "purchase"
+        if p.points:
+            assert codes[f"{p.transfer_id}:pts"] == "points_earn"
+    assert sum(p.points for p in approved) == result.activity.points_earned > 0
+    assert session.scalar(select(func.count()).select_from(Alert)) > 0
+
+
+def test_a_database_with_other_customers_cards_is_refused(session):
+    """Demo traffic covers every active card: it must not buy fuel on cards the demo did not make."""
+    from tests.stations_world import build as build_stations_world
+
+    build_stations_world(session, now=T0)
+    session.commit()
+    before = _row_counts(session)
+    with pytest.raises(DemoConflict, match="empty database"):
+        build_demo(session, OPTIONS, now=T0, rounds=4)
+    session.rollback()
+    assert _row_counts(session) == before
 
 
 def test_books_balance_and_nothing_is_overdrawn(session):
@@ -177,10 +213,14 @@ def test_books_balance_and_nothing_is_overdrawn(session):
     assert set(session.scalars(select(FundsBatch.status))) == {"posted"}
     loads = list(session.scalars(select(LoadRequest)))
     assert len(loads) == result.activity.loads and {load.status for load in loads} == {"loaded"}
-    # The history's times are spread over business hours in Shanghai, inside the period.
-    hours = {(t.hour + 8) % 24 for t in session.scalars(select(Transfer.created_at))}
-    assert hours <= set(range(6, 22))
-    assert len(hours) > 5
+    # Fills are spread over the day in Shanghai (a few at night on purpose); loads in the evening.
+    fills = [(t.hour + 8) % 24 for t in session.scalars(select(Transfer.created_at).where(Transfer.code == "purchase"))]
+    assert sum(7 <= hour <= 21 for hour in fills) >= 0.9 * len(fills)
+    assert len(set(fills)) > 5
+    load_hours = {
+        (t.hour + 8) % 24 for t in session.scalars(select(Transfer.created_at).where(Transfer.code == "load"))
+    }
+    assert load_hours == {22}
 
 
 def test_same_seed_same_world(session, tmp_path):

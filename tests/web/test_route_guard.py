@@ -85,6 +85,8 @@ ALLOWED: dict[str, set[str]] = {
     "queries.purchases_export": {"admin", "driver"},
     "queries.statements": {"admin", "driver"},
     "queries.statements_export": {"admin", "driver"},
+    "rewards.confirm": {"admin", "driver"},
+    "rewards.receipt": {"admin", "driver"},
     "rewards.redeem": {"admin", "driver"},
     "statistics.points": {"admin"},
     "statistics.points_export": {"admin"},

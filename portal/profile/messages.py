@@ -1,0 +1,59 @@
+"""What the activity log calls each recorded action (audit action names are stable codes)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+ACTION_LABELS = {
+    # sign-in and accounts
+    "auth.register": _l("Online access registered"),
+    "auth.registration_started": _l("Registration started"),
+    "auth.sign_in": _l("Signed in"),
+    "auth.sign_in_failed": _l("Sign-in failed"),
+    "auth.locked": _l("Account locked after failed sign-ins"),
+    "auth.password_changed": _l("Password changed"),
+    "auth.recovery_requested": _l("Password recovery requested"),
+    "auth.password_recovered": _l("Password reset by recovery"),
+    # support staff
+    "support.reset_password": _l("Password reset by support staff (temporary password)"),
+    "support.send_reset_link": _l("Reset link sent by support staff"),
+    "support.unlock": _l("Account unlocked by support staff"),
+    # customer profile
+    "profile.update": _l("Customer profile changed"),
+    "profile.staff_update": _l("Customer profile changed by support staff"),
+    # cards
+    "cards.report_loss": _l("Card reported lost"),
+    "cards.cancel_loss": _l("Loss report cancelled"),
+    "cards.replace": _l("Card replaced"),
+    "cards.assign": _l("Card assigned"),
+    "cards.set_controls": _l("Card limits changed"),
+    "cards.save_template": _l("Limit template saved"),
+    "cards.delete_template": _l("Limit template deleted"),
+    # money
+    "funds.deposit": _l("Deposit recorded"),
+    "funds.allocation": _l("Allocated to sub-cards"),
+    "funds.collection": _l("Collected to the unit account"),
+    "chips.load_requested": _l("Load onto chip requested"),
+    "chips.load_cancelled": _l("Load onto chip cancelled"),
+    "chips.sync": _l("Card synced"),
+    # drivers and vehicles
+    "drivers.add": _l("Driver added"),
+    "drivers.update": _l("Driver changed"),
+    "drivers.activate": _l("Driver reactivated"),
+    "drivers.deactivate": _l("Driver deactivated"),
+    "drivers.create_login": _l("Driver login created"),
+    "drivers.reset_password": _l("Driver password reset"),
+    "vehicles.add": _l("Vehicle added"),
+    "vehicles.update": _l("Vehicle changed"),
+    "vehicles.activate": _l("Vehicle reactivated"),
+    "vehicles.deactivate": _l("Vehicle deactivated"),
+    "alert.acknowledge": _l("Alert acknowledged"),
+    # points
+    "points.redeem": _l("Points redeemed"),
+}
+
+
+def action_label(action: str) -> str:
+    """The translated label of an action; an action without one shows its code rather than nothing."""
+    label = ACTION_LABELS.get(action)
+    return str(label) if label is not None else action
