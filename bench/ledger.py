@@ -129,6 +129,17 @@ def build_books(engine) -> dict:
     reserves: dict[int, list[int]] = {}
     for account_id, customer_id in session.execute(select(Account.id, Account.customer_id).filter_by(kind="reserve")):
         reserves.setdefault(customer_id, []).append(account_id)
+    # Fund the workload's reserves, so that a collection never finds an empty one: every measured
+    # attempt is a transfer that succeeds, not a refusal rolled back.
+    ledger.transfer_batch(
+        session,
+        [
+            ledger.TransferRequest(f"seed:{r}", units[c], r, 10**6, "allocation")
+            for c in customer_ids[:-1]
+            for r in reserves[c]
+        ],
+        now=now,
+    )
     session.commit()
     session.close()
     batch_customer = customer_ids[-1]

@@ -16,6 +16,7 @@ from portal.ledger.accounts import (
     open_card_accounts,
     open_customer_accounts,
     system_account,
+    system_account_ids,
     unfreeze_account,
     unit_account,
 )
@@ -93,6 +94,7 @@ __all__ = [
     "post_pending",
     "reverse",
     "system_account",
+    "system_account_ids",
     "transfer",
     "transfer_batch",
     "unfreeze_account",

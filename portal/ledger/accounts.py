@@ -118,6 +118,22 @@ def system_account(session: Session, kind: str, ledger: str | None = None) -> Ac
     return _get_or_create(session, {"kind": kind, "customer_id": None}, {"ledger": SYSTEM_KINDS[kind]})
 
 
+def system_account_ids(session: Session, kinds: Iterable[str]) -> dict[str, int]:
+    """Ids of the system accounts of `kinds`, found in one query (those missing are created)."""
+    kinds = list(kinds)
+    found = dict(
+        session.execute(
+            select(_accounts.c.kind, _accounts.c.id).where(
+                _accounts.c.customer_id.is_(None), _accounts.c.kind.in_(kinds)
+            )
+        ).all()
+    )
+    for kind in kinds:
+        if kind not in found:
+            found[kind] = system_account(session, kind).id
+    return found
+
+
 def get_account(session: Session, account_id: int) -> Account:
     account = session.get(Account, account_id)
     if account is None:
@@ -147,12 +163,14 @@ def lock_accounts(session: Session, account_ids: Iterable[int]) -> dict[int, Acc
     """
     session.flush()  # the caller's new accounts must be visible to Core statements
     ids = sorted(set(account_ids))
-    rows = session.execute(
+    # Core on the session's connection: a plain row read, without the ORM's per-statement work.
+    stmt = (
         select(*_STATE_COLUMNS)
         .where(id_in(session, _accounts.c.id, ids))
         .order_by(_accounts.c.id)
         .with_for_update(key_share=True)
-    ).all()
+    )
+    rows = session.connection().execute(stmt).all()
     states = {row.id: AccountState(*row) for row in rows}
     missing = [account_id for account_id in ids if account_id not in states]
     if missing:
@@ -166,12 +184,24 @@ _UPDATE_TOTALS = (
     .values({name: bindparam("b_" + name) for name in _TOTALS})
 )
 #: PostgreSQL: every account in one statement, whatever the batch size (arrays, not 5n parameters).
-_UPDATE_TOTALS_PG = text(
+#: Also the tail of the journal's insert-and-update statement (portal.ledger.transfers).
+UPDATE_TOTALS_PG_SQL = (
     "UPDATE ledger_accounts AS a SET debits_posted = v.dp, credits_posted = v.cp, "
     "debits_pending = v.dq, credits_pending = v.cq "
     "FROM unnest(CAST(:ids AS bigint[]), CAST(:dp AS bigint[]), CAST(:cp AS bigint[]), "
     "CAST(:dq AS bigint[]), CAST(:cq AS bigint[])) AS v(id, dp, cp, dq, cq) WHERE a.id = v.id"
 )
+_UPDATE_TOTALS_PG = text(UPDATE_TOTALS_PG_SQL)
+
+
+def totals_params(states: list[AccountState]) -> dict[str, list[int]]:
+    return {
+        "ids": [s.id for s in states],
+        "dp": [s.debits_posted for s in states],
+        "cp": [s.credits_posted for s in states],
+        "dq": [s.debits_pending for s in states],
+        "cq": [s.credits_pending for s in states],
+    }
 
 
 def write_totals(session: Session, states: Iterable[AccountState]) -> None:
@@ -180,20 +210,16 @@ def write_totals(session: Session, states: Iterable[AccountState]) -> None:
     if not states:
         return
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            _UPDATE_TOTALS_PG,
-            {
-                "ids": [s.id for s in states],
-                "dp": [s.debits_posted for s in states],
-                "cp": [s.credits_posted for s in states],
-                "dq": [s.debits_pending for s in states],
-                "cq": [s.credits_pending for s in states],
-            },
-        )
+        session.execute(_UPDATE_TOTALS_PG, totals_params(states))
     else:
         session.execute(
             _UPDATE_TOTALS, [{"b_id": s.id, **{"b_" + name: getattr(s, name) for name in _TOTALS}} for s in states]
         )
+    refresh_loaded(session, states)
+
+
+def refresh_loaded(session: Session, states: Iterable[AccountState]) -> None:
+    """Give Account objects already in the session the totals just stored, without a query."""
     identity_map = session.identity_map
     for state in states:
         account = identity_map.get(session.identity_key(Account, state.id))

@@ -20,7 +20,14 @@ from sqlalchemy import exists, or_, select, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session, aliased, make_transient_to_detached
 
-from portal.ledger.accounts import id_in, lock_accounts, write_totals
+from portal.ledger.accounts import (
+    UPDATE_TOTALS_PG_SQL,
+    id_in,
+    lock_accounts,
+    refresh_loaded,
+    totals_params,
+    write_totals,
+)
 from portal.ledger.errors import (
     AlreadyReversed,
     IdempotencyConflict,
@@ -111,10 +118,18 @@ _INSERT_TYPES = (
     "varchar", "varchar", "bigint", "bigint", "bigint", "varchar", "varchar", "varchar",
     "varchar", "varchar", "timestamp", "bigint", "varchar", "timestamp",
 )  # fmt: skip
-_INSERT_PG = text(
+_INSERT_PG_SQL = (
     f"INSERT INTO ledger_transfers ({', '.join(_INSERT_COLUMNS)}) SELECT * FROM unnest("  # noqa: S608 (constants)
     + ", ".join(f"CAST(:{name} AS {type_}[])" for name, type_ in zip(_INSERT_COLUMNS, _INSERT_TYPES, strict=True))
     + ") ON CONFLICT DO NOTHING RETURNING *"
+)
+#: PostgreSQL: the journal rows and the new totals in ONE statement (one round trip, which is most
+#: of a transfer's cost). The totals are written only if every row was inserted (:n of them); if
+#: any id was taken, nothing but the other rows lands, and the caller reports a retry or a conflict.
+_RECORD_PG = text(
+    f"WITH ins AS ({_INSERT_PG_SQL}), "  # noqa: S608 (constants)
+    f"upd AS ({UPDATE_TOTALS_PG_SQL} AND (SELECT count(*) FROM ins) = :n RETURNING a.id) "
+    "SELECT * FROM ins"
 ).columns(*Transfer.__table__.c)
 
 
@@ -122,21 +137,32 @@ def _naive_utc(value: datetime | None) -> datetime | None:
     return None if value is None else value.astimezone(UTC).replace(tzinfo=None)
 
 
-def _insert(session: Session, rows: list[dict]) -> list[Transfer]:
-    """One INSERT for all rows; returns the rows inserted, as persistent Transfer objects.
+def _write(session: Session, rows: list[dict], states: list[AccountState]) -> list[Transfer]:
+    """Insert the journal rows and, if every one was inserted, store the accounts' new totals.
 
-    A row whose id (or pending_id, reversal_of) is already taken is skipped instead of aborting the
-    transaction, so the caller can tell a retry from a conflict. Not the ORM's unit of work: it
-    costs far more Python than the database round trip. Only PostgreSQL and SQLite are supported.
+    Returns the rows inserted, as persistent Transfer objects. A row whose id (or pending_id,
+    reversal_of) is already taken is skipped instead of aborting the transaction, so the caller can
+    tell a retry from a conflict; fewer rows than asked means no totals were written. Not the ORM's
+    unit of work: it costs far more Python than the database round trip. Only PostgreSQL and SQLite
+    are supported.
     """
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        columns = {name: [row[name] for row in rows] for name in _INSERT_COLUMNS}
+    if session.get_bind().dialect.name == "postgresql":
+        params = {name: [row[name] for row in rows] for name in _INSERT_COLUMNS}
         for name in ("expires_at", "created_at"):  # stored as naive UTC, like UTCDateTime does
-            columns[name] = [_naive_utc(value) for value in columns[name]]
+            params[name] = [_naive_utc(value) for value in params[name]]
+        params.update(totals_params(states), n=len(rows))
         # Loading the RETURNING rows makes persistent objects far faster than constructing them.
-        inserted = {t.id: t for t in session.scalars(select(Transfer).from_statement(_INSERT_PG), columns)}
+        inserted = {t.id: t for t in session.scalars(select(Transfer).from_statement(_RECORD_PG), params)}
+        if len(inserted) == len(rows):
+            refresh_loaded(session, states)
         return [inserted[row["id"]] for row in rows if row["id"] in inserted]
+    inserted = _insert_sqlite(session, rows)
+    if len(inserted) == len(rows):
+        write_totals(session, states)
+    return inserted
+
+
+def _insert_sqlite(session: Session, rows: list[dict]) -> list[Transfer]:
     stmt = sqlite.insert(_transfers).on_conflict_do_nothing()
     inserted_ids = set(session.scalars(stmt.returning(_transfers.c.id), rows))
     result = []
@@ -151,9 +177,8 @@ def _insert(session: Session, rows: list[dict]) -> list[Transfer]:
 
 def _record(session: Session, row: dict, touched: list[AccountState]) -> Transfer:
     """Insert one journal row and the new totals; if the insert lost a race, report what won."""
-    inserted = _insert(session, [row])
+    inserted = _write(session, [row], touched)
     if inserted:
-        write_totals(session, touched)
         return inserted[0]
     existing = session.get(Transfer, row["id"])
     if existing is not None:
@@ -242,10 +267,9 @@ def transfer_batch(
         )
     for request in requests:
         apply_posted(states[request.debit_account_id], states[request.credit_account_id], request.amount, request.code)
-    inserted = _insert(session, rows)
+    inserted = _write(session, rows, list(states.values()))
     if len(inserted) != len(rows):
         raise IdempotencyConflict("another request recorded some of these transfer ids meanwhile; roll back and retry")
-    write_totals(session, states.values())
     by_id = {t.id: t for t in inserted}
     return [by_id[transfer_id] for transfer_id in ids]
 

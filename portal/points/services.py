@@ -40,6 +40,11 @@ def points_for_purchase(session: Session, purchase: Purchase, product_kind: str)
     """The points a purchase earns by the rules in force (0 if the card has no points account)."""
     if points_account(session, purchase.card_id) is None:
         return 0
+    return earned_points(session, purchase, product_kind)
+
+
+def earned_points(session: Session, purchase: Purchase, product_kind: str) -> int:
+    """The points a purchase earns by the rules in force, for a card known to have a points account."""
     return rules.earn(
         load_rules(session),
         amount_fen=purchase.amount_fen,
@@ -49,22 +54,26 @@ def points_for_purchase(session: Session, purchase: Purchase, product_kind: str)
     )
 
 
+def earn_request(purchase: Purchase, points_issued_id: int, points_account_id: int) -> ledger.TransferRequest:
+    """The transfer crediting `purchase.points` to the card (points_issued -> points); it can be
+    posted in one batch with the purchase's money."""
+    return ledger.TransferRequest(
+        id=earn_transfer_id(purchase),
+        debit_account_id=points_issued_id,
+        credit_account_id=points_account_id,
+        amount=purchase.points,
+        code="points_earn",
+        memo=f"purchase {purchase.transfer_id}",
+    )
+
+
 def post_earned(session: Session, purchase: Purchase, *, now: datetime) -> None:
     """Credit `purchase.points` to the card's points account (points_issued -> points)."""
     if purchase.points <= 0:
         return
-    ledger.transfer(
-        session,
-        ledger.TransferRequest(
-            id=earn_transfer_id(purchase),
-            debit_account_id=ledger.system_account(session, "points_issued", ledger.POINTS).id,
-            credit_account_id=points_account(session, purchase.card_id).id,
-            amount=purchase.points,
-            code="points_earn",
-            memo=f"purchase {purchase.transfer_id}",
-        ),
-        now=now,
-    )
+    issued = ledger.system_account(session, "points_issued", ledger.POINTS)
+    request = earn_request(purchase, issued.id, points_account(session, purchase.card_id).id)
+    ledger.transfer(session, request, now=now)
 
 
 def earn_transfer_id(purchase: Purchase) -> str:

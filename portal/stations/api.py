@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, current_app, g, jsonify, request
 from flask_babel import force_locale
+from sqlalchemy.exc import IntegrityError
 
 from portal import ledger
 from portal.extensions import clock, csrf, db
@@ -156,7 +157,13 @@ def purchases():
         odometer_km=_int(body, "odometer_km", required=False),
     )
     _check_station(body)
-    answer = authorize(db.session, g.terminal, purchase_request, now=clock().now())
+    try:
+        answer = authorize(db.session, g.terminal, purchase_request, now=clock().now())
+    except IntegrityError:
+        # Another request took this sequence number meanwhile (see authorize): asking again, once,
+        # answers with what it recorded.
+        db.session.rollback()
+        answer = authorize(db.session, g.terminal, purchase_request, now=clock().now())
     db.session.commit()
     return _answer(answer)
 

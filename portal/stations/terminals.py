@@ -71,7 +71,12 @@ def terminal_for_key(session: Session, key: str | None) -> Terminal | None:
     """The active terminal holding `key`, or None (unknown, malformed or revoked)."""
     if not key or not key.startswith(KEY_PREFIX) or len(key) > 100:
         return None
-    terminal = session.scalar(select(Terminal).where(Terminal.key_hash == hash_key(key)))
-    if terminal is None or terminal.revoked_at is not None:
+    # The station comes in the same query: authorization needs it, and finds it in the session.
+    row = session.execute(
+        select(Terminal, Station)
+        .outerjoin(Station, Station.id == Terminal.station_id)
+        .where(Terminal.key_hash == hash_key(key))
+    ).first()
+    if row is None or row.Terminal.revoked_at is not None:
         return None
-    return terminal
+    return row.Terminal
