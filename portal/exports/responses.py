@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from flask import Response, stream_with_context
 
+from portal.exports import copy
 from portal.exports.writers import Column, csv_chunks, xlsx_chunks
 from portal.extensions import db
 
@@ -28,6 +29,15 @@ def export_response(fmt: str, filename: str, columns: tuple[Column, ...], rows: 
         chunks = xlsx_chunks(columns, rows, title=filename)
     else:
         raise ValueError(fmt)
+    return _streamed(fmt, filename, chunks)
+
+
+def copy_csv_response(filename: str, columns: tuple[Column, ...], query) -> Response:
+    """A streamed CSV whose rows PostgreSQL formats and sends by COPY (see `exports.copy`)."""
+    return _streamed("csv", filename, copy.csv_chunks(db.session, columns, query))
+
+
+def _streamed(fmt: str, filename: str, chunks) -> Response:
     session = db.session
 
     def closing():

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Bundle, Session
 
 from portal.cards.models import Card
 from portal.drivers.models import Driver
@@ -106,16 +106,41 @@ def totals(session: Session, where: list) -> Totals:
     return Totals(*(int(value) for value in row))
 
 
+#: What a page row shows of a purchase: plain values (no ORM objects to build and track per row).
+PAGE_COLUMNS = Bundle(
+    "purchase",
+    Purchase.id,
+    Purchase.at,
+    Purchase.kind,
+    Purchase.status,
+    Purchase.decline_code,
+    Purchase.card_id,
+    Purchase.plate,
+    Purchase.litres_ml,
+    Purchase.unit_price_fen,
+    Purchase.amount_fen,
+    Purchase.points,
+)
+
+
 def page(
-    session: Session, scope: Scope, flt: Filter, *, key: Key | None, limit: int, locale: str = "zh_CN"
+    session: Session,
+    scope: Scope,
+    flt: Filter,
+    *,
+    key: Key | None,
+    limit: int,
+    locale: str = "zh_CN",
+    use_rollup: bool = False,
 ) -> tuple[Page, Totals]:
-    """One page of rows, each (purchase, card number, driver, station, region, product name): the
-    names come by primary-key joins on the page's rows only, in the same query."""
+    """One page of rows, each (purchase columns, card number, driver, station, region, product name): the
+    names come by primary-key joins on the page's rows only, in the same query. The totals come
+    from the daily totals when `use_rollup` and the filter allows (`statistics.rollup`)."""
     where = conditions(session, scope, flt)
     zh = locale.startswith("zh")
     query = (
         select(
-            Purchase,
+            PAGE_COLUMNS,
             Card.number,
             Driver.name,
             Station.name,
@@ -135,10 +160,22 @@ def page(
     if condition is not None:
         query = query.where(condition)
     carried = key.totals if key is not None and key.totals is not None and len(key.totals) == 5 else None
-    sums = Totals(*carried) if carried else totals(session, where)
+    if carried:
+        sums = Totals(*carried)
+    elif use_rollup and _rollup().covers(scope, flt):
+        sums = Totals(*_rollup().totals(session, scope, flt, flt.get("tab", "approved")))
+    else:
+        sums = totals(session, where)
     as_tuple = (sums.count, sums.purchases, sums.amount, sums.litres_ml, sums.points)
     rows, next_key = page_of(list(session.execute(query).tuples()), limit, lambda r: Key(r[0].at, r[0].id, as_tuple))
     return Page(rows, next_key), sums
+
+
+def _rollup():
+    # Imported late: the rollup reads this module's filters (statistics builds on the queries).
+    from portal.statistics import rollup
+
+    return rollup
 
 
 #: Columns an export needs, fetched as plain tuples (no ORM objects for 100,000 rows).
@@ -172,3 +209,40 @@ def stream(session: Session, scope: Scope, flt: Filter) -> Iterator:
 
 def _rows(session: Session, query) -> Iterator:
     yield from session.execute(query)
+
+
+def export_query(session: Session, scope: Scope, flt: Filter, *, locale: str, kind_labels: dict, decline_labels: dict):
+    """The export's rows as formatted text cells, for `exports.copy` (PostgreSQL): the same cells,
+    in the same order, as the view's Python rows give `writers.csv_chunks`."""
+    from portal.exports import copy as sql
+
+    where = conditions(session, scope, flt)
+    zh = locale.startswith("zh")
+    cells = [
+        sql.local_time(Purchase.at),
+        sql.formula_safe(sql.labelled(Purchase.kind, kind_labels)),
+        sql.formula_safe(Card.number),
+        sql.formula_safe(Driver.name),
+        sql.formula_safe(Purchase.plate),
+        sql.formula_safe(Station.name),
+        sql.formula_safe(Region.name_zh if zh else Region.name_en),
+        sql.formula_safe(Product.name_zh if zh else Product.name_en),
+        sql.litres(Purchase.litres_ml),
+        sql.money(Purchase.unit_price_fen),
+        sql.money(Purchase.amount_fen),
+        sql.integer(Purchase.points),
+        sql.integer(Purchase.odometer_km),
+    ]
+    if flt.get("tab") == "declined":
+        cells.append(sql.formula_safe(sql.labelled(Purchase.decline_code, decline_labels)))
+    return (
+        select(*cells)
+        .select_from(Purchase)
+        .outerjoin(Card, Card.id == Purchase.card_id)
+        .outerjoin(Driver, Driver.id == Purchase.driver_id)
+        .outerjoin(Station, Station.id == Purchase.station_id)
+        .outerjoin(Region, Region.id == Purchase.region_id)
+        .outerjoin(Product, Product.code == Purchase.product_code)
+        .where(*where)
+        .order_by(*ordering(Purchase.at, Purchase.id, flt.order))
+    )

@@ -7,6 +7,7 @@ from flask import abort, current_app, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup, escape
 from sqlalchemy import select
 
 from portal.clock import business_date, to_local
@@ -42,6 +43,12 @@ def locale() -> str:
 
 def page_size() -> int:
     return int(current_app.config.get("PAGE_SIZE", 50))
+
+
+def use_rollup() -> bool:
+    """Read totals from the daily purchase totals (`statistics.rollup`): on once every path that
+    adds purchases keeps them (see the rollup module)."""
+    return bool(current_app.config.get("PURCHASE_ROLLUP", False))
 
 
 def max_days() -> int:
@@ -104,6 +111,18 @@ def litres(ml: int | None) -> str:
     return format_litres(ml, locale())
 
 
+def select_options(choices, selected) -> Markup:
+    """`<option>`s of (value, text) pairs, `selected` marked: one join instead of a template loop,
+    which matters for a fleet's hundreds of drivers on every filtered page."""
+    selected = "" if selected is None else str(selected)
+    return Markup(
+        "".join(
+            f'<option value="{escape(value)}"{" selected" if str(value) == selected else ""}>{escape(text)}</option>'
+            for value, text in choices
+        )
+    )
+
+
 def register_template_helpers(bp) -> None:
     """Filters these pages need that the shared set (portal.web.filters) does not have yet."""
 
@@ -117,5 +136,6 @@ def register_template_helpers(bp) -> None:
         state.app.jinja_env.filters.setdefault("litres_plain", format_litres)
         state.app.jinja_env.filters.setdefault("minute", lambda at: to_local(at).strftime("%Y-%m-%d %H:%M"))
         state.app.jinja_env.globals.setdefault("transfer_label", lambda code: labels.label(labels.TRANSFER_CODES, code))
+        state.app.jinja_env.globals.setdefault("select_options", select_options)
 
     bp.record_once(install)

@@ -49,8 +49,19 @@ class Purchase(Base):
         UniqueConstraint("terminal_id", "terminal_seq"),
         UniqueConstraint("card_id", "chip_counter"),
         # Keyset pagination: newest first per customer, per card; statistics by station.
-        Index("ix_purchases_customer_at", "customer_id", "at", "id"),
+        # On PostgreSQL the customer's also carries what totals and statistics sum (migration 0009),
+        # so those aggregates are index-only scans instead of one heap visit per row.
+        Index(
+            "ix_purchases_customer_at",
+            "customer_id",
+            "at",
+            "id",
+            postgresql_include=["status", "kind", "amount_fen", "litres_ml", "points"],
+        ),
         Index("ix_purchases_card_at", "card_id", "at", "id"),
+        # The driver and plate filters (without them a year of one driver scans the customer's rows).
+        Index("ix_purchases_driver_at", "driver_id", "at", "id"),
+        Index("ix_purchases_plate_at", "plate", "at", "id"),
         Index("ix_purchases_station_at", "station_id", "at"),
     )
 

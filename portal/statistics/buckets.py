@@ -8,7 +8,7 @@ the business time zone ever became one with DST, these two functions are the pla
 
 from __future__ import annotations
 
-from sqlalchemy import String
+from sqlalchemy import Date, String
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -48,3 +48,23 @@ def _sqlite(element, compiler, **kw):
 def _postgresql(element, compiler, **kw):
     column = compiler.process(element.clauses, **kw)
     return f"to_char({column} + interval '{BUSINESS_UTC_OFFSET_HOURS} hours', '{_PG_FORMATS[element.name]}')"
+
+
+class business_date(FunctionElement):
+    """The Asia/Shanghai day (a DATE) a UTC timestamp column falls on."""
+
+    type = Date()
+    inherit_cache = True
+    name = "business_date"
+
+
+@compiles(business_date, "sqlite")
+def _sqlite_date(element, compiler, **kw):
+    column = compiler.process(element.clauses, **kw)
+    return f"date({column}, '+{BUSINESS_UTC_OFFSET_HOURS} hours')"
+
+
+@compiles(business_date, "postgresql")
+def _postgresql_date(element, compiler, **kw):
+    column = compiler.process(element.clauses, **kw)
+    return f"CAST({column} + interval '{BUSINESS_UTC_OFFSET_HOURS} hours' AS DATE)"

@@ -15,6 +15,8 @@ LEFT = 80
 BOTTOM = 40
 TOP = 10
 MAX_LABELS = 16
+#: Width of one label character at the axis font size, in SVG units (a date is 10 characters).
+LABEL_CHAR_WIDTH = 8
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,10 @@ def bar_chart(points: list[tuple[str, int]], fmt=str, *, width: int = WIDTH, hei
     baseline = TOP + plot_height
     slot = (width - LEFT) // max(len(points), 1)
     bar_width = max(slot * 3 // 4, 1)
-    every = max(1, -(-len(points) // MAX_LABELS))
+    # Thin the labels so neighbours never overlap: at most MAX_LABELS, and each needs room for its text.
+    longest = max((len(label) for label, _ in points), default=0)
+    room = longest * LABEL_CHAR_WIDTH + LABEL_CHAR_WIDTH
+    every = max(1, -(-len(points) // MAX_LABELS), -(-room // max(slot, 1)))
     bars = []
     for index, (label, value) in enumerate(points):
         size = min(abs(value), top) * plot_height // top

@@ -3,6 +3,7 @@ each a chart above a table, with the same filters as the queries and CSV/XLSX ex
 
 from __future__ import annotations
 
+import click
 from flask import Blueprint, render_template
 from flask_babel import gettext as _
 
@@ -20,8 +21,9 @@ from portal.queries.web import (
     parse,
     register_bad_filter,
     register_template_helpers,
+    use_rollup,
 )
-from portal.statistics import points, transactions
+from portal.statistics import points, rollup, transactions
 from portal.statistics.chart import bar_chart
 from portal.web.access import restrict_blueprint
 
@@ -36,7 +38,7 @@ def transactions_page():
     """交易统计: amount, litres, count and average price by day, month, card, driver, ..."""
     scope = current_scope()
     flt = parse(transactions.spec(max_months()))
-    report = transactions.report(db.session, scope, flt, locale=locale())
+    report = transactions.report(db.session, scope, flt, locale=locale(), use_rollup=use_rollup())
     chart = bar_chart([(row.label or "—", row.amount) for row in report.rows], format_fen)
     return render_template(
         "statistics/transactions.html",
@@ -54,7 +56,7 @@ def transactions_page():
 def transactions_export(fmt: str):
     scope = current_scope()
     flt = parse(transactions.spec(max_months()))
-    report = transactions.report(db.session, scope, flt, locale=locale())
+    report = transactions.report(db.session, scope, flt, locale=locale(), use_rollup=use_rollup())
     columns = (
         Column(str(labels.GROUPS[report.group])),
         Column(_("Purchases"), "int"),
@@ -103,3 +105,12 @@ def points_export(fmt: str):
     )
     rows = ((r.label, r.earned, r.redeemed, r.expired, r.net) for r in report.rows)
     return export_response(fmt, f"points-statistics-{report.group}-{flt.start}-{flt.end}", columns, rows)
+
+
+@bp.cli.command("rebuild-rollup")
+@click.option("--customer", "customer_id", type=int, default=None, help="Only this customer's totals.")
+def rebuild_rollup(customer_id: int | None):
+    """Recompute the daily purchase totals from the purchases (run once before PURCHASE_ROLLUP)."""
+    rows = rollup.rebuild(db.session, customer_id)
+    db.session.commit()
+    click.echo(f"purchase_days: {rows} rows")
