@@ -54,6 +54,9 @@ class Config:
     #: Longest date range a list query and a statistic may span.
     QUERY_MAX_DAYS = 366
     STATISTICS_MAX_MONTHS = 24
+    #: Statistics and purchase totals read the daily totals table (kept with every purchase; rebuild
+    #: with `flask --app portal statistics rebuild-rollup` after importing purchases by other means).
+    PURCHASE_ROLLUP = True
     #: "virtual": chips live in the database (see docs/card-reader.md for a hardware reader).
     CARD_READER = "virtual"
     #: A load waiting to be written to the chip is voided after this long.
@@ -69,6 +72,9 @@ class TestingConfig(Config):
     SECRET_KEY = "testing-secret"
     RATELIMIT_ENABLED = False
     BCRYPT_ROUNDS = 4  # tests hash many passwords; production keeps the library default
+    #: Test worlds insert purchases directly, without the daily totals; tests/web/test_queries_rollup.py
+    #: turns this on and checks the pages are identical either way.
+    PURCHASE_ROLLUP = False
 
 
 class ProductionConfig(Config):

@@ -11,3 +11,4 @@ import portal.ledger.models  # noqa: F401
 import portal.notify.models  # noqa: F401
 import portal.reference.models  # noqa: F401
 import portal.stations.models  # noqa: F401
+import portal.statistics.models  # noqa: F401

@@ -12,9 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.orm import Session, aliased
 
 from portal import ledger
 from portal.alerts.detection import check_purchase
@@ -27,6 +26,7 @@ from portal.points import services as points
 from portal.reference.models import Product, Station
 from portal.stations import rules
 from portal.stations.models import Purchase, Terminal
+from portal.statistics import rollup
 
 #: A terminal's clock may differ from ours by this much; beyond it the request is refused.
 MAX_CLOCK_SKEW = timedelta(minutes=15)
@@ -88,6 +88,44 @@ def find_card(session: Session, number: str) -> Card | None:
 
 def _by_terminal_seq(session: Session, terminal_id: int, seq: int) -> Purchase | None:
     return session.scalar(select(Purchase).where(Purchase.terminal_id == terminal_id, Purchase.terminal_seq == seq))
+
+
+@dataclass(frozen=True)
+class _CardFacts:
+    """The card, its purse (locked) and what the pump's rules need, read in one statement."""
+
+    card: Card | None
+    purse: Account | None
+    controls: card_controls.Controls
+    points_account_id: int | None
+
+
+_points = aliased(Account)
+
+
+def _card_facts(session: Session, number: str) -> _CardFacts:
+    """Find the card and lock its purse row (the per-card serialization point) in one statement,
+    with its controls and points account. Cards without a purse fall back to separate lookups."""
+    digits = "".join(ch for ch in (number or "") if ch.isdigit())
+    if digits and len(digits) <= 19:
+        row = session.execute(
+            select(Card, Account, CardControls, _points.id)
+            .join(Account, and_(Account.card_id == Card.id, Account.kind == "purse"))
+            .outerjoin(CardControls, CardControls.card_id == Card.id)
+            .outerjoin(_points, and_(_points.card_id == Card.id, _points.kind == "points"))
+            .where(Card.number == digits)
+            .with_for_update(of=Account)
+            .execution_options(populate_existing=True)
+        ).first()
+        if row is not None:
+            card, purse, controls, points_account_id = row
+            controls = card_controls.NO_CONTROLS if controls is None else card_controls.Controls.from_row(controls)
+            return _CardFacts(card, purse, controls, points_account_id)
+    card = find_card(session, number)
+    if card is None:
+        return _CardFacts(None, None, card_controls.NO_CONTROLS, None)
+    account = points.points_account(session, card.id)
+    return _CardFacts(card, _lock_purse(session, card.id), controls_for(session, card.id), account and account.id)
 
 
 def _lock_purse(session: Session, card_id: int) -> Account | None:
@@ -165,9 +203,24 @@ def _replay(purchase: Purchase, request: PurchaseRequest, card: Card | None) -> 
 # --- authorization --------------------------------------------------------------------------------
 
 
+def _needs_day_totals(controls: card_controls.Controls) -> bool:
+    return any(
+        limit is not None
+        for limit in (controls.daily_amount_limit_fen, controls.daily_count_limit, controls.daily_litres_limit_ml)
+    )
+
+
 def authorize(session: Session, terminal: Terminal, request: PurchaseRequest, *, now: datetime) -> Answer:
-    """Approve or decline a purchase at `terminal`; flushes, never commits."""
-    card = find_card(session, request.card_number)
+    """Approve or decline a purchase at `terminal`; flushes, never commits.
+
+    Every query counts (a pump waits on each): the card's lock comes first, so the replay lookup
+    after it also sees a request with the same sequence number that committed while we waited.
+    Two requests with one sequence number for *different* cards can still race to the insert: the
+    loser gets IntegrityError, and its caller rolls back and asks again (the API does), which
+    answers with the winner's purchase.
+    """
+    facts = _card_facts(session, request.card_number)
+    card, purse = facts.card, facts.purse
     existing = _by_terminal_seq(session, terminal.id, request.terminal_seq)
     if existing is not None:
         return _replay(existing, request, card)
@@ -180,12 +233,6 @@ def authorize(session: Session, terminal: Terminal, request: PurchaseRequest, *,
     station = session.get(Station, terminal.station_id)
     if station is None or not station.active:
         raise AuthorizationError("unknown_station", "The terminal's station is not active.", 404)
-
-    purse = _lock_purse(session, card.id)
-    # A concurrent request with the same sequence number may have committed while we waited.
-    existing = _by_terminal_seq(session, terminal.id, request.terminal_seq)
-    if existing is not None:
-        return _replay(existing, request, card)
 
     attempt = card_controls.Purchase(
         amount_fen=request.amount_fen,
@@ -202,48 +249,54 @@ def authorize(session: Session, terminal: Terminal, request: PurchaseRequest, *,
         blocked=purse is not None and (purse.frozen or purse.closed),
         purse_available_fen=0 if purse is None else ledger.available(purse),
     )
-    reason = rules.decline_reason(
-        state, controls_for(session, card.id), attempt, day_totals(session, card.id, request.at)
-    )
+    # Day totals only matter to daily limits: most cards have none, and the query is skipped.
+    totals = day_totals(session, card.id, request.at) if _needs_day_totals(facts.controls) else NO_DAY_TOTALS
+    reason = rules.decline_reason(state, facts.controls, attempt, totals)
     purchase = _new_purchase(session, card, station, request, terminal_id=terminal.id, now=now)
     if reason is None:
         purchase.transfer_id = f"pos:{terminal.id}:{request.terminal_seq}"
         purchase.balance_after_fen = state.purse_available_fen - request.amount_fen
-        purchase.points = points.points_for_purchase(session, purchase, product.kind)
+        if facts.points_account_id is not None:
+            purchase.points = points.earned_points(session, purchase, product.kind)
     else:
         purchase.status = "declined"
         purchase.decline_code = reason
-    try:
-        with session.begin_nested():
-            session.add(purchase)
-    except IntegrityError:
-        # The same sequence number for another card won a race on the unique constraint.
-        existing = _by_terminal_seq(session, terminal.id, request.terminal_seq)
-        if existing is None:
-            raise
-        return _replay(existing, request, card)
+    session.add(purchase)
+    session.flush()  # IntegrityError here: see the docstring
     check_purchase(session, purchase, now=now)
     if reason is None:
         # Last, so the shared system accounts (station_sales, points_issued) stay locked only briefly.
-        post_purchase(session, purchase, purse, now=now)
+        post_purchase(session, purchase, purse, now=now, points_account_id=facts.points_account_id)
+    # After the ledger, as everywhere purchases are recorded: one lock order, so no deadlocks.
+    rollup.record_purchase(session, purchase)
     return Answer(purchase)
 
 
-def post_purchase(session: Session, purchase: Purchase, purse: Account, *, now: datetime) -> None:
-    """The approved purchase's money (purse -> station_sales) and points, on the ledger."""
-    ledger.transfer(
-        session,
+NO_DAY_TOTALS = card_controls.DayTotals()
+
+
+def post_purchase(
+    session: Session, purchase: Purchase, purse: Account, *, now: datetime, points_account_id: int | None = None
+) -> None:
+    """The approved purchase's money (purse -> station_sales) and its points (points_issued -> the
+    card's points), on the ledger in one batch: one lock, one write."""
+    earns = purchase.points > 0
+    system = ledger.system_account_ids(session, ("station_sales", "points_issued") if earns else ("station_sales",))
+    requests = [
         ledger.TransferRequest(
             id=purchase.transfer_id,
             debit_account_id=purse.id,
-            credit_account_id=ledger.system_account(session, "station_sales").id,
+            credit_account_id=system["station_sales"],
             amount=purchase.amount_fen,
             code="purchase",
             memo=f"{purchase.source} purchase {purchase.product_code} at station {purchase.station_id}",
-        ),
-        now=now,
-    )
-    points.post_earned(session, purchase, now=now)
+        )
+    ]
+    if earns:
+        if points_account_id is None:
+            points_account_id = points.points_account(session, purchase.card_id).id
+        requests.append(points.earn_request(purchase, system["points_issued"], points_account_id))
+    ledger.transfer_batch(session, requests, now=now)
 
 
 def _new_purchase(

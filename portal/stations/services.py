@@ -28,6 +28,7 @@ from portal.stations.authorization import (
     post_purchase,
 )
 from portal.stations.models import PointsRedemption, Purchase, Terminal
+from portal.statistics import rollup
 
 __all__ = [
     "Answer",
@@ -102,6 +103,7 @@ def refund(session: Session, terminal: Terminal, *, purchase_id: int, terminal_s
     )
     session.add(refund_row)
     session.flush()
+    rollup.record_purchase(session, refund_row)
     return Answer(refund_row)
 
 
@@ -190,6 +192,7 @@ def record_offline_purchase(
     session.flush()
     check_purchase(session, purchase, now=now)
     post_purchase(session, purchase, purse, now=now)
+    rollup.record_purchase(session, purchase)
     return purchase
 
 
