@@ -157,3 +157,33 @@ def test_each_role_is_refused_every_route_not_meant_for_it(app, client, world, r
             continue
         response = _request(client, method, url)
         assert response.status_code in (403, 404), (role, endpoint, method, response.status_code)
+
+
+#: Query strings a careless or hostile user might send: wrong types, impossible dates, huge numbers,
+#: injection attempts, unknown values for every filter the pages read.
+JUNK_QUERIES = (
+    "start=abc&end=2026-13-45",
+    "start=2026-12-31&end=2026-01-01",
+    "start=1900-01-01&end=2999-12-31&preset=custom",
+    "preset=yesterday-ish&sort=drop%20table&direction=sideways",
+    "card=%27%3B--&driver=-1&plate=%00&station=99999999999999999999&product=%E2%80%AE",
+    "cursor=not-a-cursor&page=-5&limit=100000000",
+    "group=everything&tab=secret&type=bogus&status=%3Cscript%3E&kind=x",
+    "month=2026-99&card_id=abc&region=xx&q=" + "x" * 2000,
+)
+
+
+@pytest.mark.parametrize("role", ["admin", "driver", "staff", "sysadmin"])
+def test_junk_query_strings_never_cause_a_server_error(app, client, world, role):
+    user = {"admin": world.admin, "driver": world.driver, "staff": world.staff, "sysadmin": world.sysadmin}[role]
+    assert login(client, user, world.password).status_code == 302
+    for endpoint, url, method in _routes(app):
+        if method != "GET" or endpoint in TERMINAL_API or endpoint == "static":
+            continue
+        if endpoint not in PUBLIC and role not in ALLOWED[endpoint]:
+            continue
+        for query in JUNK_QUERIES:
+            response = client.get(f"{url}?{query}")
+            response.get_data()  # consume streamed exports, as a browser does, so they end
+            response.close()
+            assert response.status_code < 500, (role, endpoint, query, response.status_code)
