@@ -187,3 +187,42 @@ def test_junk_query_strings_never_cause_a_server_error(app, client, world, role)
             response.get_data()  # consume streamed exports, as a browser does, so they end
             response.close()
             assert response.status_code < 500, (role, endpoint, query, response.status_code)
+
+
+#: Form fields the portal's forms use, all filled with nonsense.
+JUNK_FORM = {
+    "amount": "1e999",
+    "amounts": "¥-0.001",
+    "card_number": "'; DROP TABLE cards; --",
+    "card_ids": ["x", "-1", "99999999999999999999"],
+    "points": "ten",
+    "password": "",
+    "current_password": "x" * 5000,
+    "new_password": "\x00",
+    "reason": "<script>alert(1)</script>" * 50,
+    "key": "not-a-uuid",
+    "idempotency_key": "../../etc/passwd",
+    "batch_id": "zz",
+    "plate": "🚗" * 40,
+    "tank_litres": "-5",
+    "limit_per_purchase": "NaN",
+    "hours_from": "25:99",
+    "stations": ["ST", "ST", "ST"],
+    "region": "xx",
+    "lang": "klingon",
+    "next": "//evil.example",
+}
+
+
+@pytest.mark.parametrize("role", ["admin", "driver", "staff", "sysadmin"])
+def test_junk_form_posts_never_cause_a_server_error(app, client, world, role):
+    user = {"admin": world.admin, "driver": world.driver, "staff": world.staff, "sysadmin": world.sysadmin}[role]
+    assert login(client, user, world.password).status_code == 302
+    token = csrf_token(client, "/")
+    for endpoint, url, method in _routes(app):
+        if method != "POST" or endpoint in TERMINAL_API or endpoint in ("auth.sign_out", "shell.set_language"):
+            continue
+        if endpoint not in PUBLIC and role not in ALLOWED[endpoint]:
+            continue
+        response = client.post(url, data={**JUNK_FORM, "csrf_token": token})
+        assert response.status_code < 500, (role, endpoint, response.status_code)
