@@ -10,8 +10,8 @@ from portal.audit.models import AuditEvent
 from portal.auth import codes, credentials, registration, services
 from portal.auth.models import LoginSession
 from portal.auth.policy import PasswordPolicy
-from portal.auth.testing import PASSWORD, add_user, build_customers
 from portal.support import services as support
+from tests.auth_world import PASSWORD, add_user, build_customers
 from tests.conftest import T0
 
 POLICY = PasswordPolicy()

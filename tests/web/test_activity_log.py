@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from portal.auth.testing import PASSWORD, add_user, build_customers
+from tests.auth_world import PASSWORD, add_user, build_customers
 from tests.web.conftest import login
 from tests.web.test_auth_flows import Db
 

@@ -1,6 +1,6 @@
 """`flask --app portal users ...`: the policy applies on the command line too."""
 
-from portal.auth.testing import build_customers
+from tests.auth_world import build_customers
 from tests.web.conftest import login
 from tests.web.test_auth_flows import Db
 

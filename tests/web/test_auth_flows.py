@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from portal.auth.testing import PASSWORD, add_user, build_customers
+from tests.auth_world import PASSWORD, add_user, build_customers
 from tests.web.conftest import csrf_token, login
 
 

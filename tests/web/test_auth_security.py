@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from portal.auth.testing import PASSWORD, add_user, build_customers
+from tests.auth_world import PASSWORD, add_user, build_customers
 from tests.web.conftest import csrf_token, login
 from tests.web.test_auth_flows import Db
 
