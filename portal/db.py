@@ -5,9 +5,10 @@ Pure SQLAlchemy (no Flask) so that the ledger and other services can use it from
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, DateTime, Engine, Integer, MetaData, create_engine, event
+from sqlalchemy import BigInteger, DateTime, Engine, Integer, MetaData, create_engine, event, exc
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -60,12 +61,46 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int | None = None) -
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
     elif pool_size is not None:
         kwargs["pool_size"] = pool_size
-    if url.startswith("postgresql"):
-        kwargs["pool_pre_ping"] = True
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
+    else:
+        ping_when_idle(engine)
     return engine
+
+
+#: A pooled connection idle longer than this is checked before use (see ping_when_idle).
+IDLE_PING_SECONDS = 10.0
+
+
+def ping_when_idle(engine: Engine, idle_seconds: float = IDLE_PING_SECONDS, monotonic=time.monotonic) -> None:
+    """Check a pooled connection before use only if it sat idle for `idle_seconds`.
+
+    `pool_pre_ping` pings on every checkout: one extra round trip per request or transfer, a
+    fifth of a ledger transfer's cost. Connections go stale while idle (a database restart, a
+    firewall dropping quiet connections), so the idle ones are pinged; one that fails is replaced
+    before the caller sees it (DisconnectionError makes the pool connect anew). If the database
+    restarts under load, the busy connections fail once: SQLAlchemy then sees a disconnect error
+    and invalidates the whole pool, so the next requests connect afresh.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection, record):
+        record.info["idle_since"] = monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection, record, _proxy):
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or monotonic() - idle_since < idle_seconds:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            if engine.dialect.is_disconnect(error, dbapi_connection, None):
+                raise exc.DisconnectionError(str(error)) from error
+            raise
+        if alive is False:
+            raise exc.DisconnectionError("the connection did not answer a ping")
 
 
 def _configure_sqlite(engine: Engine) -> None:

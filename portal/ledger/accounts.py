@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import BigInteger, String, any_, bindparam, select, text, update
+from sqlalchemy import BigInteger, String, any_, bindparam, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -153,6 +153,13 @@ def id_in(session: Session, column, values: list):
     return column.in_(values)
 
 
+#: FOR NO KEY UPDATE is what `with_for_update(key_share=True)` renders: the lock an UPDATE takes.
+_LOCK_PG_SQL = (
+    "SELECT " + ", ".join(column.name for column in _STATE_COLUMNS) + " FROM ledger_accounts "  # noqa: S608 (constants)
+    "WHERE id = ANY(%(ids)s) ORDER BY id FOR NO KEY UPDATE"
+)
+
+
 def lock_accounts(session: Session, account_ids: Iterable[int]) -> dict[int, AccountState]:
     """Lock the rows in ascending id order (one statement) and read them fresh under the lock.
 
@@ -163,15 +170,19 @@ def lock_accounts(session: Session, account_ids: Iterable[int]) -> dict[int, Acc
     """
     session.flush()  # the caller's new accounts must be visible to Core statements
     ids = sorted(set(account_ids))
-    # Core on the session's connection: a plain row read, without the ORM's per-statement work.
-    stmt = (
-        select(*_STATE_COLUMNS)
-        .where(id_in(session, _accounts.c.id, ids))
-        .order_by(_accounts.c.id)
-        .with_for_update(key_share=True)
-    )
-    rows = session.connection().execute(stmt).all()
-    states = {row.id: AccountState(*row) for row in rows}
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        # Every money movement runs this: plain SQL, no statement to build or cache-key per call.
+        rows = connection.exec_driver_sql(_LOCK_PG_SQL, {"ids": ids}).all()
+    else:
+        stmt = (
+            select(*_STATE_COLUMNS)
+            .where(_accounts.c.id.in_(ids))
+            .order_by(_accounts.c.id)
+            .with_for_update(key_share=True)
+        )
+        rows = connection.execute(stmt).all()
+    states = {row[0]: AccountState(*row) for row in rows}
     missing = [account_id for account_id in ids if account_id not in states]
     if missing:
         raise UnknownAccount("no account " + ", ".join(map(str, missing)))
@@ -184,14 +195,14 @@ _UPDATE_TOTALS = (
     .values({name: bindparam("b_" + name) for name in _TOTALS})
 )
 #: PostgreSQL: every account in one statement, whatever the batch size (arrays, not 5n parameters).
-#: Also the tail of the journal's insert-and-update statement (portal.ledger.transfers).
+#: Also the tail of the journal's insert-and-update statement (portal.ledger.transfers). Plain SQL
+#: in the driver's parameter style, run with exec_driver_sql.
 UPDATE_TOTALS_PG_SQL = (
     "UPDATE ledger_accounts AS a SET debits_posted = v.dp, credits_posted = v.cp, "
     "debits_pending = v.dq, credits_pending = v.cq "
-    "FROM unnest(CAST(:ids AS bigint[]), CAST(:dp AS bigint[]), CAST(:cp AS bigint[]), "
-    "CAST(:dq AS bigint[]), CAST(:cq AS bigint[])) AS v(id, dp, cp, dq, cq) WHERE a.id = v.id"
+    "FROM unnest(CAST(%(ids)s AS bigint[]), CAST(%(dp)s AS bigint[]), CAST(%(cp)s AS bigint[]), "
+    "CAST(%(dq)s AS bigint[]), CAST(%(cq)s AS bigint[])) AS v(id, dp, cp, dq, cq) WHERE a.id = v.id"
 )
-_UPDATE_TOTALS_PG = text(UPDATE_TOTALS_PG_SQL)
 
 
 def totals_params(states: list[AccountState]) -> dict[str, list[int]]:
@@ -210,7 +221,7 @@ def write_totals(session: Session, states: Iterable[AccountState]) -> None:
     if not states:
         return
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(_UPDATE_TOTALS_PG, totals_params(states))
+        session.connection().exec_driver_sql(UPDATE_TOTALS_PG_SQL, totals_params(states))
     else:
         session.execute(
             _UPDATE_TOTALS, [{"b_id": s.id, **{"b_" + name: getattr(s, name) for name in _TOTALS}} for s in states]

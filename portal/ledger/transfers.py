@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import exists, or_, select, text
+from sqlalchemy import exists, or_, select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session, aliased, make_transient_to_detached
 
@@ -118,19 +118,34 @@ _INSERT_TYPES = (
     "varchar", "varchar", "bigint", "bigint", "bigint", "varchar", "varchar", "varchar",
     "varchar", "varchar", "timestamp", "bigint", "varchar", "timestamp",
 )  # fmt: skip
-_INSERT_PG_SQL = (
-    f"INSERT INTO ledger_transfers ({', '.join(_INSERT_COLUMNS)}) SELECT * FROM unnest("  # noqa: S608 (constants)
-    + ", ".join(f"CAST(:{name} AS {type_}[])" for name, type_ in zip(_INSERT_COLUMNS, _INSERT_TYPES, strict=True))
-    + ") ON CONFLICT DO NOTHING RETURNING *"
+#: The journal rows and the new totals in ONE statement: a round trip is most of a transfer's cost.
+#: Rows go in only if none of the ids is taken yet (a replay inserts nothing and is recognised
+#: afterwards); the totals are written only if every row went in (:n of them). A concurrent writer
+#: of one of the ids can still win between the check and the insert: then ON CONFLICT skips that
+#: row, fewer rows than asked come back, no totals are written, and the caller must roll back.
+#: Plain SQL run with exec_driver_sql: every money movement runs it, so nothing is built per call.
+_RECORD_PG_SQL = (
+    f"WITH ins AS (INSERT INTO ledger_transfers ({', '.join(_INSERT_COLUMNS)}) "  # noqa: S608 (constants)
+    "SELECT * FROM unnest("
+    + ", ".join(f"CAST(%({name})s AS {type_}[])" for name, type_ in zip(_INSERT_COLUMNS, _INSERT_TYPES, strict=True))
+    + ") WHERE NOT EXISTS (SELECT 1 FROM ledger_transfers WHERE id = ANY(%(id)s)) "  # noqa: S608 (constants)
+    "ON CONFLICT DO NOTHING RETURNING id), "
+    f"upd AS ({UPDATE_TOTALS_PG_SQL} AND (SELECT count(*) FROM ins) = %(n)s RETURNING a.id) "
+    "SELECT id FROM ins"
 )
-#: PostgreSQL: the journal rows and the new totals in ONE statement (one round trip, which is most
-#: of a transfer's cost). The totals are written only if every row was inserted (:n of them); if
-#: any id was taken, nothing but the other rows lands, and the caller reports a retry or a conflict.
-_RECORD_PG = text(
-    f"WITH ins AS ({_INSERT_PG_SQL}), "  # noqa: S608 (constants)
-    f"upd AS ({UPDATE_TOTALS_PG_SQL} AND (SELECT count(*) FROM ins) = :n RETURNING a.id) "
-    "SELECT * FROM ins"
-).columns(*Transfer.__table__.c)
+#: The same for the commonest case, one row and two accounts, with scalar parameters (dumping
+#: arrays costs more Python than the statement saves).
+_RECORD_ONE_PG_SQL = (
+    f"WITH ins AS (INSERT INTO ledger_transfers ({', '.join(_INSERT_COLUMNS)}) VALUES ("  # noqa: S608 (constants)
+    + ", ".join(f"%({name})s" for name in _INSERT_COLUMNS)
+    + ") ON CONFLICT DO NOTHING RETURNING id), "
+    "upd AS (UPDATE ledger_accounts AS a SET debits_posted = v.dp, credits_posted = v.cp, "
+    "debits_pending = v.dq, credits_pending = v.cq FROM (VALUES "
+    "(CAST(%(a1)s AS bigint), CAST(%(dp1)s AS bigint), CAST(%(cp1)s AS bigint), CAST(%(dq1)s AS bigint), "
+    "CAST(%(cq1)s AS bigint)), (%(a2)s, %(dp2)s, %(cp2)s, %(dq2)s, %(cq2)s)) AS v(id, dp, cp, dq, cq) "
+    "WHERE a.id = v.id AND EXISTS (SELECT 1 FROM ins) RETURNING a.id) "
+    "SELECT id FROM ins"
+)
 
 
 def _naive_utc(value: datetime | None) -> datetime | None:
@@ -146,33 +161,45 @@ def _write(session: Session, rows: list[dict], states: list[AccountState]) -> li
     unit of work: it costs far more Python than the database round trip. Only PostgreSQL and SQLite
     are supported.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        params = {name: [row[name] for row in rows] for name in _INSERT_COLUMNS}
-        for name in ("expires_at", "created_at"):  # stored as naive UTC, like UTCDateTime does
-            params[name] = [_naive_utc(value) for value in params[name]]
-        params.update(totals_params(states), n=len(rows))
-        # Loading the RETURNING rows makes persistent objects far faster than constructing them.
-        inserted = {t.id: t for t in session.scalars(select(Transfer).from_statement(_RECORD_PG), params)}
-        if len(inserted) == len(rows):
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        if len(rows) == 1 and len(states) == 2:
+            params = dict(rows[0])
+            for name in ("expires_at", "created_at"):  # stored as naive UTC, like UTCDateTime does
+                params[name] = _naive_utc(params[name])
+            for n, state in enumerate(states, start=1):
+                params.update(
+                    {
+                        f"a{n}": state.id,
+                        f"dp{n}": state.debits_posted,
+                        f"cp{n}": state.credits_posted,
+                        f"dq{n}": state.debits_pending,
+                        f"cq{n}": state.credits_pending,
+                    }
+                )
+            inserted_ids = {row[0] for row in connection.exec_driver_sql(_RECORD_ONE_PG_SQL, params)}
+        else:
+            params = {name: [row[name] for row in rows] for name in _INSERT_COLUMNS}
+            for name in ("expires_at", "created_at"):
+                params[name] = [_naive_utc(value) for value in params[name]]
+            params.update(totals_params(states), n=len(rows))
+            inserted_ids = {row[0] for row in connection.exec_driver_sql(_RECORD_PG_SQL, params)}
+        if len(inserted_ids) == len(rows):
             refresh_loaded(session, states)
-        return [inserted[row["id"]] for row in rows if row["id"] in inserted]
-    inserted = _insert_sqlite(session, rows)
-    if len(inserted) == len(rows):
-        write_totals(session, states)
-    return inserted
+    else:
+        stmt = sqlite.insert(_transfers).on_conflict_do_nothing()
+        inserted_ids = set(session.scalars(stmt.returning(_transfers.c.id), rows))
+        if len(inserted_ids) == len(rows):
+            write_totals(session, states)
+    return [_attach(session, row) for row in rows if row["id"] in inserted_ids]
 
 
-def _insert_sqlite(session: Session, rows: list[dict]) -> list[Transfer]:
-    stmt = sqlite.insert(_transfers).on_conflict_do_nothing()
-    inserted_ids = set(session.scalars(stmt.returning(_transfers.c.id), rows))
-    result = []
-    for row in rows:
-        if row["id"] in inserted_ids:
-            transfer = Transfer(**row)
-            make_transient_to_detached(transfer)  # it is stored as sent: attach it without a query
-            session.add(transfer)
-            result.append(transfer)
-    return result
+def _attach(session: Session, row: dict) -> Transfer:
+    """The journal row just inserted, as a persistent object, without reading it back."""
+    transfer = Transfer(**row)
+    make_transient_to_detached(transfer)
+    session.add(transfer)
+    return transfer
 
 
 def _record(session: Session, row: dict, touched: list[AccountState]) -> Transfer:
@@ -257,21 +284,45 @@ def transfer_batch(
     rows = [
         _row(request, states[request.debit_account_id].ledger, "posted", now, batch_id=batch_id) for request in requests
     ]
-    existing = {t.id: t for t in session.scalars(select(Transfer).where(id_in(session, Transfer.id, ids)))}
+    if session.get_bind().dialect.name != "postgresql":
+        # SQLite: look first (its writers are serialized, so nothing can slip in after the look).
+        # PostgreSQL's write statement itself refuses to insert a batch any of whose ids exist.
+        existing = _existing(session, ids)
+        if existing:
+            return _replayed_batch(existing, rows)
+    try:
+        for request in requests:
+            apply_posted(
+                states[request.debit_account_id], states[request.credit_account_id], request.amount, request.code
+            )
+    except LedgerError:
+        # A retry of a batch that already spent the money must still get its originals back.
+        existing = _existing(session, ids)
+        if existing:
+            return _replayed_batch(existing, rows)
+        raise
+    inserted = _write(session, rows, list(states.values()))
+    if len(inserted) == len(rows):
+        return inserted
+    if not inserted:
+        return _replayed_batch(_existing(session, ids), rows)
+    raise IdempotencyConflict("another request recorded some of these transfer ids meanwhile; roll back and retry")
+
+
+def _existing(session: Session, ids: list[str]) -> dict[str, Transfer]:
+    return {t.id: t for t in session.scalars(select(Transfer).where(id_in(session, Transfer.id, ids)))}
+
+
+def _replayed_batch(existing: dict[str, Transfer], rows: list[dict]) -> list[Transfer]:
+    """A batch whose ids are taken: the same batch again (its originals), or a conflict."""
     if len(existing) == len(rows):
         return [_same_or_conflict(existing[row["id"]], row) for row in rows]
-    if existing:
-        raise IdempotencyConflict(
-            f"{len(existing)} of this batch's {len(rows)} transfer ids already exist (e.g. {next(iter(existing))}); "
-            "a retried batch must repeat every transfer"
-        )
-    for request in requests:
-        apply_posted(states[request.debit_account_id], states[request.credit_account_id], request.amount, request.code)
-    inserted = _write(session, rows, list(states.values()))
-    if len(inserted) != len(rows):
-        raise IdempotencyConflict("another request recorded some of these transfer ids meanwhile; roll back and retry")
-    by_id = {t.id: t for t in inserted}
-    return [by_id[transfer_id] for transfer_id in ids]
+    if not existing:  # pragma: no cover - the ids were taken by a transaction that then rolled back
+        raise IdempotencyConflict("this batch could not be recorded; roll back and retry")
+    raise IdempotencyConflict(
+        f"{len(existing)} of this batch's {len(rows)} transfer ids already exist (e.g. {next(iter(existing))}); "
+        "a retried batch must repeat every transfer"
+    )
 
 
 # --- resolving pending transfers ------------------------------------------------------------------
