@@ -1,7 +1,8 @@
 """Ledger benchmark (not a test): pgbench's tpcb-like at N clients, then the ledger's single
-transfers at N concurrent workers for the same time, then one batch allocation to 1,000 cards.
+transfers at N concurrent workers for the same time, alternating for --rounds rounds (medians are
+reported), then one batch allocation to 1,000 cards.
 
-    .venv/bin/python bench/ledger.py [--seconds 10] [--clients 8] [--database-url URL] [--sqlite]
+    .venv/bin/python bench/ledger.py [--seconds 10] [--clients 8] [--rounds 3] [--database-url URL] [--sqlite]
 
 PostgreSQL URL from --database-url or $BENCH_DATABASE_URL (the database is created if missing and
 rebuilt from the migrations). The last line printed is JSON with the figures.
@@ -15,6 +16,7 @@ import multiprocessing
 import os
 import random
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -152,27 +154,34 @@ def build_books(engine) -> dict:
 # --- the three measurements -----------------------------------------------------------------------
 
 
-def run_pgbench(url: str, clients: int, seconds: int, scale: int) -> float:
-    parsed = make_url(url)
-    database = parsed.database + "_pgbench"
-    conn = ["-h", parsed.host or "127.0.0.1", "-p", str(parsed.port or 5432), "-U", parsed.username or "postgres"]
-    env = dict(os.environ, PGPASSWORD=parsed.password or "")
-    subprocess.run(["dropdb", *conn, "--if-exists", database], check=True, env=env)
-    subprocess.run(["createdb", *conn, database], check=True, env=env)
-    subprocess.run(["pgbench", *conn, "-i", "-q", "-s", str(scale), database], check=True, env=env, capture_output=True)
-    out = subprocess.run(
-        ["pgbench", *conn, "-c", str(clients), "-j", "2", "-T", str(seconds), "-b", "tpcb-like", database],
-        check=True,
-        env=env,
-        capture_output=True,
-        text=True,
-    ).stdout
-    match = re.search(r"tps = ([\d.]+) \(without initial connection time\)", out)
-    subprocess.run(["dropdb", *conn, "--if-exists", database], check=True, env=env)
-    return float(match.group(1))
+class Pgbench:
+    """pgbench's own database, initialised once and run once per round."""
+
+    def __init__(self, url: str, scale: int):
+        parsed = make_url(url)
+        self.database = parsed.database + "_pgbench"
+        self.conn = [
+            "-h", parsed.host or "127.0.0.1", "-p", str(parsed.port or 5432), "-U", parsed.username or "postgres",
+        ]  # fmt: skip
+        self.env = dict(os.environ, PGPASSWORD=parsed.password or "")
+        self._run("dropdb", "--if-exists", self.database)
+        self._run("createdb", self.database)
+        self._run("pgbench", "-i", "-q", "-s", str(scale), self.database)
+
+    def _run(self, command: str, *args: str) -> str:
+        return subprocess.run(
+            [command, *self.conn, *args], check=True, env=self.env, capture_output=True, text=True
+        ).stdout
+
+    def tps(self, clients: int, seconds: int) -> float:
+        out = self._run("pgbench", "-c", str(clients), "-j", "2", "-T", str(seconds), "-b", "tpcb-like", self.database)
+        return float(re.search(r"tps = ([\d.]+) \(without initial connection time\)", out).group(1))
+
+    def drop(self) -> None:
+        self._run("dropdb", "--if-exists", self.database)
 
 
-def transfer_worker(url: str, pairs: list, seconds: float, seed: int, counts, slot: int, start) -> None:
+def transfer_worker(url: str, pairs: list, seconds: float, seed: str, counts, slot: int, start) -> None:
     """Single transfers, one commit each: allocation unit -> reserve or collection reserve -> unit."""
     engine = make_engine(url)
     session = make_sessionmaker(engine)()
@@ -200,17 +209,18 @@ def transfer_worker(url: str, pairs: list, seconds: float, seed: int, counts, sl
     engine.dispose()
 
 
-def run_transfers(url: str, pairs: list, clients: int, seconds: float, mode: str) -> float:
+def run_transfers(url: str, pairs: list, clients: int, seconds: float, mode: str, round_: int = 0) -> float:
     if mode == "process":
         ctx = multiprocessing.get_context("spawn")
         counts, start = ctx.Array("q", clients), ctx.Barrier(clients + 1)
         workers = [
-            ctx.Process(target=transfer_worker, args=(url, pairs, seconds, n, counts, n, start)) for n in range(clients)
+            ctx.Process(target=transfer_worker, args=(url, pairs, seconds, f"{round_}.{n}", counts, n, start))
+            for n in range(clients)
         ]
     else:
         counts, start = [0] * clients, threading.Barrier(clients + 1)
         workers = [
-            threading.Thread(target=transfer_worker, args=(url, pairs, seconds, n, counts, n, start))
+            threading.Thread(target=transfer_worker, args=(url, pairs, seconds, f"{round_}.{n}", counts, n, start))
             for n in range(clients)
         ]
     for worker in workers:
@@ -246,23 +256,36 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--scale", type=int, default=1, help="pgbench -i scale factor (pgbench's default: 1)")
     parser.add_argument("--workers", choices=("thread", "process"), default="thread")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="pgbench and transfer runs alternate this many times; medians are kept"
+    )
     args = parser.parse_args()
 
     if args.sqlite:
         url = "sqlite:///" + os.path.join(tempfile.mkdtemp(prefix="ledger-bench-"), "bench.db")
-        pgbench_tps = None
+        pgbench = None
     else:
         url = args.database_url
         prepare_postgres(url)
-        log(f"pgbench tpcb-like, scale {args.scale}, {args.clients} clients, {args.seconds} s ...")
-        pgbench_tps = run_pgbench(url, args.clients, args.seconds, args.scale)
-        log(f"  pgbench_tps = {pgbench_tps:.0f}")
+        pgbench = Pgbench(url, args.scale)
     engine = make_engine(url)
     books = build_books(engine)
     engine.dispose()
-    log(f"ledger single transfers, {args.clients} {args.workers} workers, {args.seconds} s ...")
-    transfer_tps = run_transfers(url, books["pairs"], args.clients, args.seconds, args.workers)
-    log(f"  transfer_tps = {transfer_tps:.0f}")
+    # Alternating the anchor and the ledger, round after round, gives both the same machine: on a
+    # shared box a single run of each can land in different weather.
+    pgbench_runs, transfer_runs = [], []
+    for round_ in range(args.rounds):
+        if pgbench is not None:
+            pgbench_runs.append(pgbench.tps(args.clients, args.seconds))
+            log(f"round {round_ + 1}: pgbench tpcb-like (scale {args.scale}, {args.clients} clients) "
+                f"{pgbench_runs[-1]:.0f} tps")  # fmt: skip
+        transfer_runs.append(run_transfers(url, books["pairs"], args.clients, args.seconds, args.workers, round_))
+        log(f"round {round_ + 1}: ledger single transfers ({args.clients} {args.workers} workers) "
+            f"{transfer_runs[-1]:.0f} tps")  # fmt: skip
+    if pgbench is not None:
+        pgbench.drop()
+    pgbench_tps = statistics.median(pgbench_runs) if pgbench_runs else None
+    transfer_tps = statistics.median(transfer_runs)
     unit, reserves = books["batch"]
     batch_s = run_batch(url, unit, reserves[:BATCH_CARDS])
     log(f"one batch allocation to {BATCH_CARDS} cards: {batch_s:.3f} s")
@@ -272,10 +295,14 @@ def main() -> None:
         "pgbench_scale": None if args.sqlite else args.scale,
         "transfer_tps": round(transfer_tps, 1),
         "ratio": round(transfer_tps / pgbench_tps, 2) if pgbench_tps else None,
+        "round_ratios": [round(t / p, 2) for t, p in zip(transfer_runs, pgbench_runs, strict=True)]
+        if pgbench_runs
+        else None,
         "batch_1000_s": round(batch_s, 3),
         "clients": args.clients,
         "workers": args.workers,
         "seconds": args.seconds,
+        "rounds": args.rounds,
     }
     print(json.dumps(result), flush=True)
 
