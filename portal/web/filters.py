@@ -1,11 +1,11 @@
-"""Jinja filters every area's templates use: money in fen, times in Shanghai, card numbers."""
+"""Jinja filters every area's templates use: money in fen, points, times in Shanghai, card numbers."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from flask import Flask
-from flask_babel import format_datetime, get_locale
+from flask_babel import format_datetime, format_decimal, get_locale
 
 
 def money(fen: int | None) -> str:
@@ -18,6 +18,15 @@ def money(fen: int | None) -> str:
     from portal.money import format_fen
 
     return format_fen(fen, str(get_locale()))
+
+
+def points(value: int | None) -> str:
+    """A whole number of points, grouped in the current language (12,345)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"points are integers, got {type(value).__name__}")
+    return format_decimal(value)
 
 
 def localtime(at: datetime | None, format: str = "medium") -> str:
@@ -39,5 +48,6 @@ def card_number(number: str | None) -> str:
 
 def register_filters(app: Flask) -> None:
     app.add_template_filter(money, "money")
+    app.add_template_filter(points, "points")
     app.add_template_filter(localtime, "localtime")
     app.add_template_filter(card_number, "card_number")

@@ -76,7 +76,7 @@ def test_admin_redeems_two_blocks_with_confirmation_and_receipt(app, client, wor
     done = client.post("/rewards/confirm", data=confirm_data(body))
     assert done.status_code == 302 and "/rewards/receipts/" in done.headers["Location"]
     receipt = client.get(done.headers["Location"]).get_data(as_text=True)
-    assert 'data-testid="receipt-points">2000<' in receipt and 'data-testid="receipt-value">¥20.00<' in receipt
+    assert 'data-testid="receipt-points">2,000<' in receipt and 'data-testid="receipt-value">¥20.00<' in receipt
     assert points_of(app, one.cards[1]) == 500 and redemptions(app) == 1
 
     # The same confirmation again (double click, browser retry): nothing more is redeemed.

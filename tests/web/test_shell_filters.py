@@ -1,4 +1,4 @@
-"""Template helpers: money, localtime, card_number; and the access helpers views use."""
+"""Template helpers: money, points, localtime, card_number; and the access helpers views use."""
 
 from __future__ import annotations
 
@@ -30,6 +30,19 @@ def test_money_formats_fen_in_both_languages(app):
 def test_money_refuses_anything_but_integer_fen(app, value):
     with pytest.raises(TypeError):
         render(app, "{{ value|money }}", value=value)
+
+
+def test_points_are_grouped_in_both_languages(app):
+    assert render(app, "{{ 1234567|points }}") == "1,234,567"
+    assert render(app, "{{ 1234567|points }}", lang="en") == "1,234,567"
+    assert render(app, "{{ 0|points }}") == "0"
+    assert render(app, "{{ none|points }}") == ""
+
+
+@pytest.mark.parametrize("value", [1.5, True, "100"])
+def test_points_refuse_anything_but_integers(app, value):
+    with pytest.raises(TypeError):
+        render(app, "{{ value|points }}", value=value)
 
 
 def test_localtime_shows_shanghai_time_in_the_current_language(app):
