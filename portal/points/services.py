@@ -43,10 +43,15 @@ def points_for_purchase(session: Session, purchase: Purchase, product_kind: str)
     return earned_points(session, purchase, product_kind)
 
 
-def earned_points(session: Session, purchase: Purchase, product_kind: str) -> int:
-    """The points a purchase earns by the rules in force, for a card known to have a points account."""
+def earned_points(
+    session: Session, purchase: Purchase, product_kind: str, *, rules_in_force: list[rules.Rule] | None = None
+) -> int:
+    """The points a purchase earns by the rules in force, for a card known to have a points account.
+
+    `rules_in_force`: the active rules (ordered by id) when the caller read them already; those
+    that cannot apply to the purchase may be left out (the pump reads only the others)."""
     return rules.earn(
-        load_rules(session),
+        load_rules(session) if rules_in_force is None else rules_in_force,
         amount_fen=purchase.amount_fen,
         product_kind=product_kind,
         product_code=purchase.product_code,

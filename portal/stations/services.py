@@ -191,7 +191,7 @@ def record_offline_purchase(
     session.add(purchase)
     session.flush()
     check_purchase(session, purchase, now=now)
-    post_purchase(session, purchase, purse, now=now)
+    post_purchase(session, purchase, purse.id, now=now)
     rollup.record_purchase(session, purchase)
     return purchase
 

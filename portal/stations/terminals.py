@@ -10,8 +10,8 @@ import hashlib
 import secrets
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from portal.audit.services import record
 from portal.reference.models import Station
@@ -67,16 +67,23 @@ def revoke_terminal(session: Session, terminal: Terminal, *, now: datetime, acto
     record(session, "terminal.revoke", actor_id=actor_id, detail={"terminal_id": terminal.id}, now=now)
 
 
+#: Every terminal request starts with this lookup, so it is built once, and its row becomes the
+#: Terminal directly rather than through the ORM's loading of a query.
+_terminals = Terminal.__table__
+_BY_KEY_HASH = select(_terminals).where(_terminals.c.key_hash == bindparam("key_hash"))
+
+
 def terminal_for_key(session: Session, key: str | None) -> Terminal | None:
     """The active terminal holding `key`, or None (unknown, malformed or revoked)."""
     if not key or not key.startswith(KEY_PREFIX) or len(key) > 100:
         return None
-    # The station comes in the same query: authorization needs it, and finds it in the session.
-    row = session.execute(
-        select(Terminal, Station)
-        .outerjoin(Station, Station.id == Terminal.station_id)
-        .where(Terminal.key_hash == hash_key(key))
-    ).first()
-    if row is None or row.Terminal.revoked_at is not None:
+    session.flush()  # a Core statement: what the session holds must be in the database first
+    row = session.execute(_BY_KEY_HASH, {"key_hash": hash_key(key)}).first()
+    if row is None or row.revoked_at is not None:
         return None
-    return row.Terminal
+    terminal = session.identity_map.get(session.identity_key(Terminal, row.id))
+    if terminal is None:  # as a query would load it: one already in the session wins
+        terminal = Terminal(**row._mapping)
+        make_transient_to_detached(terminal)
+        session.add(terminal)
+    return terminal

@@ -11,9 +11,7 @@ purchases, e.g. once before the app starts reading them (`PURCHASE_ROLLUP = True
 
 from __future__ import annotations
 
-from sqlalchemy import case, delete, func, insert, select, text
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import bindparam, case, delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from portal.clock import business_date as business_date_of
@@ -29,7 +27,17 @@ KEY = ("customer_id", "day", "status", "kind", "product_code", "region_id")
 SUMS = ("count", "amount_fen", "litres_ml", "points")
 #: Statistics groups the daily totals can answer (the others need card, driver, vehicle or station).
 GROUPS = ("day", "month", "product", "region")
-_UPSERTS = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}
+
+
+#: INSERT ... ON CONFLICT (the key) DO UPDATE adding the sums, as text: the same SQL on PostgreSQL
+#: and SQLite (3.24+). SQLAlchemy cannot cache a compiled dialect `on_conflict_do_update`, and
+#: compiling it anew for every purchase cost more than its round trip.
+_UPSERT = text(
+    f"INSERT INTO purchase_days ({', '.join(KEY + SUMS)}) "  # noqa: S608 (constants)
+    f"VALUES ({', '.join(':' + name for name in KEY + SUMS)}) "
+    f"ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET "
+    + ", ".join(f"{name} = purchase_days.{name} + excluded.{name}" for name in SUMS)
+).bindparams(*(bindparam(name, type_=PurchaseDay.__table__.c[name].type) for name in KEY + SUMS))
 
 
 def record_purchase(session: Session, purchase: Purchase) -> None:
@@ -46,13 +54,7 @@ def record_purchase(session: Session, purchase: Purchase) -> None:
         "litres_ml": purchase.litres_ml,
         "points": purchase.points,
     }
-    upsert = _UPSERTS[session.get_bind().dialect.name](PurchaseDay).values(**row)
-    columns = PurchaseDay.__table__.c
-    session.execute(
-        upsert.on_conflict_do_update(
-            index_elements=list(KEY), set_={name: columns[name] + upsert.excluded[name] for name in SUMS}
-        )
-    )
+    session.execute(_UPSERT, row)
 
 
 def rebuild(session: Session, customer_id: int | None = None) -> int:
