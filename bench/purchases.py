@@ -107,9 +107,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve(app_spec: str, port: int, env: dict) -> subprocess.Popen:
+def serve(app_spec: str, port: int, env: dict, threads: int = 1) -> subprocess.Popen:
+    """gunicorn with 2 workers; with threads > 1, gthread workers of that many threads each."""
+    workers = ["-w", "2"] + (["-k", "gthread", "--threads", str(threads)] if threads > 1 else [])
     proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level", "warning", app_spec],
+        [str(ROOT / ".venv/bin/gunicorn"), *workers, "-b", f"127.0.0.1:{port}", "--log-level", "warning", app_spec],
         cwd=ROOT,
         env=env,
     )
@@ -175,13 +177,16 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--cards", type=int, default=200)
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
+    parser.add_argument(
+        "--threads", type=int, default=1, help="threads per gunicorn worker (gthread), for both servers; 1: sync"
+    )
     args = parser.parse_args()
 
     key, numbers = prepare(args.database_url, args.cards)
     env = {**os.environ, "DATABASE_URL": args.database_url, "PORTAL_ENV": "development"}
 
     port = free_port()
-    hello = serve("bench.purchases:hello_app()", port, env)
+    hello = serve("bench.purchases:hello_app()", port, env, args.threads)
     try:
         measure("hello", port, 1, args.clients)  # warm-up
         hello_rps, hello_errors = measure("hello", port, args.seconds, args.clients)
@@ -191,7 +196,7 @@ def main() -> None:
     print(f"hello: {hello_rps:.0f} requests/s ({hello_errors} errors)")
 
     port = free_port()
-    portal = serve("portal:create_app()", port, env)
+    portal = serve("portal:create_app()", port, env, args.threads)
     try:
         measure("auth", port, 1, args.clients, key, numbers)  # warm-up
         auth_rps, auth_errors = measure("auth", port, args.seconds, args.clients, key, numbers)
@@ -209,6 +214,7 @@ def main() -> None:
                 "seconds": args.seconds,
                 "cards": args.cards,
                 "workers": 2,
+                "threads": args.threads,
                 "auth_errors": auth_errors,
             }
         )

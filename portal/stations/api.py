@@ -14,7 +14,7 @@ from flask_babel import force_locale
 from sqlalchemy.exc import IntegrityError
 
 from portal import ledger
-from portal.extensions import clock, csrf, db
+from portal.extensions import clock, csrf, db, limiter
 from portal.reference.models import Station
 from portal.stations import messages
 from portal.stations.authorization import Answer, AuthorizationError, PurchaseRequest, authorize
@@ -23,6 +23,10 @@ from portal.stations.terminals import terminal_for_key
 
 bp = Blueprint("terminal_api", __name__, url_prefix="/api/terminal/v1")
 csrf.exempt(bp)
+#: Rate limits guard sign-in pages against guessing; a terminal proves itself with its API key on
+#: every request, and a pump must not be refused for being busy. Exempt, the limiter's per-request
+#: bookkeeping is skipped too.
+limiter.exempt(bp)
 
 
 class BadRequest(Exception):
