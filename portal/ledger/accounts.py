@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import BigInteger, String, any_, bindparam, select, update
+from sqlalchemy import BigInteger, String, any_, bindparam, exc, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -160,6 +161,26 @@ _LOCK_PG_SQL = (
 )
 
 
+def driver_rows(connection: Connection, sql: str, params: dict) -> list[tuple]:
+    """Run `sql` (the driver's parameter style) on the connection's own DBAPI cursor; its rows.
+
+    For the statements every money movement runs: SQLAlchemy's result machinery costs more Python
+    than the statement's round trip. The statement runs in the connection's transaction like any
+    other. Driver errors come out as SQLAlchemy's (IntegrityError, OperationalError, ...), as from
+    `Connection.execute`; SQL logging and cursor events do not see these statements.
+    """
+    cursor = connection.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description is not None else []
+    except connection.dialect.loaded_dbapi.Error as error:
+        raise exc.DBAPIError.instance(
+            sql, params, error, connection.dialect.loaded_dbapi.Error, dialect=connection.dialect
+        ) from error
+    finally:
+        cursor.close()
+
+
 def lock_accounts(session: Session, account_ids: Iterable[int]) -> dict[int, AccountState]:
     """Lock the rows in ascending id order (one statement) and read them fresh under the lock.
 
@@ -173,7 +194,7 @@ def lock_accounts(session: Session, account_ids: Iterable[int]) -> dict[int, Acc
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         # Every money movement runs this: plain SQL, no statement to build or cache-key per call.
-        rows = connection.exec_driver_sql(_LOCK_PG_SQL, {"ids": ids}).all()
+        rows = driver_rows(connection, _LOCK_PG_SQL, {"ids": ids})
     else:
         stmt = (
             select(*_STATE_COLUMNS)
@@ -196,7 +217,7 @@ _UPDATE_TOTALS = (
 )
 #: PostgreSQL: every account in one statement, whatever the batch size (arrays, not 5n parameters).
 #: Also the tail of the journal's insert-and-update statement (portal.ledger.transfers). Plain SQL
-#: in the driver's parameter style, run with exec_driver_sql.
+#: in the driver's parameter style, run by driver_rows.
 UPDATE_TOTALS_PG_SQL = (
     "UPDATE ledger_accounts AS a SET debits_posted = v.dp, credits_posted = v.cp, "
     "debits_pending = v.dq, credits_pending = v.cq "
@@ -221,7 +242,7 @@ def write_totals(session: Session, states: Iterable[AccountState]) -> None:
     if not states:
         return
     if session.get_bind().dialect.name == "postgresql":
-        session.connection().exec_driver_sql(UPDATE_TOTALS_PG_SQL, totals_params(states))
+        driver_rows(session.connection(), UPDATE_TOTALS_PG_SQL, totals_params(states))
     else:
         session.execute(
             _UPDATE_TOTALS, [{"b_id": s.id, **{"b_" + name: getattr(s, name) for name in _TOTALS}} for s in states]

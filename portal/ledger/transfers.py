@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, aliased, make_transient_to_detached
 
 from portal.ledger.accounts import (
     UPDATE_TOTALS_PG_SQL,
+    driver_rows,
     id_in,
     lock_accounts,
     refresh_loaded,
@@ -123,7 +124,7 @@ _INSERT_TYPES = (
 #: afterwards); the totals are written only if every row went in (:n of them). A concurrent writer
 #: of one of the ids can still win between the check and the insert: then ON CONFLICT skips that
 #: row, fewer rows than asked come back, no totals are written, and the caller must roll back.
-#: Plain SQL run with exec_driver_sql: every money movement runs it, so nothing is built per call.
+#: Plain SQL run on the driver's cursor (accounts.driver_rows): every money movement runs it.
 _RECORD_PG_SQL = (
     f"WITH ins AS (INSERT INTO ledger_transfers ({', '.join(_INSERT_COLUMNS)}) "  # noqa: S608 (constants)
     "SELECT * FROM unnest("
@@ -177,13 +178,13 @@ def _write(session: Session, rows: list[dict], states: list[AccountState]) -> li
                         f"cq{n}": state.credits_pending,
                     }
                 )
-            inserted_ids = {row[0] for row in connection.exec_driver_sql(_RECORD_ONE_PG_SQL, params)}
+            inserted_ids = {row[0] for row in driver_rows(connection, _RECORD_ONE_PG_SQL, params)}
         else:
             params = {name: [row[name] for row in rows] for name in _INSERT_COLUMNS}
             for name in ("expires_at", "created_at"):
                 params[name] = [_naive_utc(value) for value in params[name]]
             params.update(totals_params(states), n=len(rows))
-            inserted_ids = {row[0] for row in connection.exec_driver_sql(_RECORD_PG_SQL, params)}
+            inserted_ids = {row[0] for row in driver_rows(connection, _RECORD_PG_SQL, params)}
         if len(inserted_ids) == len(rows):
             refresh_loaded(session, states)
     else:

@@ -16,6 +16,8 @@ import pytest
 from sqlalchemy import event, select
 
 from portal import ledger
+from portal.ledger import accounts as ledger_accounts
+from portal.ledger import transfers as ledger_transfers
 from portal.points import services as points
 from portal.points.rules import earn
 from portal.stations.authorization import PurchaseRequest, authorize
@@ -64,6 +66,15 @@ def counted(session, monkeypatch):
             seen.in_ledger = False
 
     monkeypatch.setattr(ledger, "transfer_batch", ledger_batch)
+    # The ledger's hot statements run on the driver's cursor (no SQLAlchemy events): count them here.
+    run_on_driver = ledger_accounts.driver_rows
+
+    def driver_rows(connection, statement, parameters):
+        (seen.ledger if seen.in_ledger else seen.own).append(statement)
+        return run_on_driver(connection, statement, parameters)
+
+    for module in (ledger_accounts, ledger_transfers):
+        monkeypatch.setattr(module, "driver_rows", driver_rows)
     engine = session.get_bind()
     event.listen(engine, "before_cursor_execute", before)
     try:
