@@ -1,11 +1,15 @@
 """Purchase-authorization benchmark (not a test): authorizations per second through the real HTTP
 path (gunicorn, 2 sync workers, PostgreSQL), and, in the same run and the same way, the bare
-framework's requests per second for a trivial endpoint as the anchor.
+framework's requests per second for a trivial endpoint as the anchor. For scale it also measures
+the bare framework running one database transaction per request (BEGIN, SELECT 1, COMMIT):
+`one_query_ratio` is what a single round-trip transaction costs against the anchor.
 
-    .venv/bin/python bench/purchases.py [--seconds 10] [--clients 8] [--cards 200] [--database-url URL]
+    .venv/bin/python bench/purchases.py [--seconds 10] [--clients 8] [--cards 200] [--threads 1]
+                                        [--database-url URL]
 
 The database ($BENCH_DATABASE_URL or --database-url; default portal_stations_bench) is created if
-missing and rebuilt from the migrations. The last line printed is JSON with auth_rps, hello_rps, ratio.
+missing and rebuilt from the migrations. The last line printed is JSON with auth_rps, hello_rps,
+ratio, one_query_rps and one_query_ratio.
 """
 
 from __future__ import annotations
@@ -41,14 +45,21 @@ DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/portal_stations_benc
 
 
 def hello_app():
-    """The anchor: the bare framework answering a trivial endpoint."""
+    """The anchor: the bare framework answering a trivial endpoint. Also, for scale, the bare
+    framework running one database transaction (BEGIN, SELECT 1, COMMIT) per request."""
     from flask import Flask
 
     app = Flask("hello")
+    engine = make_engine(os.environ["DATABASE_URL"])
 
     @app.get("/hello")
     def hello():
         return "ok"
+
+    @app.get("/one-query")
+    def one_query():
+        with engine.begin() as conn:
+            return str(conn.execute(text("SELECT 1")).scalar())
 
     return app
 
@@ -133,8 +144,8 @@ def _client(args) -> tuple[int, int]:
     deadline = time.perf_counter() + seconds
     while time.perf_counter() < deadline:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        if kind == "hello":
-            conn.request("GET", "/hello")
+        if kind in ("hello", "one-query"):
+            conn.request("GET", "/" + kind)
         else:
             seq += 1
             litres = rng.randint(1_000, 5_000)
@@ -158,7 +169,7 @@ def _client(args) -> tuple[int, int]:
         response = conn.getresponse()
         payload = response.read()
         conn.close()
-        ok = response.status == 200 and (kind == "hello" or b'"approved":true' in payload)
+        ok = response.status == 200 and (kind != "auth" or b'"approved":true' in payload)
         done += ok
         errors += not ok
     return done, errors
@@ -190,10 +201,12 @@ def main() -> None:
     try:
         measure("hello", port, 1, args.clients)  # warm-up
         hello_rps, hello_errors = measure("hello", port, args.seconds, args.clients)
+        one_query_rps, _errors = measure("one-query", port, args.seconds, args.clients)
     finally:
         hello.terminate()
         hello.wait()
     print(f"hello: {hello_rps:.0f} requests/s ({hello_errors} errors)")
+    print(f"one transaction with SELECT 1: {one_query_rps:.0f} requests/s")
 
     port = free_port()
     portal = serve("portal:create_app()", port, env, args.threads)
@@ -210,6 +223,8 @@ def main() -> None:
                 "auth_rps": round(auth_rps, 1),
                 "hello_rps": round(hello_rps, 1),
                 "ratio": round(auth_rps / hello_rps, 3) if hello_rps else None,
+                "one_query_rps": round(one_query_rps, 1),
+                "one_query_ratio": round(one_query_rps / hello_rps, 3) if hello_rps else None,
                 "clients": args.clients,
                 "seconds": args.seconds,
                 "cards": args.cards,
