@@ -79,9 +79,10 @@ def ping_when_idle(engine: Engine, idle_seconds: float = IDLE_PING_SECONDS, mono
     `pool_pre_ping` pings on every checkout: one extra round trip per request or transfer, a
     fifth of a ledger transfer's cost. Connections go stale while idle (a database restart, a
     firewall dropping quiet connections), so the idle ones are pinged; one that fails is replaced
-    before the caller sees it (DisconnectionError makes the pool connect anew). If the database
-    restarts under load, the busy connections fail once: SQLAlchemy then sees a disconnect error
-    and invalidates the whole pool, so the next requests connect afresh.
+    before the caller sees it, and, as with pool_pre_ping, every connection older than it is
+    dropped too (InvalidatePoolError). If the database restarts under load, a connection in use
+    fails once: the disconnect error invalidates it and the pool, so the next requests connect
+    afresh.
     """
 
     @event.listens_for(engine, "checkin")
@@ -97,10 +98,10 @@ def ping_when_idle(engine: Engine, idle_seconds: float = IDLE_PING_SECONDS, mono
             alive = engine.dialect.do_ping(dbapi_connection)
         except engine.dialect.loaded_dbapi.Error as error:
             if engine.dialect.is_disconnect(error, dbapi_connection, None):
-                raise exc.DisconnectionError(str(error)) from error
+                raise exc.InvalidatePoolError(str(error)) from error
             raise
         if alive is False:
-            raise exc.DisconnectionError("the connection did not answer a ping")
+            raise exc.InvalidatePoolError("the connection did not answer a ping")
 
 
 def _configure_sqlite(engine: Engine) -> None:

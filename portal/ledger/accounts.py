@@ -169,16 +169,30 @@ def driver_rows(connection: Connection, sql: str, params: dict) -> list[tuple]:
     other. Driver errors come out as SQLAlchemy's (IntegrityError, OperationalError, ...), as from
     `Connection.execute`; SQL logging and cursor events do not see these statements.
     """
-    cursor = connection.connection.dbapi_connection.cursor()
+    dbapi_connection = connection.connection.dbapi_connection
+    cursor = dbapi_connection.cursor()
     try:
         cursor.execute(sql, params)
         return cursor.fetchall() if cursor.description is not None else []
     except connection.dialect.loaded_dbapi.Error as error:
-        raise exc.DBAPIError.instance(
-            sql, params, error, connection.dialect.loaded_dbapi.Error, dialect=connection.dialect
-        ) from error
+        # A lost connection is invalidated, as Connection.execute does, so that the caller's
+        # rollback succeeds, `connection_invalidated` tells a retry it may try again, and the pool
+        # drops the connections that predate the failure.
+        lost = connection.dialect.is_disconnect(error, dbapi_connection, cursor)
+        wrapped = exc.DBAPIError.instance(
+            sql,
+            params,
+            error,
+            connection.dialect.loaded_dbapi.Error,
+            connection_invalidated=lost,
+            dialect=connection.dialect,
+        )
+        if lost:
+            connection.invalidate(wrapped)
+        raise wrapped from error
     finally:
-        cursor.close()
+        if not cursor.closed:
+            cursor.close()
 
 
 def lock_accounts(session: Session, account_ids: Iterable[int]) -> dict[int, AccountState]:

@@ -16,9 +16,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import exc, exists, or_, select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session, aliased, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.ledger.accounts import (
     UPDATE_TOTALS_PG_SQL,
@@ -122,17 +123,22 @@ _INSERT_TYPES = (
 #: The journal rows and the new totals in ONE statement: a round trip is most of a transfer's cost.
 #: Rows go in only if none of the ids is taken yet (a replay inserts nothing and is recognised
 #: afterwards); the totals are written only if every row went in (:n of them). A concurrent writer
-#: of one of the ids can still win between the check and the insert: then ON CONFLICT skips that
-#: row, fewer rows than asked come back, no totals are written, and the caller must roll back.
-#: Plain SQL run on the driver's cursor (accounts.driver_rows): every money movement runs it.
+#: of one of the ids can still win between the check and the insert (its row was not committed
+#: yet): then ON CONFLICT skips that row and the statement FAILS on purpose (the cast of
+#: PARTIAL_BATCH to an integer), which aborts the transaction, so the other rows, written without
+#: their totals, can never be committed. Plain SQL run on the driver's cursor (accounts.driver_rows).
+PARTIAL_BATCH = "ledger: another transaction recorded one of this batch's ids; roll back and retry"
 _RECORD_PG_SQL = (
     f"WITH ins AS (INSERT INTO ledger_transfers ({', '.join(_INSERT_COLUMNS)}) "  # noqa: S608 (constants)
     "SELECT * FROM unnest("
     + ", ".join(f"CAST(%({name})s AS {type_}[])" for name, type_ in zip(_INSERT_COLUMNS, _INSERT_TYPES, strict=True))
     + ") WHERE NOT EXISTS (SELECT 1 FROM ledger_transfers WHERE id = ANY(%(id)s)) "  # noqa: S608 (constants)
     "ON CONFLICT DO NOTHING RETURNING id), "
-    f"upd AS ({UPDATE_TOTALS_PG_SQL} AND (SELECT count(*) FROM ins) = %(n)s RETURNING a.id) "
-    "SELECT id FROM ins"
+    "n AS (SELECT count(*) AS inserted FROM ins), "
+    f"upd AS ({UPDATE_TOTALS_PG_SQL} AND (SELECT inserted FROM n) = %(n)s RETURNING a.id) "
+    # The cast is of the CASE, not of the constant: the planner folds constant casts ahead of time.
+    "SELECT ins.id, CAST(CASE WHEN n.inserted IN (0, %(n)s) THEN '0' ELSE %(partial)s END AS integer) "
+    "FROM ins, n"
 )
 #: The same for the commonest case, one row and two accounts, with scalar parameters (dumping
 #: arrays costs more Python than the statement saves).
@@ -150,7 +156,17 @@ _RECORD_ONE_PG_SQL = (
 
 
 def _naive_utc(value: datetime | None) -> datetime | None:
-    return None if value is None else value.astimezone(UTC).replace(tzinfo=None)
+    """Stored as UTCDateTime stores it: naive UTC; a naive input is refused as it refuses it."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column; use portal.clock.utcnow()")
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """What loading the row gives back: the same instant, in UTC."""
+    return None if value is None or value.tzinfo is None else value.astimezone(UTC)
 
 
 def _write(session: Session, rows: list[dict], states: list[AccountState]) -> list[Transfer]:
@@ -183,8 +199,13 @@ def _write(session: Session, rows: list[dict], states: list[AccountState]) -> li
             params = {name: [row[name] for row in rows] for name in _INSERT_COLUMNS}
             for name in ("expires_at", "created_at"):
                 params[name] = [_naive_utc(value) for value in params[name]]
-            params.update(totals_params(states), n=len(rows))
-            inserted_ids = {row[0] for row in driver_rows(connection, _RECORD_PG_SQL, params)}
+            params.update(totals_params(states), n=len(rows), partial=PARTIAL_BATCH)
+            try:
+                inserted_ids = {row[0] for row in driver_rows(connection, _RECORD_PG_SQL, params)}
+            except exc.DataError as error:
+                if PARTIAL_BATCH not in str(error.orig):
+                    raise
+                raise IdempotencyConflict(PARTIAL_BATCH) from None
         if len(inserted_ids) == len(rows):
             refresh_loaded(session, states)
     else:
@@ -196,7 +217,17 @@ def _write(session: Session, rows: list[dict], states: list[AccountState]) -> li
 
 
 def _attach(session: Session, row: dict) -> Transfer:
-    """The journal row just inserted, as a persistent object, without reading it back."""
+    """The journal row just inserted, as a persistent object, without reading it back.
+
+    The session may still hold an object for this id from a transaction that was rolled back (a
+    retry in the same session): that object gets the row's values, as a fresh load would give it.
+    """
+    row = dict(row, created_at=_utc(row["created_at"]), expires_at=_utc(row["expires_at"]))
+    held = session.identity_map.get(session.identity_key(Transfer, row["id"]))
+    if held is not None:
+        for name, value in row.items():
+            set_committed_value(held, name, value)
+        return held
     transfer = Transfer(**row)
     make_transient_to_detached(transfer)
     session.add(transfer)
