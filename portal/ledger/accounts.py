@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 
 from sqlalchemy import BigInteger, String, any_, bindparam, exc, select, update
@@ -191,7 +192,7 @@ def driver_rows(connection: Connection, sql: str, params: dict) -> list[tuple]:
             connection.invalidate(wrapped)
         raise wrapped from error
     finally:
-        if not cursor.closed:
+        with contextlib.suppress(connection.dialect.loaded_dbapi.Error):  # its connection may be gone
             cursor.close()
 
 
