@@ -338,7 +338,9 @@ def transfer_batch(
         return inserted
     if not inserted:
         return _replayed_batch(_existing(session, ids), rows)
-    raise IdempotencyConflict("another request recorded some of these transfer ids meanwhile; roll back and retry")
+    # Unreachable today (PostgreSQL's write aborts on a partial insert, SQLite looked first); kept
+    # so that a partial write can never be returned as a success.
+    raise IdempotencyConflict(PARTIAL_BATCH)  # pragma: no cover
 
 
 def _existing(session: Session, ids: list[str]) -> dict[str, Transfer]:
