@@ -2,6 +2,7 @@
 
 Pure Python + SQLAlchemy; never imports Flask (a test checks), so any interface can use it.
 Services take a Session, flush and never commit: the caller commits once per user action.
+Every page, export and service reads balances through `portal.ledger.balances` (exported here).
 """
 
 from portal.ledger.accounts import (
@@ -19,6 +20,16 @@ from portal.ledger.accounts import (
     system_account_ids,
     unfreeze_account,
     unit_account,
+)
+from portal.ledger.balances import (
+    Balance,
+    CardBalances,
+    CustomerBalances,
+    card_balance_column,
+    card_balances,
+    customer_balances,
+    many_card_balances,
+    posted_total,
 )
 from portal.ledger.errors import (
     AccountClosed,
@@ -62,6 +73,9 @@ __all__ = [
     "AccountClosed",
     "AccountFrozen",
     "AlreadyReversed",
+    "Balance",
+    "CardBalances",
+    "CustomerBalances",
     "ForeignAccount",
     "IdempotencyConflict",
     "InsufficientFunds",
@@ -82,16 +96,21 @@ __all__ = [
     "available",
     "balance",
     "card_account",
+    "card_balance_column",
+    "card_balances",
     "close_account",
     "create_pending",
+    "customer_balances",
     "customer_points_account",
     "expire_pending",
     "freeze_account",
     "get_account",
     "lock_accounts",
+    "many_card_balances",
     "open_card_accounts",
     "open_customer_accounts",
     "post_pending",
+    "posted_total",
     "reverse",
     "system_account",
     "system_account_ids",
