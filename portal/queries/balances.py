@@ -1,18 +1,20 @@
 """账户余额查询: every card's reserve, chip purse, pending loads and points, with totals.
 
-Balances come only from the ledger's stored account totals (kept in step with the journal by the
-ledger services; `ledger verify` checks them). One query pivots a card's three accounts into a row.
+The figures come from the ledger's read API (portal.ledger.balances): here only what this page adds,
+the search, status filter and sort, in the same one statement that pivots a card's three accounts
+into a row. The unit account's figures are `ledger.customer_balances`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from portal.cards.models import Card
 from portal.drivers.models import Driver, Vehicle
+from portal.ledger import card_balance_column
 from portal.ledger.models import Account
 from portal.queries.scope import Scope
 
@@ -44,17 +46,12 @@ class Balances:
     points: int
 
 
-def _of(kind: str, expression):
-    return func.coalesce(func.sum(case((Account.kind == kind, expression), else_=0)), 0)
-
-
 def card_balances(
     session: Session, scope: Scope, *, search: str = "", status: str = "", sort: str = "number", descending=False
 ) -> Balances:
     """Sub-cards' balances; `search` matches card number, driver name or plate (substring)."""
-    posted = Account.credits_posted - Account.debits_posted
-    reserve, purse = _of("reserve", posted), _of("purse", posted)
-    pending, points = _of("reserve", Account.debits_pending), _of("points", posted)
+    reserve, purse = card_balance_column("reserve"), card_balance_column("purse")
+    pending, points = card_balance_column("reserve", "held"), card_balance_column("points")
     query = (
         select(Card.id, Card.number, Card.status, Driver.name, Vehicle.plate, reserve, purse, pending, points)
         .join(Account, Account.card_id == Card.id)
@@ -96,20 +93,3 @@ def card_balances(
         pending=sum(r.pending for r in rows),
         points=sum(r.points for r in rows),
     )
-
-
-def customer_account_balances(session: Session, customer_id: int) -> dict[str, int]:
-    """The unit account's balance, what of it is available, and the customer-level points."""
-    rows = session.execute(
-        select(Account.kind, Account.credits_posted, Account.debits_posted, Account.debits_pending).where(
-            Account.customer_id == customer_id, Account.card_id.is_(None)
-        )
-    ).all()
-    result = {"unit": 0, "unit_available": 0, "customer_points": 0}
-    for kind, credits, debits, held in rows:
-        if kind == "unit":
-            result["unit"] = credits - debits
-            result["unit_available"] = credits - debits - held
-        elif kind == "points":
-            result["customer_points"] = credits - debits
-    return result

@@ -14,6 +14,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal import ledger
 from portal.cards.models import CARD_STATUSES, Card
 from portal.ledger.models import MONEY
 from portal.queries import balances, journal, purchases
@@ -84,7 +85,7 @@ def _period(session: Session, scope: Scope, start: date, end: date) -> Period:
 
 def home_summary(session: Session, scope: Scope, *, today: date, low_balance_fen: int = LOW_BALANCE_FEN) -> HomeSummary:
     cards = balances.card_balances(session, scope)
-    customer = balances.customer_account_balances(session, scope.customer_id) if scope.whole_customer else None
+    customer = ledger.customer_balances(session, scope.customer_id) if scope.whole_customer else None
     status_query = select(Card.status).where(Card.customer_id == scope.customer_id, Card.role == "sub")
     if scope.card_ids is not None:
         status_query = status_query.where(Card.id.in_(sorted(scope.card_ids) or [-1]))
@@ -106,12 +107,12 @@ def home_summary(session: Session, scope: Scope, *, today: date, low_balance_fen
 
     summary = HomeSummary(
         whole_customer=scope.whole_customer,
-        unit_balance=customer["unit"] if customer else None,
-        unit_available=customer["unit_available"] if customer else None,
+        unit_balance=customer.unit.posted if customer else None,
+        unit_available=customer.unit.available if customer else None,
         total_reserves=cards.reserve,
         total_chip=cards.purse,
         pending_loads=cards.pending,
-        points=cards.points + (customer["customer_points"] if customer else 0),
+        points=cards.points + (customer.points.posted if customer else 0),
         cards_by_status={status: statuses.count(status) for status in CARD_STATUSES},
         this_month=_period(session, scope, month, today),
         last_month=_period(session, scope, add_months(month, -1), last_month_end),

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from portal.ledger.models import MONEY, POINTS, Account, Transfer
+from portal.ledger import posted_total
+from portal.ledger.models import MONEY, POINTS, Transfer
 from portal.queries.accounts import AccountInfo, scope_accounts, system_kinds
 from portal.queries.cursor import Key
 from portal.queries.filters import Filter, FilterSpec
@@ -125,14 +126,7 @@ def page(session: Session, j: Journal, flt: Filter, *, key: Key | None, limit: i
 
 def points_balance_now(session: Session, j: Journal) -> int:
     """The scope's points right now, from the accounts' stored totals (the ledger keeps them)."""
-    if not j.accounts:
-        return 0
-    value = session.scalar(
-        select(func.coalesce(func.sum(Account.credits_posted - Account.debits_posted), 0)).where(
-            Account.id.in_(sorted(j.accounts))
-        )
-    )
-    return int(value or 0)
+    return posted_total(session, j.accounts)
 
 
 def points_page(session: Session, j: Journal, flt: Filter, *, key: Key | None, limit: int) -> Page:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import abort, render_template, request, url_for
 from flask_babel import gettext as _
 
+from portal import ledger
 from portal.exports.responses import export_response
 from portal.exports.writers import Column
 from portal.extensions import db
@@ -45,7 +46,7 @@ def balances_page():
     result = balances.card_balances(
         db.session, scope, search=args.get("q", ""), status=status, sort=sort, descending=direction == "desc"
     )
-    customer = balances.customer_account_balances(db.session, scope.customer_id) if scope.whole_customer else None
+    customer = ledger.customer_balances(db.session, scope.customer_id) if scope.whole_customer else None
     return render_template(
         "queries/balances.html",
         result=result,
