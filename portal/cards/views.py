@@ -37,13 +37,13 @@ def card_for_user(card_id: int) -> Card:
 
 def balances(card_id: int) -> dict[str, int | None]:
     """Host-side balances of a card: reserve, purse (what the host believes is on the chip), points."""
-    result = {}
-    for kind in ("reserve", "purse", "points"):
-        try:
-            result[kind] = ledger.balance(ledger.card_account(db.session, card_id, kind))
-        except ledger.UnknownAccount:
-            result[kind] = None
-    return result
+    return _shown(ledger.card_balances(db.session, card_id))
+
+
+def _shown(card: ledger.CardBalances) -> dict[str, int | None]:
+    """The posted balance of each of the card's accounts; None for one not open yet."""
+    accounts = {"reserve": card.reserve, "purse": card.purse, "points": card.points}
+    return {kind: account.posted if account.opened else None for kind, account in accounts.items()}
 
 
 @bp.get("/")
@@ -118,12 +118,13 @@ def assign(card_id: int):
 def mine():
     """A driver's own cards: status, balances, controls, loads waiting for the chip, loss timers."""
     cards = services.driver_cards(db.session, current_user.user.driver_id)
+    money = ledger.many_card_balances(db.session, [card.id for card in cards])
     rows = []
     for card in cards:
         rows.append(
             {
                 "card": card,
-                "balances": balances(card.id),
+                "balances": _shown(money[card.id]),
                 "controls": services.controls_of(db.session, card.id),
                 "report": loss.open_report(db.session, card.id),
                 "pending_loads": _pending_loads(card.id),

@@ -1,7 +1,9 @@
-"""What the host knows about a card's money and settings, read in bulk for pages listing many cards.
+"""What the host knows about a card that the chip should match: its money as the chip side sees it
+(the loads still waiting for the chip besides the ledger's balances) and its settings.
 
-Balances come straight from the ledger's account rows (one query for any number of cards); the
-card's controls and blocked state come from the cards area.
+Balances come from the ledger's read API (`portal.ledger.balances`, one query for any number of
+cards), the loads waiting from this area's load requests; the card's controls and blocked state
+come from the cards area.
 """
 
 from __future__ import annotations
@@ -9,12 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from portal import ledger
 from portal.cards.models import Card
-from portal.chips.models import LoadRequest
-from portal.ledger.models import Account
+from portal.chips.loads import pending_load_totals
 
 
 @dataclass(frozen=True)
@@ -36,41 +37,17 @@ def card_money(session: Session, card_ids: Iterable[int]) -> dict[int, CardMoney
     ids = list(card_ids)
     if not ids:
         return {}
-    values: dict[int, dict[str, int]] = {card_id: {} for card_id in ids}
-    rows = session.execute(
-        select(
-            Account.card_id, Account.kind, Account.credits_posted, Account.debits_posted, Account.debits_pending
-        ).where(Account.card_id.in_(ids), Account.kind.in_(("reserve", "purse")))
-    )
-    for card_id, kind, credits, debits, debits_pending in rows:
-        values[card_id][kind] = credits - debits
-        if kind == "reserve":
-            values[card_id]["reserve_available"] = credits - debits - debits_pending
-    pending = session.execute(
-        select(LoadRequest.card_id, func.sum(LoadRequest.amount))
-        .where(LoadRequest.card_id.in_(ids), LoadRequest.status == "pending")
-        .group_by(LoadRequest.card_id)
-    )
-    for card_id, total in pending:
-        values[card_id]["pending_load"] = int(total)
-    return {card_id: CardMoney(**v) for card_id, v in values.items()}
-
-
-def purse_balance(session: Session, card_id: int) -> int:
-    return card_money(session, [card_id])[card_id].purse
-
-
-def unit_balances(session: Session, customer_id: int) -> tuple[int, int]:
-    """(balance, available) of the customer's unit account; (0, 0) if it is not open yet."""
-    row = session.execute(
-        select(Account.credits_posted, Account.debits_posted, Account.debits_pending).where(
-            Account.customer_id == customer_id, Account.kind == "unit", Account.card_id.is_(None)
+    balances = ledger.many_card_balances(session, ids)
+    waiting = pending_load_totals(session, ids)
+    return {
+        card_id: CardMoney(
+            reserve=balances[card_id].reserve.posted,
+            reserve_available=balances[card_id].reserve.available,
+            purse=balances[card_id].purse.posted,
+            pending_load=waiting.get(card_id, 0),
         )
-    ).first()
-    if row is None:
-        return 0, 0
-    credits, debits, pending = row
-    return credits - debits, credits - debits - pending
+        for card_id in ids
+    }
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal import ledger
@@ -173,6 +173,18 @@ def pending_loads_for_card(session: Session, card_id: int) -> list[LoadRequest]:
             .order_by(LoadRequest.requested_at)
         )
     )
+
+
+def pending_load_totals(session: Session, card_ids: list[int]) -> dict[int, int]:
+    """{card id: fen of its loads not yet on the chip}, in one query; cards without any are left out."""
+    if not card_ids:
+        return {}
+    rows = session.execute(
+        select(LoadRequest.card_id, func.sum(LoadRequest.amount))
+        .where(LoadRequest.card_id.in_(card_ids), LoadRequest.status == "pending")
+        .group_by(LoadRequest.card_id)
+    )
+    return {card_id: int(total) for card_id, total in rows}
 
 
 def recent_loads(session: Session, customer_id: int, *, card_id: int | None = None, limit: int = 50):

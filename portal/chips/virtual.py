@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal import ledger
 from portal.cards.models import Card
 from portal.chips.models import VirtualChip, VirtualChipEntry
 from portal.chips.reader import ChipData, ChipEntry, ReaderError
@@ -125,9 +126,7 @@ class VirtualReader:
 
 def _host_purse_balance(session: Session, card_id: int) -> int:
     """What the host believes is on the purse: a new virtual chip starts in agreement with it."""
-    from portal.chips.host import purse_balance
-
-    return purse_balance(session, card_id)
+    return ledger.card_balances(session, card_id).purse.posted
 
 
 def _entry(row: VirtualChipEntry) -> ChipEntry:

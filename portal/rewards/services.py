@@ -57,14 +57,15 @@ def cards_for(session: Session, customer_id: int, driver_id: int | None = None) 
     """The cards a user may redeem for, not closed, with their points: all the customer's cards for an
     admin, only the driver's own for a driver (`driver_id`)."""
     stmt = (
-        select(Card, Account)
+        select(Card, ledger.card_balance_column("points", "available"))
         .outerjoin(Account, (Account.card_id == Card.id) & (Account.kind == "points"))
         .where(Card.customer_id == customer_id, Card.status != "closed")
+        .group_by(Card.id)
         .order_by(Card.role, Card.number)
     )
     if driver_id is not None:
         stmt = stmt.where(Card.driver_id == driver_id)
-    return [CardPoints(card, ledger.available(account) if account else 0) for card, account in session.execute(stmt)]
+    return [CardPoints(card, int(available)) for card, available in session.execute(stmt)]
 
 
 def find_card(session: Session, card_id: int | None, customer_id: int, driver_id: int | None = None) -> Card:
@@ -77,8 +78,7 @@ def find_card(session: Session, card_id: int | None, customer_id: int, driver_id
 
 
 def available_points(session: Session, card_id: int) -> int:
-    account = points.points_account(session, card_id)
-    return ledger.available(account) if account is not None else 0
+    return ledger.card_balances(session, card_id).points.available
 
 
 def check(session: Session, card: Card, points_amount: int) -> int:
