@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from portal import ledger
 from portal.audit.services import record
 from portal.cards.models import Card
-from portal.chips.host import card_money, unit_balances
 from portal.customers.models import Customer
 from portal.funds.models import Deposit, FundsBatch, FundsBatchLine
 from portal.funds.plan import CardInfo, LineError, PlannedLine, PlanRejected, RawLine, plan
@@ -51,15 +50,15 @@ def customer_cards(session: Session, customer_id: int, *, include_closed: bool =
 def card_infos(session: Session, customer_id: int) -> dict[str, CardInfo]:
     """Every card of the customer (main card included, so the rules can name it) by number."""
     cards = list(session.scalars(select(Card).where(Card.customer_id == customer_id)))
-    money = card_money(session, [c.id for c in cards])
+    balances = ledger.many_card_balances(session, [c.id for c in cards])
     return {
         c.number: CardInfo(
             id=c.id,
             number=c.number,
             role=c.role,
             status=c.status,
-            reserve=money[c.id].reserve,
-            reserve_available=money[c.id].reserve_available,
+            reserve=balances[c.id].reserve.posted,
+            reserve_available=balances[c.id].reserve.available,
         )
         for c in cards
     }
@@ -78,7 +77,7 @@ def prepare_batch(
     key: str | None = None,
 ) -> FundsBatch:
     """Check `lines` and store a draft batch (nothing moves). Raises PlanRejected with every problem."""
-    _, unit_available = unit_balances(session, customer_id)
+    unit_available = ledger.customer_balances(session, customer_id).unit.available
     planned = plan(
         lines, card_infos(session, customer_id), kind=kind, unit_available=unit_available, skip_blank=skip_blank
     )
@@ -145,10 +144,10 @@ def confirm_batch(session: Session, batch: FundsBatch, *, actor_id: int, now: da
                          available=exc.available) from exc  # fmt: skip
     except (ledger.AccountFrozen, ledger.AccountClosed) as exc:
         raise FundsError("account_unusable", str(exc)) from exc
-    money = card_money(session, [line.card_id for line in batch.lines])
+    balances = ledger.many_card_balances(session, [line.card_id for line in batch.lines])
     for line in batch.lines:
-        line.reserve_after = money[line.card_id].reserve
-    batch.unit_balance_after = unit_balances(session, batch.customer_id)[0]
+        line.reserve_after = balances[line.card_id].reserve.posted
+    batch.unit_balance_after = ledger.customer_balances(session, batch.customer_id).unit.posted
     batch.status = "posted"
     batch.posted_at = now
     batch.posted_by = actor_id
@@ -194,12 +193,13 @@ def _check_cards_still_usable(session: Session, batch: FundsBatch) -> None:
 def preview_rows(session: Session, batch: FundsBatch) -> list[tuple[FundsBatchLine, Card, int, int]]:
     """(line, card, reserve now, reserve after) for the preview page."""
     cards = {c.id: c for c in session.scalars(select(Card).where(Card.id.in_([ln.card_id for ln in batch.lines])))}
-    money = card_money(session, cards)
+    balances = ledger.many_card_balances(session, cards)
     sign = 1 if batch.kind == "allocation" else -1
-    return [
-        (line, cards[line.card_id], money[line.card_id].reserve, money[line.card_id].reserve + sign * line.amount)
-        for line in batch.lines
-    ]
+    rows = []
+    for line in batch.lines:
+        reserve = balances[line.card_id].reserve.posted
+        rows.append((line, cards[line.card_id], reserve, reserve + sign * line.amount))
+    return rows
 
 
 def recent_batches(session: Session, customer_id: int, *, kind: str, limit: int = 20) -> list[FundsBatch]:

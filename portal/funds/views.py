@@ -6,8 +6,9 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from portal import ledger
 from portal.auth.credentials import WrongPassword, confirm_password
-from portal.chips.host import card_money, unit_balances
+from portal.chips.loads import pending_load_totals
 from portal.customers.models import Customer
 from portal.extensions import client_ip, clock, db
 from portal.funds import services
@@ -24,23 +25,24 @@ _KINDS = {"allocate": "allocation", "collect": "collection"}
 
 def _table(customer_id: int):
     cards = services.customer_cards(db.session, customer_id)
-    return cards, card_money(db.session, [c.id for c in cards])
+    return cards, ledger.many_card_balances(db.session, [c.id for c in cards])
 
 
 def _render_table(kind: str, *, amounts: dict[int, str], picked: set[int], errors=(), status: int = 200):
     customer_id = customer_scope()
-    cards, money = _table(customer_id)
-    unit_balance, unit_available = unit_balances(db.session, customer_id)
+    cards, balances = _table(customer_id)
+    unit = ledger.customer_balances(db.session, customer_id).unit
     return render_template(
         "funds/table.html",
         kind=kind,
         cards=cards,
-        money=money,
+        balances=balances,
+        waiting=pending_load_totals(db.session, [c.id for c in cards]),
         amounts=amounts,
         picked=picked,
         errors=errors,
-        unit_balance=unit_balance,
-        unit_available=unit_available,
+        unit_balance=unit.posted,
+        unit_available=unit.available,
         form=CsrfForm(),
         upload=UploadForm(),
         recent=services.recent_batches(db.session, customer_id, kind=kind),
@@ -68,14 +70,14 @@ def _table_view(kind: str):
     if not form.validate_on_submit():
         abort(400)
     customer_id = customer_scope()
-    cards, money = _table(customer_id)
+    cards, balances = _table(customer_id)
     amounts = {c.id: request.form.get(f"amount-{c.id}", "").strip()[:32] for c in cards}
     pick_all = bool(request.form.get("pick_all"))
     picked = {c.id for c in cards if pick_all or request.form.get(f"pick-{c.id}")}
     action = request.form.get("action", "preview")
     if action in ("split", "topup", "all"):
         try:
-            computed = _helper_amounts(action, kind, cards, money, picked)
+            computed = _helper_amounts(action, kind, cards, balances, picked)
         except AmountError:
             return _render_table(kind, amounts=amounts, picked=picked, errors=[_("Enter a valid amount for the helper.")],
                                  status=422)  # fmt: skip
@@ -97,17 +99,17 @@ def _table_view(kind: str):
     return redirect(url_for("funds.preview", batch_id=batch.id))
 
 
-def _helper_amounts(action: str, kind: str, cards, money, picked: set[int]) -> dict[int, int]:
+def _helper_amounts(action: str, kind: str, cards, balances, picked: set[int]) -> dict[int, int]:
     """The server's version of the page helpers (the page works without JavaScript)."""
     ids = [c.id for c in cards if c.id in picked and c.status == "active"]
     if action == "split":
         return split_equally(parse_amount(request.form.get("split_total", "")), ids)
     if action == "topup":
         target = parse_amount(request.form.get("topup_target", ""))
-        return top_up_to(target, {card_id: money[card_id].reserve for card_id in ids})
+        return top_up_to(target, {card_id: balances[card_id].reserve.posted for card_id in ids})
     # "collect everything" from the ticked cards (lost cards too: their reserve may come home)
-    ids = [c.id for c in cards if c.id in picked]
-    return {card_id: money[card_id].reserve_available for card_id in ids if money[card_id].reserve_available > 0}
+    available = {c.id: balances[c.id].reserve.available for c in cards if c.id in picked}
+    return {card_id: amount for card_id, amount in available.items() if amount > 0}
 
 
 @bp.post("/allocate/upload")
@@ -150,7 +152,7 @@ def preview(batch_id: str):
 
 
 def _render_preview(batch, form, status: int = 200, error: str | None = None):
-    unit_balance, unit_available = unit_balances(db.session, batch.customer_id)
+    unit_balance = ledger.customer_balances(db.session, batch.customer_id).unit.posted
     sign = 1 if batch.kind == "collection" else -1
     return render_template(
         "funds/preview.html",
@@ -216,7 +218,7 @@ def deposits():
         if request.method == "POST":
             abort(403)
         rows = services.deposits_for(db.session, customer_id=user.customer_id)
-        unit_balance, _available = unit_balances(db.session, user.customer_id)
+        unit_balance = ledger.customer_balances(db.session, user.customer_id).unit.posted
         return render_template("funds/deposits.html", rows=rows, form=None, unit_balance=unit_balance)
     customers = db.session.query(Customer).filter(Customer.region_id == user.region_id).order_by(Customer.name).all()
     form = DepositForm()
