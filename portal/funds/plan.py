@@ -121,10 +121,9 @@ def plan(
 ) -> list[PlannedLine]:
     """Check every line against the customer's `cards` (by number); return the planned lines.
 
-    allocation: lost or closed cards refused, total must fit the unit account's available balance.
-    collection: closed cards refused (a lost card's reserve may come home), each amount must fit
-    that card's available reserve. `skip_blank` (the page's amount fields): blank or zero means
-    "not this card".
+    allocation: lost or closed cards refused (`card_refusal`), total must fit the unit account's
+    available balance. collection: closed cards refused, each amount must fit that card's available
+    reserve. `skip_blank` (the page's amount fields): blank or zero means "not this card".
     """
     assert kind in ("allocation", "collection")
     errors: list[LineError] = []
@@ -172,9 +171,15 @@ def _card_problem(card: CardInfo | None, kind: str) -> str | None:
         return "unknown_card"  # also for other customers' cards: never confirm they exist
     if card.role != "sub":
         return "not_sub_card"
-    if card.status == "closed":
+    return card_refusal(card.status, kind)
+
+
+def card_refusal(status: str, kind: str) -> str | None:
+    """The one rule on a card's status: lost or closed cards get no allocation, and closed cards
+    give no collection (a lost card's reserve may come home). The error code, or None if it may."""
+    if status == "closed":
         return "card_closed"
-    if card.status == "lost" and kind == "allocation":
+    if status == "lost" and kind == "allocation":
         return "card_lost"
     return None
 

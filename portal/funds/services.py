@@ -20,7 +20,7 @@ from portal.audit.services import record
 from portal.cards.models import Card
 from portal.customers.models import Customer
 from portal.funds.models import Deposit, FundsBatch, FundsBatchLine
-from portal.funds.plan import CardInfo, LineError, PlannedLine, PlanRejected, RawLine, plan
+from portal.funds.plan import CardInfo, LineError, PlannedLine, PlanRejected, RawLine, card_refusal, plan
 
 #: A preview older than this must be redone: balances may have moved since.
 DRAFT_LIFETIME = timedelta(hours=1)
@@ -186,8 +186,9 @@ def _check_cards_still_usable(session: Session, batch: FundsBatch) -> None:
     cards = {c.id: c for c in session.scalars(select(Card).where(Card.id.in_([ln.card_id for ln in batch.lines])))}
     for line in batch.lines:
         card = cards[line.card_id]
-        if card.status == "closed" or (card.status == "lost" and batch.kind == "allocation"):
-            raise PlanRejected([LineError(line.line_no, f"card_{card.status}", {"card": card.number})])
+        refusal = card_refusal(card.status, batch.kind)
+        if refusal:
+            raise PlanRejected([LineError(line.line_no, refusal, {"card": card.number})])
 
 
 def preview_rows(session: Session, batch: FundsBatch) -> list[tuple[FundsBatchLine, Card, int, int]]:

@@ -14,7 +14,7 @@ from portal.extensions import client_ip, clock, db
 from portal.funds import services
 from portal.funds.forms import ConfirmForm, CsrfForm, DepositForm, UploadForm
 from portal.funds.messages import line_error_message, service_error_message
-from portal.funds.plan import MAX_CSV_BYTES, PlanRejected, read_csv, split_equally, top_up_to
+from portal.funds.plan import MAX_CSV_BYTES, PlanRejected, card_refusal, read_csv, split_equally, top_up_to
 from portal.money import AmountError, format_fen_plain, parse_amount
 from portal.web.access import customer_scope, role_required
 
@@ -38,6 +38,7 @@ def _render_table(kind: str, *, amounts: dict[int, str], picked: set[int], error
         cards=cards,
         balances=balances,
         waiting=pending_load_totals(db.session, [c.id for c in cards]),
+        usable_ids={c.id for c in cards if card_refusal(c.status, kind) is None},
         amounts=amounts,
         picked=picked,
         errors=errors,
@@ -101,7 +102,8 @@ def _table_view(kind: str):
 
 def _helper_amounts(action: str, kind: str, cards, balances, picked: set[int]) -> dict[int, int]:
     """The server's version of the page helpers (the page works without JavaScript)."""
-    ids = [c.id for c in cards if c.id in picked and c.status == "active"]
+    # split and top up allocate: only to cards that may receive an allocation
+    ids = [c.id for c in cards if c.id in picked and card_refusal(c.status, "allocation") is None]
     if action == "split":
         return split_equally(parse_amount(request.form.get("split_total", "")), ids)
     if action == "topup":

@@ -2,7 +2,16 @@
 
 import pytest
 
-from portal.funds.plan import CardInfo, PlanRejected, RawLine, plan, read_csv, split_equally, top_up_to
+from portal.funds.plan import (
+    CardInfo,
+    PlanRejected,
+    RawLine,
+    card_refusal,
+    plan,
+    read_csv,
+    split_equally,
+    top_up_to,
+)
 
 CARDS = {
     "9030110000000017": CardInfo(1, "9030110000000017", "sub", "active", reserve=5000, reserve_available=5000),
@@ -100,3 +109,12 @@ def test_split_equally_gives_the_leftover_fen_to_the_first_cards():
 
 def test_top_up_to_fills_only_cards_below_the_target():
     assert top_up_to(5000, {1: 1000, 2: 5000, 3: 7000}) == {1: 4000}
+
+
+@pytest.mark.parametrize(
+    ("status", "allocation", "collection"),
+    [("active", None, None), ("lost", "card_lost", None), ("closed", "card_closed", "card_closed")],
+)
+def test_lost_or_closed_cards_get_no_allocation_and_closed_cards_give_no_collection(status, allocation, collection):
+    assert card_refusal(status, "allocation") == allocation
+    assert card_refusal(status, "collection") == collection
