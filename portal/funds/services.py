@@ -242,19 +242,10 @@ def record_deposit(
 ) -> Deposit:
     """Credit the customer's unit account with a bank transfer. Idempotent on `key`; a bank
     reference is credited at most once per customer."""
-    existing = session.scalar(select(Deposit).where(Deposit.key == key))
+    existing = _deposit_replayed(session, key, customer.id, amount)
     if existing is not None:
-        if existing.customer_id != customer.id or existing.amount != amount:
-            raise FundsError("conflict", "This form was already used for a different deposit; reload the page.")
         return existing
-    bank_reference = bank_reference.strip()
-    if not bank_reference:
-        raise FundsError("reference_required", "Enter the bank transfer reference.")
-    duplicate = session.scalar(
-        select(Deposit).where(Deposit.customer_id == customer.id, Deposit.bank_reference == bank_reference)
-    )
-    if duplicate is not None:
-        raise FundsError("duplicate_reference", "This bank reference was already recorded for this customer.")
+    bank_reference = _new_bank_reference(session, customer.id, bank_reference)
     ledger.open_customer_accounts(session, customer.id)
     transfer_id = f"deposit:{key}"
     ledger.transfer(
@@ -293,6 +284,28 @@ def record_deposit(
     )
     session.flush()
     return deposit
+
+
+def _deposit_replayed(session: Session, key: str, customer_id: int, amount: int) -> Deposit | None:
+    """The deposit this form already recorded (a double submit), or None; FundsError if the key was
+    used for a different deposit."""
+    existing = session.scalar(select(Deposit).where(Deposit.key == key))
+    if existing is not None and (existing.customer_id != customer_id or existing.amount != amount):
+        raise FundsError("conflict", "This form was already used for a different deposit; reload the page.")
+    return existing
+
+
+def _new_bank_reference(session: Session, customer_id: int, bank_reference: str) -> str:
+    """The reference, trimmed; FundsError if it is empty or already credited to this customer."""
+    bank_reference = bank_reference.strip()
+    if not bank_reference:
+        raise FundsError("reference_required", "Enter the bank transfer reference.")
+    duplicate = session.scalar(
+        select(Deposit).where(Deposit.customer_id == customer_id, Deposit.bank_reference == bank_reference)
+    )
+    if duplicate is not None:
+        raise FundsError("duplicate_reference", "This bank reference was already recorded for this customer.")
+    return bank_reference
 
 
 def deposits_for(session: Session, *, customer_id: int | None = None, region_id: int | None = None, limit: int = 100):
