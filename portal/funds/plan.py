@@ -2,6 +2,8 @@
 
 Every problem is collected (not just the first) with the line it is on, so a 500-line CSV is fixed
 in one go. Nothing here touches the database: callers pass the customer's cards and balances in.
+`card_refusal` is the one rule on a card's status (lost or closed cards get no allocation), used
+by the services and the allocation page too.
 """
 
 from __future__ import annotations

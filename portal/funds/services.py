@@ -4,7 +4,8 @@ An allocation or collection is two steps. `prepare_batch` checks the lines and s
 random id is the idempotency key shown to the admin; `confirm_batch` posts the draft as ONE ledger
 batch whose transfer ids derive from that key. Confirming again (double click, browser retry, a
 second tab) finds the posted batch and posts nothing; two concurrent confirmations produce the same
-transfer ids, so the ledger posts them once.
+transfer ids, so the ledger posts them once. Which cards may take part is `plan.card_refusal`;
+balances are read through the ledger's read API (`portal.ledger.balances`).
 """
 
 from __future__ import annotations
