@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -37,21 +36,19 @@ def funded(session, books, now):
     return h
 
 
-@contextmanager
-def statements(session):
-    """The SQL statements the session's engine runs inside the block (transaction control left out)."""
-    seen: list[str] = []
+@pytest.fixture
+def sql(session):
+    """The SQL statements sent on the session's engine during the test (transaction control left
+    out); the test clears the list before the read it counts."""
+    sent: list[str] = []
 
-    def before(_conn, _cursor, statement, _parameters, _context, _executemany):
+    def record(_conn, _cursor, statement, *_):
         if not statement.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE")):
-            seen.append(statement)
+            sent.append(statement)
 
-    engine = session.get_bind()
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
+    event.listen(session.get_bind(), "before_cursor_execute", record)
+    yield sent
+    event.remove(session.get_bind(), "before_cursor_execute", record)
 
 
 def test_a_customers_accounts(session, books, funded):
@@ -87,7 +84,7 @@ def test_the_figures_agree_with_the_accounts(session, books, funded):
                 assert (balance.posted, balance.available) == (ledger.balance(account), ledger.available(account))
 
 
-def test_many_cards_are_read_in_one_statement_whatever_their_number(session, now):
+def test_many_cards_are_read_in_one_statement_whatever_their_number(session, now, sql):
     books = make_books(session, now, customers=1, cards=25)
     h = books.holders[0]
     ledger.transfer(session, R("dep", books.clearing, h.unit, 2_500, "deposit"), now=now)
@@ -96,14 +93,14 @@ def test_many_cards_are_read_in_one_statement_whatever_their_number(session, now
     )
     session.commit()
     for count in (1, 3, 25):
-        with statements(session) as seen:
-            read = ledger.many_card_balances(session, h.card_ids[:count])
-        assert len(seen) == 1, seen
+        sql.clear()
+        read = ledger.many_card_balances(session, h.card_ids[:count])
+        assert len(sql) == 1, sql
         assert sorted(read) == sorted(h.card_ids[:count])
         assert {b.reserve.posted for b in read.values()} == {100}
-    with statements(session) as seen:
-        assert ledger.many_card_balances(session, []) == {}
-    assert seen == []
+    sql.clear()
+    assert ledger.many_card_balances(session, []) == {}
+    assert sql == []
 
 
 def test_a_card_without_accounts_reads_zeros(session, books, funded, now):
