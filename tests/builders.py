@@ -251,20 +251,22 @@ class AuthCustomers:
     region_b: int
     customer_a: int
     customer_b: int
-    main_card_a: str = "9030110000000017"
-    main_card_b: str = "9030310000000015"
-    sub_card_a: str = "9030110000000025"
-    credit_code_a: str = "91110105MA01AUTH1X"
-    credit_code_b: str = "91310115MA1KAUTH2Y"
-    phone_a: str = "13900000001"
-    email_a: str = "fleet@example.cn"
+
+    # The same in every build (class attributes, not fields): what the tests type into the forms.
+    main_card_a = "9030110000000017"  # a main card's number signs in its customer's admin
+    main_card_b = "9030310000000015"
+    sub_card_a = "9030110000000025"
+    credit_code_a = "91110105MA01AUTH1X"  # registration must match credit code and contact
+    credit_code_b = "91310115MA1KAUTH2Y"
+    phone_a = "13900000001"
+    email_a = "fleet@example.cn"
 
 
 def auth_customers(session: Session, now: datetime) -> AuthCustomers:
     """For sign-in, registration and support tests: customer A (Beijing) has a main and a sub-card,
     customer B (Shanghai) a main card."""
     region_a, region_b = create_region(session, "11"), create_region(session, "31")
-    c = AuthCustomers(region_a.id, region_b.id, 0, 0)
+    c = AuthCustomers
     customer_a = create_customer(
         session, region_a, name="北京测试物流", credit_code=c.credit_code_a, contact_name="王建国", phone=c.phone_a,
         email=c.email_a, created_at=now, accounts=False,
