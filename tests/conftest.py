@@ -1,8 +1,13 @@
 """Shared fixtures. Every test runs against SQLite, and against PostgreSQL when TEST_DATABASE_URL is
-set (`make test` runs the suite once for each). The schema always comes from the migrations."""
+set (`make test` runs the suite once for each). The schema always comes from the migrations.
+
+Test data comes from tests/builders.py, through the `create_*` factory fixtures below (each one a
+builder bound to the test's `session`) or, for the shared scenarios, through fixtures such as `fleets`.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
 from datetime import UTC, datetime
 
@@ -12,6 +17,7 @@ from sqlalchemy import text
 from portal.clock import FrozenClock
 from portal.db import Base, make_engine, make_sessionmaker
 from portal.schema import upgrade
+from tests import builders
 
 #: The instant tests start at (a Monday, 10:00 in Shanghai).
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
@@ -102,3 +108,34 @@ def client(app):
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
+
+
+# --- test data: the builders bound to the test's session --------------------------------------------
+
+
+def _factory_fixture(factory):
+    @pytest.fixture(name=factory.__name__)
+    def bound(session):
+        return functools.partial(factory, session)
+
+    bound.__doc__ = f"`{factory.__name__}(...)` in the test's session: {factory.__doc__ or ''}"
+    return bound
+
+
+create_region = _factory_fixture(builders.create_region)
+create_product = _factory_fixture(builders.create_product)
+create_station = _factory_fixture(builders.create_station)
+create_customer = _factory_fixture(builders.create_customer)
+create_driver = _factory_fixture(builders.create_driver)
+create_vehicle = _factory_fixture(builders.create_vehicle)
+create_card = _factory_fixture(builders.create_card)
+create_user = _factory_fixture(builders.create_user)
+fund_card = _factory_fixture(builders.fund_card)
+
+
+@pytest.fixture
+def fleets(session) -> tuple[builders.Fleet, builders.Fleet]:
+    """builders.two_fleets at T0, committed."""
+    both = builders.two_fleets(session, T0)
+    session.commit()
+    return both

@@ -198,8 +198,20 @@ def _build_customer(
     now: datetime,
     rounds: int,
 ) -> DemoCustomer:
+    """The customer with its accounts, fleet, cards and logins. One random stream per customer, drawn
+    in a fixed order (drivers, plates, tanks, then the second admin), so a seed gives one world."""
     rng = _rng(options, "fleet", index)
-    region_data = reference.region_data(region.code)
+    customer = _new_customer(session, index, spec, region, start)
+    drivers = _new_drivers(session, rng, customer, index, options.cards, start)
+    vehicles = _new_vehicles(session, rng, customer, region, spec["fleet"], options.cards, start)
+    main_card, sub_cards = _issue_cards(session, customer, region, drivers, vehicles, start)
+    admin = _create_logins(session, rng, customer, index, spec, drivers, now, rounds)
+    return DemoCustomer(
+        index, customer, spec["fleet"], main_card, sub_cards, {v.id: v for v in vehicles}, admin, created=True
+    )
+
+
+def _new_customer(session: Session, index: int, spec: dict, region: Region, start: datetime) -> Customer:
     customer = Customer(
         name=spec["name"],
         credit_code=spec["credit_code"],
@@ -216,8 +228,13 @@ def _build_customer(
     session.add(customer)
     session.flush()
     ledger.open_customer_accounts(session, customer.id)
+    return customer
 
-    card_count = options.cards
+
+def _new_drivers(
+    session: Session, rng: random.Random, customer: Customer, index: int, card_count: int, start: datetime
+) -> list[Driver]:
+    """About three drivers for every four cards (at least two): some drivers share the wheel."""
     drivers = [
         Driver(
             customer_id=customer.id,
@@ -228,19 +245,38 @@ def _build_customer(
         )
         for n in range(1, max(2, (card_count * 3 + 3) // 4) + 1)
     ]
+    session.add_all(drivers)
+    session.flush()
+    return drivers
+
+
+def _new_vehicles(
+    session: Session, rng: random.Random, customer: Customer, region: Region, fleet: str, count: int, start: datetime
+) -> list[Vehicle]:
+    """`count` vehicles with distinct local plates and tanks the size of the fleet's kind."""
+    region_data = reference.region_data(region.code)
     plates: set[str] = set()
-    while len(plates) < card_count:
+    while len(plates) < count:
         city = rng.choice(reference.cities_of(region.code))
         plates.add(names.plate(rng, region_data.plate, city.plate_letter))
     vehicles = [
-        Vehicle(
-            customer_id=customer.id, plate=plate, tank_ml=rng.choice(_TANKS[spec["fleet"]]) * 1000, created_at=start
-        )
+        Vehicle(customer_id=customer.id, plate=plate, tank_ml=rng.choice(_TANKS[fleet]) * 1000, created_at=start)
         for plate in sorted(plates)
     ]
-    session.add_all(drivers + vehicles)
+    session.add_all(vehicles)
     session.flush()
+    return vehicles
 
+
+def _issue_cards(
+    session: Session,
+    customer: Customer,
+    region: Region,
+    drivers: list[Driver],
+    vehicles: list[Vehicle],
+    start: datetime,
+) -> tuple[Card, list[Card]]:
+    """The main card, then one sub-card per vehicle (drivers taken in turn), each with its accounts."""
     expires_on = date(start.year + 5, start.month, min(start.day, 28))
     main_card = Card(
         number=next_card_number(session, region.code),
@@ -253,8 +289,8 @@ def _build_customer(
     session.add(main_card)
     session.flush()
     sub_cards = []
-    for n in range(card_count):
-        driver, vehicle = drivers[n % len(drivers)], vehicles[n]
+    for n, vehicle in enumerate(vehicles):
+        driver = drivers[n % len(drivers)]
         card = Card(
             number=next_card_number(session, region.code),
             customer_id=customer.id,
@@ -269,7 +305,21 @@ def _build_customer(
         session.flush()  # the next number is computed from the highest one issued
         ledger.open_card_accounts(session, customer.id, card.id)
         sub_cards.append(card)
+    return main_card, sub_cards
 
+
+def _create_logins(
+    session: Session,
+    rng: random.Random,
+    customer: Customer,
+    index: int,
+    spec: dict,
+    drivers: list[Driver],
+    now: datetime,
+    rounds: int,
+) -> User:
+    """The customer's users (customer_usernames): the first admin is the contact person, drivers sign
+    in as the first drivers. Returns the first admin."""
     admin = None
     driver_number = 0
     for username, role in customer_usernames(index):
@@ -285,9 +335,7 @@ def _build_customer(
             session, username=username, password=DEMO_PASSWORD, role=role, rounds=rounds, now=now, **fields
         )
         admin = admin or user
-    return DemoCustomer(
-        index, customer, spec["fleet"], main_card, sub_cards, {v.id: v for v in vehicles}, admin, created=True
-    )
+    return admin
 
 
 def _load_customer(session: Session, index: int, spec: dict, customer: Customer) -> DemoCustomer:

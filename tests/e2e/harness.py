@@ -13,7 +13,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from portal.db import make_engine
 from portal.schema import upgrade
-from tests.e2e.world import World, build_world
+from tests.builders import Showcase, showcase
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -40,7 +40,7 @@ class LiveServer:
 
     url: str
     app: Flask
-    world: World
+    world: Showcase
     _server: BaseWSGIServer = field(repr=False)
     _thread: threading.Thread = field(repr=False)
 
@@ -64,7 +64,7 @@ def start_server(db_file: Path, **config) -> LiveServer:
 
     app = create_app("testing", DATABASE_URL=url, **config)
     with app.app_context():
-        world = build_world(db.session, now=clock().now(), rounds=app.config["BCRYPT_ROUNDS"])
+        world = showcase(db.session, now=clock().now(), rounds=app.config["BCRYPT_ROUNDS"])
         db.session.commit()
 
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)

@@ -12,13 +12,13 @@ from portal.alerts.services import acknowledge, open_alerts
 from portal.stations.authorization import PurchaseRequest, authorize
 from portal.stations.models import Alert
 from portal.stations.services import record_offline_purchase
+from tests.builders import CARD_NUMBER, set_controls, station_setup
 from tests.conftest import T0
-from tests.stations_world import CARD_NUMBER, build, set_controls
 
 
 @pytest.fixture
 def world(session):
-    w = build(session, now=T0, purse_fen=1_000_000)
+    w = station_setup(session, now=T0, purse_fen=1_000_000)
     session.commit()
     return w
 

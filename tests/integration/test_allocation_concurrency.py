@@ -9,7 +9,8 @@ from portal.db import make_sessionmaker
 from portal.funds import services
 from portal.funds.models import FundsBatch
 from portal.funds.plan import RawLine
-from tests.integration.test_funds_world import UNIT_A, build_world, unit
+from tests.builders import UNIT_A, funds_customers
+from tests.builders import unit_balance as unit
 
 
 @pytest.mark.postgres
@@ -17,7 +18,7 @@ from tests.integration.test_funds_world import UNIT_A, build_world, unit
 def test_concurrent_allocations_never_overdraw_and_double_confirms_post_once(db_engine, clock):
     Session = make_sessionmaker(db_engine)
     with Session() as s:
-        w = build_world(s, clock.now())
+        w = funds_customers(s, clock.now())
         s.commit()
         numbers = [w.a1_number, w.a2_number, w.a3_number]
         # eight drafts of 3,000.00 yuan each against 10,000.00: at most three can post

@@ -11,7 +11,8 @@ from portal.auth import codes, credentials, registration, services
 from portal.auth.models import LoginSession
 from portal.auth.policy import PasswordPolicy
 from portal.support import services as support
-from tests.auth_world import PASSWORD, add_user, build_customers
+from tests.builders import PASSWORD, auth_customers
+from tests.builders import create_user as add_user
 from tests.conftest import T0
 
 POLICY = PasswordPolicy()
@@ -19,7 +20,7 @@ POLICY = PasswordPolicy()
 
 @pytest.fixture
 def world(session):
-    world = build_customers(session, T0)
+    world = auth_customers(session, T0)
     session.commit()
     return world
 

@@ -14,13 +14,13 @@ from portal.stations import rules
 from portal.stations.authorization import AuthorizationError, PurchaseRequest, authorize
 from portal.stations.models import Purchase
 from portal.stations.services import record_offline_purchase, refund
+from tests.builders import CARD_NUMBER, PRICE_92, points_balance, purse_balance, set_controls, station_setup
 from tests.conftest import T0
-from tests.stations_world import CARD_NUMBER, PRICE_92, build, points_balance, purse_balance, set_controls
 
 
 @pytest.fixture
 def world(session):
-    w = build(session, now=T0, purse_fen=100_000)
+    w = station_setup(session, now=T0, purse_fen=100_000)
     session.commit()
     return w
 

@@ -13,8 +13,8 @@ from portal import ledger
 from portal.db import make_sessionmaker
 from portal.stations.authorization import PurchaseRequest, authorize
 from portal.stations.models import Purchase, Terminal
+from tests.builders import CARD_NUMBER, purse_balance, set_controls, station_setup
 from tests.conftest import T0
-from tests.stations_world import CARD_NUMBER, build, purse_balance, set_controls
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 WORKERS = 8
@@ -49,7 +49,7 @@ def req(seq, litres_ml=10_000):
 
 @pytest.fixture
 def world(session):
-    w = build(session, now=T0, purse_fen=50_000)
+    w = station_setup(session, now=T0, purse_fen=50_000)
     session.commit()
     return w
 

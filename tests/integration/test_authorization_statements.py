@@ -22,8 +22,8 @@ from portal.points import services as points
 from portal.points.rules import earn
 from portal.stations.authorization import PurchaseRequest, authorize
 from portal.stations.models import Alert, PointsRule
+from tests.builders import CARD_NUMBER, set_controls, station_setup
 from tests.conftest import T0
-from tests.stations_world import CARD_NUMBER, build, set_controls
 
 #: The authorization's own statements for an approval: facts, history, purchase, day totals.
 APPROVAL = 4
@@ -34,7 +34,7 @@ LEDGER = 4
 
 @pytest.fixture
 def world(session):
-    w = build(session, now=T0, purse_fen=1_000_000)
+    w = station_setup(session, now=T0, purse_fen=1_000_000)
     session.commit()
     return w
 
@@ -142,7 +142,7 @@ def test_the_terminal_api_adds_only_the_key_lookup(app, client, monkeypatch):
     from portal.extensions import db
 
     with app.app_context():
-        w = build(db.session, now=T0, purse_fen=1_000_000)
+        w = station_setup(db.session, now=T0, purse_fen=1_000_000)
         db.session.commit()
         key = w.key
     body = {"card_number": CARD_NUMBER, "product_code": "92", "litres_ml": 20_000, "unit_price_fen": 750}

@@ -10,14 +10,11 @@ from portal.cards.controls import Controls
 from portal.cards.errors import CardNotActive, DuplicateName, InvalidControls, NotOwned
 from portal.cards.models import CardControls
 from portal.reference.models import Region, Station
-from tests.cards_world import build_world
 from tests.conftest import T0
 
 
 @pytest.fixture
-def world(session):
-    fleets = build_world(session, T0)
-    session.commit()
+def world(fleets):
     return fleets
 
 

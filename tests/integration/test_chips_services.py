@@ -13,12 +13,14 @@ from portal.chips.sync import compare_chip, sync_card
 from portal.chips.virtual import VirtualReader
 from portal.funds import services
 from portal.funds.plan import RawLine
-from tests.integration.test_funds_world import build_world, purse, reserve
+from tests.builders import funds_customers
+from tests.builders import purse_balance as purse
+from tests.builders import reserve_balance as reserve
 
 
 @pytest.fixture
 def world(session, clock):
-    w = build_world(session, clock.now())
+    w = funds_customers(session, clock.now())
     batch = services.prepare_batch(
         session, customer_id=w.a, kind="allocation", lines=[RawLine(1, w.a1_number, "500"), RawLine(2, w.a2_number, "500")],
         actor_id=w.admin_a, now=clock.now(),

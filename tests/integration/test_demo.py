@@ -187,9 +187,9 @@ def test_purchases_come_through_purchase_authorization(session):
 
 def test_a_database_with_other_customers_cards_is_refused(session):
     """Demo traffic covers every active card: it must not buy fuel on cards the demo did not make."""
-    from tests.stations_world import build as build_stations_world
+    from tests.builders import station_setup
 
-    build_stations_world(session, now=T0)
+    station_setup(session, now=T0)
     session.commit()
     before = _row_counts(session)
     with pytest.raises(DemoConflict, match="empty database"):

@@ -9,7 +9,7 @@ from portal.auth.passwords import check_password
 from portal.auth.policy import PasswordPolicy
 from portal.auth.services import authenticate, start_session
 from portal.drivers import services
-from tests.cards_world import build_world
+from tests.builders import two_fleets
 from tests.conftest import T0
 
 POLICY = PasswordPolicy()
@@ -17,7 +17,7 @@ POLICY = PasswordPolicy()
 
 @pytest.fixture
 def fleet(session):
-    fleet, _ = build_world(session, T0)
+    fleet, _ = two_fleets(session, T0)
     session.commit()
     return fleet
 

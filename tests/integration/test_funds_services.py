@@ -8,12 +8,14 @@ from portal import ledger
 from portal.funds import services
 from portal.funds.models import FundsBatch
 from portal.funds.plan import PlanRejected, RawLine
-from tests.integration.test_funds_world import UNIT_A, build_world, reserve, unit
+from tests.builders import UNIT_A, funds_customers
+from tests.builders import reserve_balance as reserve
+from tests.builders import unit_balance as unit
 
 
 @pytest.fixture
 def world(session, clock):
-    w = build_world(session, clock.now())
+    w = funds_customers(session, clock.now())
     session.commit()
     return w
 
@@ -104,13 +106,12 @@ def test_an_old_preview_must_be_redone(session, clock, world):
     assert excinfo.value.code == "draft_expired"
 
 
-def test_a_three_hundred_card_allocation_is_one_ledger_batch(session, clock, world):
+def test_a_three_hundred_card_allocation_is_one_ledger_batch(session, clock, world, create_card):
     from portal.customers.models import Customer
-    from tests.integration.test_funds_world import _card
 
     w = world
     customer = session.get(Customer, w.a)
-    cards = [_card(session, customer) for _ in range(300)]
+    cards = [create_card(customer) for _ in range(300)]
     session.commit()
     batch = prepare(session, w, clock, "allocation", *[(c.number, "1.01") for c in cards])
     services.confirm_batch(session, batch, actor_id=w.admin_a, now=clock.now())

@@ -20,23 +20,21 @@ from portal.cards.errors import (
 from portal.cards.models import Card, CardControls, LossReport
 from portal.cards.numbers import is_valid_card_number
 from portal.cards.services import set_card_controls
-from tests.cards_world import build_world, fund
+from tests.builders import fund_card
 from tests.conftest import T0
 
 POLICY = loss.LossPolicy()
 
 
 @pytest.fixture
-def world(session):
-    fleets = build_world(session, T0)
-    session.commit()
+def world(fleets):
     return fleets
 
 
 def test_report_blocks_at_once_and_freezes_reserve_not_purse(session, world):
     fleet, _ = world
     card = fleet.cards[0]
-    fund(session, fleet, card, reserve=500_00, purse=200_00, now=T0)
+    fund_card(session, card, reserve=500_00, purse=200_00, now=T0)
     report = loss.report_loss(session, card, reason="lost", note="丢在加油站", actor_id=fleet.admin_id, now=T0)
     session.commit()
     assert card.status == "lost" and loss.is_blocked(card)
@@ -107,7 +105,7 @@ def test_replacement_before_its_time_is_refused(session, world):
 def test_replacement_moves_reserve_purse_and_points_in_one_batch_and_closes_the_old_card(session, world):
     fleet, _ = world
     card = fleet.cards[0]
-    fund(session, fleet, card, reserve=500_00, purse=123_45, now=T0)
+    fund_card(session, card, reserve=500_00, purse=123_45, now=T0)
     points = ledger.card_account(session, card.id, "points")
     issued = ledger.system_account(session, "points_issued")
     ledger.transfer(session, ledger.TransferRequest("pts:1", issued.id, points.id, 77, "points_earn"), now=T0)
@@ -159,7 +157,7 @@ def test_replacement_moves_reserve_purse_and_points_in_one_batch_and_closes_the_
 def test_replacement_waits_for_a_pending_load(session, world):
     fleet, _ = world
     card = fleet.cards[0]
-    fund(session, fleet, card, reserve=100_00, purse=0, now=T0)
+    fund_card(session, card, reserve=100_00, purse=0, now=T0)
     reserve, purse = (ledger.card_account(session, card.id, k) for k in ("reserve", "purse"))
     ledger.create_pending(
         session,

@@ -13,7 +13,7 @@ from portal.cards import loss
 from portal.cards.errors import AlreadyReported, ReportNotOpen
 from portal.cards.models import Card, LossReport
 from portal.db import make_sessionmaker
-from tests.cards_world import build_world, fund
+from tests.builders import fund_card, two_fleets
 from tests.conftest import T0
 
 pytestmark = pytest.mark.postgres
@@ -46,7 +46,7 @@ def _race(db_engine, action, n=4):
 
 
 def test_concurrent_reports_of_one_card_make_one_report(session, db_engine):
-    fleet, _ = build_world(session, T0)
+    fleet, _ = two_fleets(session, T0)
     session.commit()
     card_id = fleet.cards[0].id
 
@@ -60,9 +60,9 @@ def test_concurrent_reports_of_one_card_make_one_report(session, db_engine):
 
 
 def test_concurrent_replacements_move_money_once(session, db_engine):
-    fleet, _ = build_world(session, T0)
+    fleet, _ = two_fleets(session, T0)
     card = fleet.cards[0]
-    fund(session, fleet, card, reserve=1000_00, purse=10_00, now=T0)
+    fund_card(session, card, reserve=1000_00, purse=10_00, now=T0)
     report = loss.report_loss(session, card, reason="lost", actor_id=None, now=T0)
     session.commit()
     report_id = report.id

@@ -15,15 +15,15 @@ from portal.chips.virtual import VirtualReader
 from portal.ledger.models import Transfer
 from portal.stations.models import Purchase
 from portal.stations.services import OfflinePurchaseRefused, record_offline_purchase
+from tests.builders import points_balance, purse_balance, station_setup
 from tests.conftest import T0
-from tests.stations_world import build, points_balance, purse_balance
 
 EFFECT = loss.LossPolicy().effect
 
 
 @pytest.fixture
 def world(session):
-    w = build(session, now=T0 - timedelta(days=2), purse_fen=100_000)
+    w = station_setup(session, now=T0 - timedelta(days=2), purse_fen=100_000)
     session.commit()
     return w
 

@@ -11,13 +11,13 @@ from portal.points import services as points
 from portal.stations.authorization import AuthorizationError, PurchaseRequest, authorize
 from portal.stations.models import PointsRule
 from portal.stations.services import redeem_at_station
+from tests.builders import CARD_NUMBER, points_balance, station_setup
 from tests.conftest import T0
-from tests.stations_world import CARD_NUMBER, build, points_balance
 
 
 @pytest.fixture
 def world(session):
-    w = build(session, now=T0, purse_fen=1_000_000)
+    w = station_setup(session, now=T0, purse_fen=1_000_000)
     session.commit()
     return w
 

@@ -5,14 +5,11 @@ from sqlalchemy import select
 
 from portal.audit.models import AuditEvent
 from portal.customers import services
-from tests.cards_world import build_world
 from tests.conftest import T0
 
 
 @pytest.fixture
-def world(session):
-    fleets = build_world(session, T0)
-    session.commit()
+def world(fleets):
     return fleets
 
 

@@ -13,15 +13,15 @@ from portal.queries.filters import Filter, parse_filter
 from portal.queries.scope import Scope, UnknownCard, driver_scope
 from portal.statistics import points as points_statistics
 from portal.statistics import transactions
+from tests.builders import fleet_history
 from tests.conftest import T0
-from tests.queries_world import build
 
 TODAY = date(2026, 3, 2)
 
 
 @pytest.fixture
 def world(session):
-    world = build(session, T0)
+    world = fleet_history(session, T0)
     session.commit()
     return world
 

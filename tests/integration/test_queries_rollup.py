@@ -13,15 +13,15 @@ from portal.queries.filters import parse_filter
 from portal.queries.scope import Scope, driver_scope
 from portal.statistics import rollup, transactions
 from portal.statistics.models import PurchaseDay
+from tests.builders import buy, fleet_history
 from tests.conftest import T0
-from tests.queries_world import build, buy
 
 TODAY = (T0 + timedelta(hours=8)).date()
 
 
 @pytest.fixture
 def world(session):
-    world = build(session, T0)
+    world = fleet_history(session, T0)
     c2 = world.cards["c2"]
     # A refund alone on its day, another region and product, so no group is trivially one row.
     buy(session, world, c2, T0 - timedelta(days=30), amount=30_00, litres_ml=4_000, kind="refund", points=30)

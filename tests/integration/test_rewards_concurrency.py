@@ -15,8 +15,8 @@ from portal.cards.models import Card
 from portal.db import make_sessionmaker
 from portal.rewards import services
 from portal.stations.models import PointsRedemption
+from tests.builders import points_balance, station_setup
 from tests.conftest import T0
-from tests.stations_world import build, points_balance
 
 pytestmark = pytest.mark.postgres
 WORKERS = 6
@@ -24,7 +24,7 @@ WORKERS = 6
 
 @pytest.fixture
 def card_id(session):
-    world = build(session, now=T0)
+    world = station_setup(session, now=T0)
     issued = ledger.system_account(session, "points_issued", ledger.POINTS)
     account = ledger.card_account(session, world.card.id, "points")
     ledger.transfer(session, ledger.TransferRequest("earn", issued.id, account.id, 3_500, "points_earn"), now=T0)

@@ -1,10 +1,14 @@
-"""Web-test helpers: users to sign in as, and CSRF tokens read from the page like a browser would."""
+"""Web-test helpers: users to sign in as, CSRF tokens read from the page like a browser would, the
+database between requests, and the shared scenarios built in the app's own session."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
+
+from tests import builders
+from tests.builders import PASSWORD
 
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
@@ -21,6 +25,61 @@ def login(client, username: str, password: str):
         "/auth/sign-in",
         data={"username": username, "password": password, "csrf_token": csrf_token(client)},
     )
+
+
+def signed_in(client, username: str, password: str = PASSWORD):
+    response = login(client, username, password)
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    return client
+
+
+class Db:
+    """Database access for the test between requests. Each call runs in its own short app context
+    and transaction (SQLite writers lock; Flask-Login caches the user on `g` of a long-lived context)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, work):
+        from portal.extensions import db
+
+        with self.app.app_context():
+            result = work(db.session)
+            db.session.commit()
+            return result
+
+
+@pytest.fixture
+def db(app):
+    return Db(app)
+
+
+def peek(session, read):
+    """Read in the test's session, then end its transaction: on SQLite an open one blocks the app."""
+    try:
+        return read()
+    finally:
+        session.rollback()
+
+
+def count(session, query):
+    return peek(session, lambda: query.count())
+
+
+@pytest.fixture
+def fleet_ids(db, clock) -> tuple[builders.FleetIds, builders.FleetIds]:
+    """builders.two_fleets in the app's session, committed; the ids of both fleets."""
+    fleets = db(lambda s: [builders.FleetIds.of(n, f) for n, f in enumerate(builders.two_fleets(s, clock.now()), 1)])
+    return tuple(fleets)
+
+
+@pytest.fixture
+def queries_world(session, clock) -> builders.History:
+    """builders.fleet_history with its users (acme_admin, li, other_admin, staff1, root), committed."""
+    world = builders.fleet_history(session, clock.now())
+    builders.history_users(session, world, clock.now())
+    session.commit()
+    return world
 
 
 @pytest.fixture

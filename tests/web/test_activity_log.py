@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import pytest
 
-from tests.auth_world import PASSWORD, add_user, build_customers
-from tests.web.conftest import login
-from tests.web.test_auth_flows import Db
+from tests.builders import PASSWORD, auth_customers
+from tests.builders import create_user as add_user
+from tests.web.conftest import Db, login
 
 URL = "/profile/activity"
 
@@ -18,7 +18,7 @@ URL = "/profile/activity"
 @pytest.fixture
 def people(app, clock):
     def build(s):
-        world = build_customers(s, clock.now())
+        world = auth_customers(s, clock.now())
         staff_a = add_user(s, "bj_support", "staff", clock.now(), region_id=world.region_a, display_name="北京客服")
         staff_b = add_user(s, "sh_support", "staff", clock.now(), region_id=world.region_b)
         a = add_user(s, "fleet_a", "admin", clock.now(), customer_id=world.customer_a, email="a@example.cn")

@@ -7,8 +7,8 @@ import re
 import pytest
 from sqlalchemy import select
 
+from tests.builders import CARD_NUMBER, station_setup
 from tests.conftest import T0
-from tests.stations_world import CARD_NUMBER, build
 from tests.web.conftest import csrf_token, login
 
 
@@ -18,7 +18,7 @@ def world(app, make_user):
     from portal.stations.authorization import PurchaseRequest, authorize
 
     with app.app_context():
-        w = build(db.session, now=T0, purse_fen=100_000)
+        w = station_setup(db.session, now=T0, purse_fen=100_000)
         authorize(db.session, w.terminal, PurchaseRequest(CARD_NUMBER, "92", 70_000, 750, 52_500, 1, T0), now=T0)
         db.session.commit()
         customer_id = w.customer.id

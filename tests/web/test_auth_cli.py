@@ -1,8 +1,7 @@
 """`flask --app portal users ...`: the policy applies on the command line too."""
 
-from tests.auth_world import build_customers
-from tests.web.conftest import login
-from tests.web.test_auth_flows import Db
+from tests.builders import auth_customers
+from tests.web.conftest import Db, login
 
 
 def test_create_sysadmin_enforces_the_policy_and_can_sign_in(runner, client):
@@ -14,7 +13,7 @@ def test_create_sysadmin_enforces_the_policy_and_can_sign_in(runner, client):
 
 
 def test_create_staff_needs_a_known_region(runner, app, clock):
-    Db(app)(lambda s: build_customers(s, clock.now()))
+    Db(app)(lambda s: auth_customers(s, clock.now()))
     unknown = runner.invoke(args=["users", "create-staff", "bj", "--region", "99"], input="Staff-Pass-2026\n" * 2)
     assert unknown.exit_code != 0
     ok = runner.invoke(args=["users", "create-staff", "bj", "--region", "11"], input="Staff-Pass-2026\n" * 2)

@@ -6,34 +6,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from tests.auth_world import PASSWORD, add_user, build_customers
+from tests.builders import PASSWORD, auth_customers
+from tests.builders import create_user as add_user
 from tests.web.conftest import csrf_token, login
-
-
-class Db:
-    """Database access for the test between requests. Each call runs in its own short app context
-    and transaction (SQLite writers lock; Flask-Login caches the user on `g` of a long-lived context)."""
-
-    def __init__(self, app):
-        self.app = app
-
-    def __call__(self, work):
-        from portal.extensions import db
-
-        with self.app.app_context():
-            result = work(db.session)
-            db.session.commit()
-            return result
-
-
-@pytest.fixture
-def db(app):
-    return Db(app)
 
 
 @pytest.fixture
 def world(db, clock):
-    return db(lambda s: build_customers(s, clock.now()))
+    return db(lambda s: auth_customers(s, clock.now()))
 
 
 def user_named(db, name):

@@ -13,9 +13,9 @@ import uuid
 
 import pytest
 
-from tests.auth_world import PASSWORD, add_user, build_customers
-from tests.web.conftest import csrf_token, login
-from tests.web.test_auth_flows import Db
+from tests.builders import PASSWORD, auth_customers
+from tests.builders import create_user as add_user
+from tests.web.conftest import Db, csrf_token, login
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/4")
 
@@ -157,7 +157,7 @@ def test_registration_code_goes_out_over_smtp(client, app, clock):
         app.config.update(
             MAIL_BACKEND="smtp", SMTP_HOST="127.0.0.1", SMTP_PORT=controller.server.sockets[0].getsockname()[1]
         )
-        world = Db(app)(lambda s: build_customers(s, clock.now()))
+        world = Db(app)(lambda s: auth_customers(s, clock.now()))
         response = client.post(
             "/auth/register",
             data={"card_number": world.main_card_a, "credit_code": world.credit_code_a, "contact": world.email_a,

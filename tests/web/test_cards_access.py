@@ -7,18 +7,18 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.audit.models import AuditEvent
-from tests.cards_world import PASSWORD, web_world
+from tests.builders import PASSWORD
 from tests.web.conftest import csrf_token, login
 
 
 @pytest.fixture
-def world(app):
+def world(app, fleet_ids):
     from portal.cards import loss, services
     from portal.cards.controls import Controls
     from portal.cards.models import Card
     from portal.extensions import clock, db
 
-    one, two = web_world(app)
+    one, two = fleet_ids
     with app.app_context():
         card = db.session.get(Card, one.cards[1])
         report = loss.report_loss(db.session, card, reason="lost", actor_id=None, now=clock().now())

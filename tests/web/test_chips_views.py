@@ -8,15 +8,13 @@ from portal import ledger
 from portal.chips.models import LoadRequest, VirtualChip
 from portal.funds import services
 from portal.funds.plan import RawLine
-from tests.integration import test_funds_world as tw
-from tests.integration.test_funds_world import PASSWORD, build_world
-from tests.web.conftest import csrf_token, login
-from tests.web.test_funds_views import count, peek
+from tests.builders import PASSWORD, funds_customers, purse_balance
+from tests.web.conftest import count, csrf_token, peek, signed_in
 
 
 @pytest.fixture
 def world(session, clock):
-    w = build_world(session, clock.now())
+    w = funds_customers(session, clock.now())
     lines = [RawLine(1, w.a1_number, "500"), RawLine(2, w.a2_number, "500")]
     batch = services.prepare_batch(session, customer_id=w.a, kind="allocation", lines=lines, actor_id=w.admin_a,
                                    now=clock.now())  # fmt: skip
@@ -24,11 +22,6 @@ def world(session, clock):
     w.ids["batch"] = batch.id
     session.commit()
     return w
-
-
-def signed_in(client, username):
-    assert login(client, username, PASSWORD).status_code == 302
-    return client
 
 
 def request_load(client, card_id, amount="100", password=PASSWORD):
@@ -65,7 +58,7 @@ def test_admin_loads_writes_and_the_driver_sees_funds_waiting(client, session, w
     signed_in(client, "admin_a")
     response = client.post(f"/chips/loads/{load_id}/write", data={"csrf_token": csrf_token(client, "/chips/load")})
     assert response.status_code == 303
-    assert peek(session, lambda: tw.purse(session, w.a1)) == 10000
+    assert peek(session, lambda: purse_balance(session, w.a1)) == 10000
     assert peek(session, lambda: session.query(VirtualChip).filter_by(card_id=w.a1).one().purse_balance) == 10000
 
 
@@ -97,7 +90,7 @@ def test_read_shows_differences_and_sync_clears_them(client, session, world):
     assert response.status_code == 200 and 'data-testid="sync-result"' in response.get_data(as_text=True)
     page = client.get(f"/chips/read?card={w.a1}").get_data(as_text=True)
     assert 'data-differs="1"' not in page
-    assert peek(session, lambda: tw.purse(session, w.a1)) == 7000
+    assert peek(session, lambda: purse_balance(session, w.a1)) == 7000
 
 
 # -- who may see what ------------------------------------------------------------------------------

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from tests.cards_world import PASSWORD, web_world
+from tests.builders import PASSWORD
 from tests.web.conftest import csrf_token, login
 
 
 @pytest.fixture
-def world(app):
-    return web_world(app)
+def world(fleet_ids):
+    return fleet_ids
 
 
 def _controls(app, card_id):

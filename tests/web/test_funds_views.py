@@ -6,42 +6,23 @@ import pytest
 
 from portal import ledger
 from portal.funds.models import Deposit, FundsBatch
-from tests.integration import test_funds_world as tw
-from tests.integration.test_funds_world import PASSWORD, UNIT_A, build_world
-from tests.web.conftest import csrf_token, login
-
-
-def peek(session, read):
-    """Read in the test's session, then end its transaction: on SQLite an open one blocks the app."""
-    try:
-        return read()
-    finally:
-        session.rollback()
+from tests.builders import PASSWORD, UNIT_A, funds_customers, reserve_balance, unit_balance
+from tests.web.conftest import count, csrf_token, peek, signed_in
 
 
 def unit(session, customer_id):
-    return peek(session, lambda: tw.unit(session, customer_id))
+    return peek(session, lambda: unit_balance(session, customer_id))
 
 
 def reserve(session, card_id):
-    return peek(session, lambda: tw.reserve(session, card_id))
-
-
-def count(session, query):
-    return peek(session, lambda: query.count())
+    return peek(session, lambda: reserve_balance(session, card_id))
 
 
 @pytest.fixture
 def world(session, clock):
-    w = build_world(session, clock.now())
+    w = funds_customers(session, clock.now())
     session.commit()
     return w
-
-
-def signed_in(client, username):
-    response = login(client, username, PASSWORD)
-    assert response.status_code == 302, response.get_data(as_text=True)[:500]
-    return client
 
 
 def post_table(client, path, data):

@@ -8,13 +8,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from tests.cards_world import PASSWORD, fund, web_world
+from tests.builders import PASSWORD, fund_card
 from tests.web.conftest import csrf_token, login
 
 
 @pytest.fixture
-def world(app):
-    return web_world(app)
+def world(fleet_ids):
+    return fleet_ids
 
 
 def _card(app, card_id):
@@ -108,13 +108,9 @@ def test_replacement_waits_seven_days_then_happens_once(app, client, clock, worl
     one, _ = world
     with app.app_context():
         from portal.cards.models import Card as C
-        from tests.cards_world import Fleet
 
         card = db.session.get(C, one.cards[0])
-        fleet = Fleet(
-            customer=card_customer(db, card), admin_id=0, driver=None, driver_user_id=0, vehicle=None, main_card=None
-        )
-        fund(db.session, fleet, card, reserve=300_00, purse=45_67, now=clock.now())
+        fund_card(db.session, card, reserve=300_00, purse=45_67, now=clock.now())
         db.session.commit()
     login(client, one.admin, PASSWORD)
     report_id = int(_report(client, one.cards[0]).headers["Location"].rsplit("/", 1)[1])
@@ -158,12 +154,6 @@ def test_replacement_waits_seven_days_then_happens_once(app, client, clock, worl
         f"/cards/loss/{report_id}/replace", data={"idempotency_key": "b" * 32, "csrf_token": csrf_token(client, "/")}
     )
     assert other_key.status_code == 409
-
-
-def card_customer(db, card):
-    from portal.customers.models import Customer
-
-    return db.session.get(Customer, card.customer_id)
 
 
 def test_loss_pages_show_in_english(app, client, world):

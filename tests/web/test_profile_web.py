@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.cards_world import PASSWORD, web_world
+from tests.builders import PASSWORD
 from tests.web.conftest import csrf_token, login
 
 
 @pytest.fixture
-def world(app):
-    return web_world(app)
+def world(fleet_ids):
+    return fleet_ids
 
 
 def _customer(app, customer_id):

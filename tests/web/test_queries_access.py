@@ -8,7 +8,13 @@ import io
 
 import pytest
 
-from tests.web.test_queries_purchases import signed_in, world  # noqa: F401  (fixture)
+from tests.web.conftest import signed_in
+
+
+@pytest.fixture
+def world(queries_world):
+    return queries_world
+
 
 PAGES = [
     "/queries/purchases",

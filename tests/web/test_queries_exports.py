@@ -6,9 +6,15 @@ from datetime import timedelta
 
 import pytest
 
+from tests.builders import buy
 from tests.conftest import T0
-from tests.queries_world import buy
-from tests.web.test_queries_purchases import signed_in, world  # noqa: F401  (fixture)
+from tests.web.conftest import signed_in
+
+
+@pytest.fixture
+def world(queries_world):
+    return queries_world
+
 
 PATHS = [
     "/queries/purchases/export.csv?preset=last_month",

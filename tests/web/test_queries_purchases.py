@@ -5,22 +5,12 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import T0
-from tests.queries_world import build, make_users
-from tests.web.conftest import login
+from tests.web.conftest import signed_in
 
 
 @pytest.fixture
-def world(app, session):
-    world = build(session, T0)
-    session.commit()
-    make_users(app, world)
-    return world
-
-
-def signed_in(client, username):
-    response = login(client, username, "Correct-Horse-9")
-    assert response.status_code == 302
-    return client
+def world(queries_world):
+    return queries_world
 
 
 def test_admin_sees_this_months_purchases_and_net_totals(client, world):

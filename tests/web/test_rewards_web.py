@@ -10,16 +10,15 @@ import pytest
 from sqlalchemy import func, select
 
 from portal import ledger
-from tests.cards_world import PASSWORD, web_world
-from tests.web.conftest import csrf_token, login
-from tests.web.test_auth_flows import Db
+from tests.builders import PASSWORD
+from tests.web.conftest import Db, csrf_token, login
 
 URL = "/rewards/redeem"
 
 
 @pytest.fixture
-def world(app):
-    one, two = web_world(app)
+def world(app, fleet_ids):
+    one, two = fleet_ids
 
     def give_points(s):
         issued = ledger.system_account(s, "points_issued", ledger.POINTS)

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from tests.e2e.world import build_world
+from tests.builders import showcase
 from tests.web.conftest import csrf_token, login
 
 #: Reachable without signing in.
@@ -141,7 +141,7 @@ def world(app):
     from portal.extensions import clock, db
 
     with app.app_context():
-        world = build_world(db.session, now=clock().now())
+        world = showcase(db.session, now=clock().now())
         db.session.commit()
     return world
 

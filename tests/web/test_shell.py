@@ -10,7 +10,7 @@ from flask_babel import Babel
 from flask_babel import lazy_gettext as _l
 
 from portal.web.menu import MENUS, Item, Section, menu_for
-from tests.e2e.world import build_world
+from tests.builders import showcase
 from tests.web.conftest import csrf_token, login
 
 
@@ -19,7 +19,7 @@ def world(app):
     from portal.extensions import clock, db
 
     with app.app_context():
-        world = build_world(db.session, now=clock().now())
+        world = showcase(db.session, now=clock().now())
         db.session.commit()
     return world
 

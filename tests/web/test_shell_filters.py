@@ -80,10 +80,10 @@ def test_card_number_groups_in_fours(raw, shown):
 @pytest.fixture
 def world(app):
     from portal.extensions import clock, db
-    from tests.e2e.world import build_world
+    from tests.builders import showcase
 
     with app.app_context():
-        world = build_world(db.session, now=clock().now())
+        world = showcase(db.session, now=clock().now())
         db.session.commit()
     return world
 

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.stations.models import Purchase
+from tests.builders import CARD_NUMBER, purse_balance, station_setup
 from tests.conftest import T0
-from tests.stations_world import CARD_NUMBER, build, purse_balance
 
 URL = "/api/terminal/v1/purchases"
 
@@ -19,7 +19,7 @@ def world(app):
     from portal.extensions import db
 
     with app.app_context():
-        w = build(db.session, now=T0, purse_fen=100_000)
+        w = station_setup(db.session, now=T0, purse_fen=100_000)
         db.session.commit()
         return {"key": w.key, "card_id": w.card.id, "far_key": w.far_key, "terminal_id": w.terminal.id}
 
@@ -136,13 +136,12 @@ def test_error_message_in_english(client, world):
 def test_refund_and_redeem_over_http(client, app, world):
     from portal.cards.models import Card
     from portal.extensions import db
-    from tests.stations_world import fund
+    from tests.builders import fund_card
 
     with app.app_context():
         card = db.session.get(Card, world["card_id"])
-        from portal.customers.models import Customer
 
-        fund(db.session, db.session.get(Customer, card.customer_id), card, 100_000, now=T0, key="more")
+        fund_card(db.session, card, purse=100_000, now=T0, key="more")
         db.session.commit()
     purchase = post(client, world["key"], body(litres_ml=200_000, amount_fen=150_000, terminal_seq=1))
     assert purchase.status_code == 200, purchase.get_json()

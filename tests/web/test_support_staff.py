@@ -5,15 +5,15 @@ import re
 import pytest
 from sqlalchemy import select
 
-from tests.auth_world import PASSWORD, add_user, build_customers
-from tests.web.conftest import csrf_token, login
-from tests.web.test_auth_flows import Db
+from tests.builders import PASSWORD, auth_customers
+from tests.builders import create_user as add_user
+from tests.web.conftest import Db, csrf_token, login
 
 
 @pytest.fixture
 def people(app, clock):
     def build(s):
-        world = build_customers(s, clock.now())
+        world = auth_customers(s, clock.now())
         add_user(s, "bj_support", "staff", clock.now(), region_id=world.region_a)
         add_user(s, "sh_support", "staff", clock.now(), region_id=world.region_b)
         a = add_user(s, "fleet_a", "admin", clock.now(), customer_id=world.customer_a, email="a@example.cn")

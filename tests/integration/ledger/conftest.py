@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.builders import make_books
 from tests.conftest import T0
-from tests.integration.ledger.books import make_books
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from portal import ledger
 from portal.db import make_sessionmaker
 from portal.ledger import TransferRequest as R
+from tests.builders import make_books
 from tests.conftest import T0
-from tests.integration.ledger.books import make_books
 
 THREADS = 8
 OPS = 40

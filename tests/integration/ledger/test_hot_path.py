@@ -13,8 +13,8 @@ from portal import ledger
 from portal.db import make_sessionmaker
 from portal.ledger import TransferRequest as R
 from portal.ledger.models import Transfer
+from tests.builders import make_books
 from tests.conftest import T0
-from tests.integration.ledger.books import make_books
 
 SHANGHAI = timezone(timedelta(hours=8))
 

@@ -8,7 +8,7 @@ import pytest
 
 from portal import ledger
 from portal.ledger import TransferRequest as R
-from tests.integration.ledger.books import bal, journal_count, totals
+from tests.builders import bal, journal_count, totals
 
 HOUR = timedelta(hours=1)
 

@@ -14,8 +14,8 @@ import tests.conftest as shared
 from portal import ledger
 from portal.db import make_sessionmaker
 from portal.ledger import TransferRequest as R
+from tests.builders import make_books
 from tests.conftest import T0
-from tests.integration.ledger.books import make_books
 
 CARDS = 3
 amounts = st.integers(min_value=1, max_value=5_000)

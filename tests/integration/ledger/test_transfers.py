@@ -8,7 +8,7 @@ import pytest
 
 from portal import ledger
 from portal.ledger import TransferRequest as R
-from tests.integration.ledger.books import bal, journal_count, totals
+from tests.builders import bal, journal_count, totals
 
 
 def deposit(session, books, amount, *, tid="dep-1", holder=0, now=None):
