@@ -10,7 +10,7 @@ from sqlalchemy import event, select
 from portal import ledger
 from portal.cards.models import Card
 from portal.ledger import TransferRequest as R
-from tests.integration.ledger.books import make_books
+from tests.builders import make_books
 
 
 @pytest.fixture
