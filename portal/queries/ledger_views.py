@@ -12,8 +12,8 @@ from portal.extensions import db
 from portal.ledger.models import MONEY, POINTS
 from portal.queries import balances, journal, labels, statements
 from portal.queries.filters import FilterError, add_months
-from portal.queries.views import bp
 from portal.queries.web import (
+    bp,
     current_scope,
     driver_choices,
     max_days,
@@ -23,6 +23,7 @@ from portal.queries.web import (
     today,
     write_cursor,
 )
+from portal.web.access import requires
 
 
 def _side_label(side: tuple[str, str]) -> str:
@@ -32,6 +33,7 @@ def _side_label(side: tuple[str, str]) -> str:
 
 
 @bp.get("/balances", endpoint="balances")
+@requires("queries.view")
 def balances_page():
     """账户余额查询: each card's reserve, chip purse, pending loads and points, with totals."""
     scope = current_scope()
@@ -59,6 +61,7 @@ def balances_page():
 
 
 @bp.get("/account-transactions", endpoint="account_transactions")
+@requires("queries.view")
 def account_transactions_page():
     """账户交易查询: deposits, allocations, collections, loads, replacements and reversals."""
     scope = current_scope()
@@ -79,6 +82,7 @@ def account_transactions_page():
 
 
 @bp.get("/account-transactions/export.<any(csv, xlsx):fmt>")
+@requires("queries.view")
 def account_transactions_export(fmt: str):
     scope = current_scope()
     flt = parse(journal.account_spec(max_days()))
@@ -110,6 +114,7 @@ def account_transactions_export(fmt: str):
 
 
 @bp.get("/points", endpoint="points_transactions")
+@requires("queries.view")
 def points_transactions_page():
     """积分交易查询: points earned, redeemed and expired, with the running balance."""
     scope = current_scope()
@@ -131,6 +136,7 @@ def points_transactions_page():
 
 
 @bp.get("/points/export.<any(csv, xlsx):fmt>")
+@requires("queries.view")
 def points_transactions_export(fmt: str):
     scope = current_scope()
     flt = parse(journal.points_spec(max_days()))
@@ -185,6 +191,7 @@ def _statement_request():
 
 
 @bp.get("/statements", endpoint="statements")
+@requires("queries.view")
 def statements_page():
     """对账单: a month of the unit account or of one card, printable."""
     scope, month, card = _statement_request()
@@ -202,6 +209,7 @@ def statements_page():
 
 
 @bp.get("/statements/export.<any(csv, xlsx):fmt>")
+@requires("queries.view")
 def statements_export(fmt: str):
     scope, month, card = _statement_request()
     result = statements.statements(db.session, scope, month, card)

@@ -1,7 +1,9 @@
 """Every route, every role: a guard over the whole URL map.
 
 Each area has its own detailed access tests; this one makes sure no route is forgotten. A new
-endpoint fails here until it is listed in ALLOWED with the roles that may use it.
+endpoint fails here until its view declares a permission (`portal.web.access.requires`), its
+blueprint is guarded (`portal.web.access.guard`), and it is listed in ALLOWED with the roles that
+may use it, which must be exactly the roles the policy table (`portal.auth.permissions`) grants.
 """
 
 from __future__ import annotations
@@ -101,6 +103,17 @@ ALLOWED: dict[str, set[str]] = {
 }
 
 
+#: (endpoint, method) -> roles, where one method of a view needs more than the rest of it.
+METHOD_ALLOWED: dict[tuple[str, str], set[str]] = {
+    ("chips.load", "POST"): {"admin"},
+    ("funds.deposits", "POST"): {"staff"},
+}
+
+
+def allowed_roles(endpoint: str, method: str) -> set[str]:
+    return METHOD_ALLOWED.get((endpoint, method), ALLOWED.get(endpoint, set()))
+
+
 def _routes(app):
     """(endpoint, url, method) for every rule, with path arguments filled in."""
     for rule in app.url_map.iter_rules():
@@ -115,6 +128,40 @@ def test_every_endpoint_is_classified(app):
     endpoints = {endpoint for endpoint, _, _ in _routes(app)}
     unknown = endpoints - PUBLIC - TERMINAL_API - set(ALLOWED)
     assert not unknown, f"classify these endpoints in tests/web/test_route_guard.py: {sorted(unknown)}"
+
+
+def _session_views(app):
+    """(endpoint, view) of every view behind the session guard: all but static files and the terminal API."""
+    for endpoint, view in app.view_functions.items():
+        if endpoint != "static" and endpoint not in TERMINAL_API:
+            yield endpoint, view
+
+
+def test_every_view_declares_a_permission_and_every_blueprint_is_guarded(app):
+    from portal.web.access import check_permission
+
+    undeclared = [endpoint for endpoint, view in _session_views(app) if not hasattr(view, "declared_permissions")]
+    assert not undeclared, f"declare a permission with @requires(...) on: {sorted(undeclared)}"
+    blueprints = {endpoint.split(".")[0] for endpoint, _ in _session_views(app)}
+    unguarded = [bp for bp in blueprints if check_permission not in app.before_request_funcs.get(bp, [])]
+    assert not unguarded, f"call portal.web.access.guard(bp) on: {sorted(unguarded)}"
+
+
+def test_the_policy_table_grants_exactly_the_classified_roles(app):
+    from portal.auth.permissions import PUBLIC as OPEN
+    from portal.auth.permissions import ROLE_PERMISSIONS, allows
+    from portal.web.access import required_permission
+
+    assert set(ROLE_PERMISSIONS) == EVERYONE
+    for endpoint, _url, method in _routes(app):
+        if endpoint == "static" or endpoint in TERMINAL_API:
+            continue
+        permission = required_permission(app.view_functions[endpoint], method)
+        if endpoint in PUBLIC:
+            assert permission == OPEN, (endpoint, method, permission)
+            continue
+        granted = {role for role in EVERYONE if allows(role, permission)}
+        assert granted == allowed_roles(endpoint, method), (endpoint, method, permission, granted)
 
 
 def _request(client, method, url):
@@ -151,7 +198,7 @@ def test_each_role_is_refused_every_route_not_meant_for_it(app, client, world, r
     user = {"admin": world.admin, "driver": world.driver, "staff": world.staff, "sysadmin": world.sysadmin}[role]
     assert login(client, user, world.password).status_code == 302
     for endpoint, url, method in _routes(app):
-        if endpoint in PUBLIC or endpoint in TERMINAL_API or role in ALLOWED[endpoint]:
+        if endpoint in PUBLIC or endpoint in TERMINAL_API or role in allowed_roles(endpoint, method):
             continue
         if endpoint == "auth.sign_out":
             continue
