@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import abort, render_template, request, url_for
 from flask_babel import gettext as _
 
+from portal.cards.models import Card
 from portal.exports.responses import export_response
 from portal.exports.writers import Column
 from portal.extensions import db
@@ -181,8 +182,6 @@ def _statement_request():
     scope = current_scope()
     if not card and not scope.whole_customer:
         # A driver's statement is always one of their cards: show the first.
-        from portal.cards.models import Card
-
         first = db.session.get(Card, min(scope.card_ids)) if scope.card_ids else None
         if first is None:
             abort(404)

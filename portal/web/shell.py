@@ -10,7 +10,9 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from portal.customers.models import Customer
 from portal.extensions import db
+from portal.reference.models import Region
 from portal.web.access import PUBLIC, guard, requires
 from portal.web.filters import register_filters
 from portal.web.i18n import language_code
@@ -66,9 +68,6 @@ class Identity:
 def identity() -> Identity | None:
     if not current_user.is_authenticated:
         return None
-    from portal.customers.models import Customer
-    from portal.reference.models import Region
-
     user = current_user.user
     locale = str(get_locale())
     customer = db.session.get(Customer, user.customer_id) if user.customer_id else None
