@@ -167,6 +167,19 @@ def test_the_policy_table_grants_exactly_the_classified_roles(app):
         assert granted == allowed_roles(endpoint, method), (endpoint, method, permission, granted)
 
 
+def test_every_menu_entry_opens_for_its_role(app):
+    from portal.auth.permissions import allows
+    from portal.web.access import required_permission
+    from portal.web.menu import MENUS, Section
+
+    for role, entries in MENUS.items():
+        items = [i for e in entries for i in (e.items if isinstance(e, Section) else (e,))]
+        for item in items:
+            view = app.view_functions.get(item.endpoint)
+            if view is not None:  # not built yet: shown greyed out
+                assert allows(role, required_permission(view, "GET")), (role, item.endpoint)
+
+
 def _request(client, method, url):
     if method == "GET":
         return client.get(url)
