@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 
@@ -65,17 +66,33 @@ def register_extensions(app: Flask) -> None:
     app.jinja_env.globals["get_locale"] = get_locale
 
 
+#: Every module that adds views. A blueprint split over several modules is created in its area's
+#: web.py (auth, cards, queries) and each module here adds its routes to it.
+VIEW_MODULES = (
+    "portal.auth.views",
+    "portal.auth.views_password",
+    "portal.auth.views_register",
+    "portal.cards.views",
+    "portal.cards.control_views",
+    "portal.cards.loss_views",
+    "portal.queries.views",
+    "portal.queries.ledger_views",
+)
+
+
 def register_blueprints(app: Flask) -> None:
+    for module in VIEW_MODULES:
+        importlib.import_module(module)
     from portal.admin.views import bp as admin_bp
     from portal.alerts.views import bp as alerts_bp
-    from portal.auth.views import bp as auth_bp
-    from portal.cards.views import bp as cards_bp
+    from portal.auth.web import bp as auth_bp
+    from portal.cards.web import bp as cards_bp
     from portal.chips.views import bp as chips_bp
     from portal.drivers.views import bp as drivers_bp
     from portal.funds.views import bp as funds_bp
     from portal.home.views import bp as home_bp
     from portal.profile.views import bp as profile_bp
-    from portal.queries.views import bp as queries_bp
+    from portal.queries.web import bp as queries_bp
     from portal.rewards.views import bp as rewards_bp
     from portal.stations.api import bp as terminal_api_bp
     from portal.statistics.views import bp as statistics_bp

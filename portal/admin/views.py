@@ -16,10 +16,9 @@ from portal.extensions import clock, db
 from portal.reference.models import Station
 from portal.stations.models import Terminal
 from portal.stations.terminals import TerminalError, create_terminal, revoke_terminal
-from portal.web.access import restrict_blueprint
+from portal.web.access import guard, requires
 
-bp = Blueprint("admin", __name__, url_prefix="/admin")
-restrict_blueprint(bp, "sysadmin")
+bp = guard(Blueprint("admin", __name__, url_prefix="/admin"))
 
 
 class TerminalForm(FlaskForm):
@@ -44,12 +43,14 @@ def _page(form: TerminalForm, new_key: str | None = None, status: int = 200):
 
 
 @bp.get("/terminals")
+@requires("terminals.manage")
 def terminals():
     """Station terminals and their API keys (prefix only)."""
     return _page(_form())
 
 
 @bp.post("/terminals")
+@requires("terminals.manage")
 def create():
     """Create a terminal; its API key is shown on this response only."""
     form = _form()
@@ -69,6 +70,7 @@ def create():
 
 
 @bp.post("/terminals/<int:terminal_id>/revoke")
+@requires("terminals.manage")
 def revoke(terminal_id: int):
     """Revoke a terminal's key at once."""
     if not EmptyForm().validate_on_submit():

@@ -11,13 +11,13 @@ from portal.auth.forms import EmptyForm
 from portal.cards.models import Card
 from portal.extensions import clock, db
 from portal.stations.messages import ALERT_TITLES, alert_explanation
-from portal.web.access import customer_scope, restrict_blueprint
+from portal.web.access import customer_scope, guard, requires
 
-bp = Blueprint("alerts", __name__, url_prefix="/alerts")
-restrict_blueprint(bp, "admin")
+bp = guard(Blueprint("alerts", __name__, url_prefix="/alerts"))
 
 
 @bp.get("/")
+@requires("alerts.view")
 def index():
     """Open alerts (or all recent ones with ?all=1), each with why it fired."""
     customer_id = customer_scope()
@@ -37,6 +37,7 @@ def index():
 
 
 @bp.post("/<int:alert_id>/acknowledge")
+@requires("alerts.view")
 def acknowledge(alert_id: int):
     """Mark an alert as seen; it leaves the home page."""
     if not EmptyForm().validate_on_submit():

@@ -5,7 +5,7 @@ Usage, on the view that shows the form AND on the one that handles its POST::
     from portal.auth.reauth import require_recent_password
 
     @bp.route("/funds/allocate", methods=["GET", "POST"])
-    @login_required
+    @requires("funds.move")
     @require_recent_password()             # default: within the last 5 minutes
     def allocate(): ...
 
@@ -25,7 +25,7 @@ from flask import flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from portal.extensions import clock
+from portal.extensions import clock, login_manager
 
 DEFAULT_WINDOW = timedelta(minutes=5)
 
@@ -39,8 +39,6 @@ def require_recent_password(max_age: timedelta = DEFAULT_WINDOW):
         @wraps(view)
         def wrapper(*args, **kwargs):
             if not current_user.is_authenticated:
-                from portal.extensions import login_manager
-
                 return login_manager.unauthorized()
             if not is_recent(current_user.login, clock().now(), max_age):
                 flash(_("Please enter your password again to continue."), "info")

@@ -177,8 +177,19 @@ def authenticate(
         return user
     if user is None:
         dummy_check(password, rounds)
+    locked_until = _count_failure(session, user, identifier, now=now, ip=ip, lockout=lockout)
+    if locked_until is not None:
+        raise AccountLocked(locked_until)
+    raise SignInError("mismatch")
+
+
+def _count_failure(
+    session: Session, user: User | None, identifier: str, *, now: datetime, ip: str, lockout: LockoutPolicy
+) -> datetime | None:
+    """Count and record a failed sign-in (by address, by name, on the user); lock the name or the
+    user when the failures reach the limit. Returns the end of the lock it set, else None."""
     throttle.count_failure(session, throttle.address_key(ip), now, lockout.address_window)
-    name_row = throttle.count_failure(session, key, now)
+    name_row = throttle.count_failure(session, throttle.name_key(identifier), now)
     record(
         session,
         "auth.sign_in_failed",
@@ -207,9 +218,9 @@ def authenticate(
             now=now,
         )
         session.flush()
-        raise AccountLocked(until)
+        return until
     session.flush()
-    raise SignInError("mismatch")
+    return None
 
 
 def start_session(session: Session, user: User, *, now: datetime, ip: str = "", user_agent: str = "") -> str:

@@ -1,69 +1,34 @@
-"""Sign in (with region and captcha), sign out, password re-entry, and the forced-change gate."""
+"""Sign in (with region and captcha), sign out, password re-entry, the forced-change gate, and the
+session loader. The blueprint is created in portal.auth.web."""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Response, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import format_datetime, get_locale
 from flask_babel import gettext as _
-from flask_login import UserMixin, current_user, login_required, login_user, logout_user
+from flask_login import current_user, logout_user
 from sqlalchemy import select
 
 from portal.auth import captcha, credentials, services
 from portal.auth.forms import ConfirmPasswordForm, SignInForm
 from portal.auth.models import User
-from portal.auth.policy import PasswordPolicy
-from portal.auth.throttle import LockoutPolicy
-from portal.extensions import client_ip, clock, db, limiter, login_manager
+from portal.auth.permissions import OWN_ACCOUNT
+from portal.auth.web import (
+    REGION_COOKIE,
+    SignedIn,
+    bp,
+    lockout_policy,
+    password_policy,
+    rate_limit,
+    rounds,
+    safe_next,
+    start_signed_in_session,
+)
+from portal.extensions import client_ip, clock, db, login_manager
 from portal.reference.models import Region
+from portal.web.access import PUBLIC, requires
 
-bp = Blueprint("auth", __name__, url_prefix="/auth")
-
-#: Remembers the region chosen at sign-in (选择地区) for a year; not sensitive.
-REGION_COOKIE = "region"
-
-
-class SignedIn(UserMixin):
-    """Flask-Login's view of a signed-in user: the user row plus its server-side session."""
-
-    def __init__(self, user: User, login, token: str):
-        self.user = user
-        self.login = login
-        self._token = token
-
-    def get_id(self) -> str:
-        return self._token
-
-    @property
-    def role(self) -> str:
-        return self.user.role
-
-
-login_manager.login_view = "auth.sign_in"
-login_manager.login_message = None
-login_manager.session_protection = None  # the server-side session row is the protection
-
-
-def password_policy() -> PasswordPolicy:
-    return PasswordPolicy.from_config(current_app.config)
-
-
-def lockout_policy() -> LockoutPolicy:
-    return LockoutPolicy(**current_app.config.get("LOCKOUT", {}))
-
-
-def rounds() -> int:
-    return current_app.config.get("BCRYPT_ROUNDS", 12)
-
-
-def rate_limit(name: str, default: str):
-    """A per-address limit on POSTs, read from config `AUTH_RATE_LIMITS[name]` at request time."""
-    return limiter.limit(
-        lambda: current_app.config.get("AUTH_RATE_LIMITS", {}).get(name, default),
-        methods=["POST"],
-        scope="auth-" + name,
-    )
+_safe_next = safe_next  # the lead's name, kept for other areas that import it
 
 
 @login_manager.user_loader
@@ -98,29 +63,6 @@ def require_current_password():
     return None
 
 
-def safe_next(target: str | None) -> str:
-    """Only a path on this site: no scheme, no host, no protocol-relative '//'."""
-    if not target:
-        return url_for("home.index")
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return url_for("home.index")
-    return target
-
-
-_safe_next = safe_next  # the lead's name, kept for other areas that import it
-
-
-def start_signed_in_session(user: User) -> None:
-    """Open a fresh server-side session for `user` in this browser (the caller commits)."""
-    token = services.start_session(
-        db.session, user, now=clock().now(), ip=client_ip(), user_agent=request.user_agent.string
-    )
-    db.session.commit()
-    session.clear()  # a new session at sign-in: nothing from before carries over
-    login_user(SignedIn(user, None, token))
-
-
 def _region_choices() -> list[tuple[str, str]]:
     locale = str(get_locale() or "zh_CN")
     regions = db.session.scalars(select(Region).order_by(Region.code))
@@ -137,6 +79,7 @@ def _render_sign_in(form: SignInForm, show_captcha: bool, status: int = 200):
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
+@requires(PUBLIC)
 @rate_limit("sign_in", "10 per minute;100 per hour")
 def sign_in():
     """Sign in with region, user name (or main card number) and password; captcha after failures."""
@@ -192,6 +135,7 @@ def sign_in():
 
 
 @bp.get("/captcha.png")
+@requires(PUBLIC)
 def captcha_image():
     """The current captcha image of this browser (never cached)."""
     challenge = captcha.find(db.session, session.get("captcha"), clock().now())
@@ -203,7 +147,7 @@ def captcha_image():
 
 
 @bp.post("/sign-out")
-@login_required
+@requires(OWN_ACCOUNT)
 def sign_out():
     """Sign out: the server-side session is revoked, so the old cookie stops working."""
     services.end_session(db.session, current_user.login, now=clock().now(), ip=client_ip())
@@ -215,7 +159,7 @@ def sign_out():
 
 
 @bp.route("/confirm-password", methods=["GET", "POST"])
-@login_required
+@requires(OWN_ACCOUNT)
 @rate_limit("confirm_password", "10 per minute")
 def confirm_password():
     """Re-enter the password before a sensitive action (see portal.auth.reauth)."""
@@ -232,6 +176,3 @@ def confirm_password():
         db.session.commit()
         return redirect(safe_next(request.args.get("next")))
     return render_template("auth/confirm_password.html", form=form)
-
-
-from portal.auth import views_password, views_register  # noqa: E402, F401  (routes on this blueprint)

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, logout_user
+from flask_login import current_user, logout_user
 
-from portal.auth import credentials, services
+from portal.auth import codes, credentials, services
 from portal.auth.forms import ChangePasswordForm, RecoverForm, ResetPasswordForm
-from portal.auth.views import bp, password_policy, rate_limit, rounds, start_signed_in_session
+from portal.auth.permissions import OWN_ACCOUNT
+from portal.auth.web import bp, password_policy, rate_limit, rounds, start_signed_in_session
 from portal.extensions import client_ip, clock, db
 from portal.notify import sending
 from portal.notify import services as notify
+from portal.web.access import PUBLIC, requires
 
 
 @bp.route("/password", methods=["GET", "POST"])
-@login_required
+@requires(OWN_ACCOUNT)
 def change_password():
     """Change the password: the current one is required; every other session ends."""
     form = ChangePasswordForm()
@@ -66,6 +68,7 @@ def queue_recovery_link(row, token: str) -> int:
 
 
 @bp.route("/recover", methods=["GET", "POST"])
+@requires(PUBLIC)
 @rate_limit("recover", "5 per minute;30 per hour")
 def recover():
     """Ask for a password-reset link: the answer is the same whether or not the account exists."""
@@ -90,11 +93,10 @@ def recover():
 
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
+@requires(PUBLIC)
 @rate_limit("recover", "5 per minute;30 per hour")
 def reset_password(token: str):
     """Choose a new password through a recovery link (single use, 30 minutes). No automatic sign-in."""
-    from portal.auth import codes
-
     if codes.find_link(db.session, token, clock().now()) is None:
         flash(_("This link is no longer valid. Ask for a new one."), "error")
         return render_template("auth/link_invalid.html"), 404

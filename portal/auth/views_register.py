@@ -8,16 +8,18 @@ from flask_login import current_user
 
 from portal.auth import registration, services
 from portal.auth.forms import RegisterAccountForm, RegisterForm
-from portal.auth.views import bp, password_policy, rate_limit, rounds
+from portal.auth.web import bp, password_policy, rate_limit, rounds
 from portal.extensions import client_ip, clock, db
 from portal.notify import sending
 from portal.notify import services as notify
+from portal.web.access import PUBLIC, requires
 
 #: The pending registration code's row id, between the two steps.
 PENDING = "registration_code_id"
 
 
 @bp.route("/register", methods=["GET", "POST"])
+@requires(PUBLIC)
 @rate_limit("register", "5 per minute;30 per hour")
 def register():
     """Step 1: main card number, credit code and the contact on file; a code is sent there."""
@@ -45,6 +47,7 @@ def register():
 
 
 @bp.route("/register/account", methods=["GET", "POST"])
+@requires(PUBLIC)
 @rate_limit("register", "5 per minute;30 per hour")
 def register_account():
     """Step 2: the code, then the fleet admin's user name and password."""

@@ -8,16 +8,17 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
+from portal.auth.forms import EmptyForm
 from portal.cards import services
-from portal.cards.controls import Controls, format_hours, parse_hours
+from portal.cards.controls import Controls, format_hours, normalize_plate, parse_hours
 from portal.cards.errors import CardError
 from portal.cards.forms import ApplyTemplateForm, ControlsForm, TemplateForm
 from portal.cards.messages import error_message
 from portal.cards.models import Card, ControlTemplate
-from portal.cards.views import actor_id, bp
+from portal.cards.web import actor_id, bp
 from portal.extensions import clock, db
 from portal.reference.models import Product, Region, Station
-from portal.web.access import customer_scope, get_owned_or_404, role_required
+from portal.web.access import customer_scope, owned_or_404, requires
 
 
 def _choices(form: ControlsForm, customer_id: int, keep_station_ids=()) -> None:
@@ -50,8 +51,6 @@ def _fill(form: ControlsForm, controls: Controls) -> None:
 
 def _controls(form: ControlsForm) -> Controls:
     """The validated form as a Controls value."""
-    from portal.cards.controls import normalize_plate
-
     hours = parse_hours(form.hours.data or "")
     return Controls(
         per_purchase_limit_fen=form.per_purchase_limit.data,
@@ -68,10 +67,10 @@ def _controls(form: ControlsForm) -> Controls:
 
 
 @bp.route("/<int:card_id>/controls", methods=["GET", "POST"])
-@role_required("admin")
+@requires("cards.manage")
 def controls(card_id: int):
     """Limits of one card; saving marks the card "pending sync to chip" until the next sync."""
-    card = get_owned_or_404(Card, card_id)
+    card = owned_or_404(Card, card_id)
     row = services.card_controls(db.session, card.id)
     current = services.controls_of(db.session, card.id)
     form = ControlsForm()
@@ -99,7 +98,7 @@ def controls(card_id: int):
 
 
 @bp.get("/templates")
-@role_required("admin")
+@requires("cards.manage")
 def templates():
     """The customer's control templates."""
     templates = services.customer_templates(db.session, customer_scope())
@@ -109,11 +108,11 @@ def templates():
 
 @bp.route("/templates/new", methods=["GET", "POST"], defaults={"template_id": None})
 @bp.route("/templates/<int:template_id>", methods=["GET", "POST"])
-@role_required("admin")
+@requires("cards.manage")
 def template_edit(template_id: int | None):
     """Create or change a template (cards it was applied to keep their controls until applied again)."""
     customer_id = customer_scope()
-    template = get_owned_or_404(ControlTemplate, template_id) if template_id is not None else None
+    template = owned_or_404(ControlTemplate, template_id) if template_id is not None else None
     form = TemplateForm()
     _choices(form, customer_id, template.allowed_station_ids if template else ())
     if request.method == "GET" and template is not None:
@@ -145,11 +144,9 @@ def template_edit(template_id: int | None):
 
 
 @bp.post("/templates/<int:template_id>/delete")
-@role_required("admin")
+@requires("cards.manage")
 def template_delete(template_id: int):
-    template = get_owned_or_404(ControlTemplate, template_id)
-    from portal.auth.forms import EmptyForm
-
+    template = owned_or_404(ControlTemplate, template_id)
     if not EmptyForm().validate_on_submit():
         return redirect(url_for("cards.templates"))
     services.delete_template(db.session, template, actor_id=actor_id(), now=clock().now())
@@ -159,10 +156,10 @@ def template_delete(template_id: int):
 
 
 @bp.route("/templates/<int:template_id>/apply", methods=["GET", "POST"])
-@role_required("admin")
+@requires("cards.manage")
 def template_apply(template_id: int):
     """Apply a template to many active cards at once."""
-    template = get_owned_or_404(ControlTemplate, template_id)
+    template = owned_or_404(ControlTemplate, template_id)
     cards = [c for c in services.customer_cards(db.session, template.customer_id) if c.status == "active"]
     form = ApplyTemplateForm()
     form.card_ids.choices = [SelectChoice(c.id, c.number + (f" · {c.nickname}" if c.nickname else "")) for c in cards]

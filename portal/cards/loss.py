@@ -273,6 +273,32 @@ def replace_card(
         raise FundsInFlight("a load onto the chip is still pending")
 
     new = _issue_replacement_card(session, old, now)
+    _carry_controls(session, old, new, actor_id=actor_id, now=now)
+    moves = _carry_balances(session, report, old, new, old_accounts, states, actor_id=actor_id, now=now)
+
+    old.status = "closed"
+    report.status, report.replaced_at, report.replaced_by_id = "replaced", now, actor_id
+    report.replacement_card_id, report.replacement_key = new.id, idempotency_key
+    session.flush()
+    record(
+        session,
+        "cards.replace",
+        actor_id=actor_id,
+        customer_id=old.customer_id,
+        ip=ip,
+        detail={
+            "card": old.number,
+            "new_card": new.number,
+            "report_id": report.id,
+            "moved": {move.id.rsplit(":", 1)[1]: move.amount for move in moves},
+        },
+        now=now,
+    )
+    return new
+
+
+def _carry_controls(session: Session, old: Card, new: Card, *, actor_id: int | None, now: datetime) -> None:
+    """The new card starts with the old card's controls (version 1: the new chip has none yet)."""
     controls = session.get(CardControls, old.id)
     if controls is not None:
         session.add(
@@ -285,6 +311,21 @@ def replace_card(
                 **{name: getattr(controls, name) for name in _CONTROL_COLUMNS},
             )
         )
+
+
+def _carry_balances(
+    session: Session,
+    report: LossReport,
+    old: Card,
+    new: Card,
+    old_accounts: list,
+    states: Mapping,
+    *,
+    actor_id: int | None,
+    now: datetime,
+) -> list[ledger.TransferRequest]:
+    """Move every balance of the old card's accounts (locked: `states`) to the new card's, in one
+    ledger batch, and close the old accounts. Returns the moves made."""
     moves = []
     if old_accounts:
         ledger.open_card_accounts(session, new.customer_id, new.id)
@@ -307,26 +348,7 @@ def replace_card(
             ledger.transfer_batch(session, moves, now=now, customer_id=old.customer_id)
         for account in old_accounts:
             ledger.close_account(session, account.id)
-
-    old.status = "closed"
-    report.status, report.replaced_at, report.replaced_by_id = "replaced", now, actor_id
-    report.replacement_card_id, report.replacement_key = new.id, idempotency_key
-    session.flush()
-    record(
-        session,
-        "cards.replace",
-        actor_id=actor_id,
-        customer_id=old.customer_id,
-        ip=ip,
-        detail={
-            "card": old.number,
-            "new_card": new.number,
-            "report_id": report.id,
-            "moved": {move.id.rsplit(":", 1)[1]: move.amount for move in moves},
-        },
-        now=now,
-    )
-    return new
+    return moves
 
 
 _CONTROL_COLUMNS = (

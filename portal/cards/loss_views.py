@@ -18,9 +18,11 @@ from portal.cards.errors import AlreadyReported, CardError, CardNotActive
 from portal.cards.forms import ReplaceCardForm, ReportLossForm
 from portal.cards.messages import CARD_STATUSES, LOSS_REASONS, REPORT_STATUSES, error_message
 from portal.cards.models import Card, LossReport
-from portal.cards.views import actor_id, bp, card_for_user
+from portal.cards.views import balances
+from portal.cards.web import actor_id, bp
 from portal.extensions import client_ip, clock, db
-from portal.web.access import customer_scope, get_owned_or_404, role_required
+from portal.web.access import customer_scope, owned_or_404, requires
+from portal.web.filters import localtime
 
 
 def _policy() -> loss.LossPolicy:
@@ -75,7 +77,7 @@ def _loss_page(form: ReportLossForm, cards: list[Card], status: int = 200):
 
 
 @bp.get("/loss", endpoint="loss")
-@role_required("admin", "driver")
+@requires("cards.report_loss")
 def loss_index():
     """Report a card lost; the customer's (or the driver's own) loss reports with their timers."""
     cards = _reportable_cards()
@@ -83,20 +85,20 @@ def loss_index():
 
 
 @bp.post("/loss/report")
-@role_required("admin", "driver")
+@requires("cards.report_loss")
 def report_loss():
     """Block the chosen card at once."""
     cards = _reportable_cards()
     form = _report_form(cards)
     raw_id = request.form.get("card_id", "")
     if raw_id.isdigit():
-        card = card_for_user(int(raw_id))  # another customer's or another driver's card: 404
+        card = owned_or_404(Card, int(raw_id))  # another customer's or another driver's card: 404
         if card.status != "active":
             flash(error_message(AlreadyReported("") if card.status == "lost" else CardNotActive("")), "error")
             return _loss_page(form, cards, 409)
     if not form.validate_on_submit():
         return _loss_page(form, cards, 422)
-    card = card_for_user(form.card_id.data)
+    card = owned_or_404(Card, form.card_id.data)
     try:
         report = loss.report_loss(
             db.session,
@@ -125,22 +127,14 @@ def report_loss():
 
 
 def _fmt(at) -> str:
-    from portal.web.filters import localtime
-
     return localtime(at)
 
 
-def _report_for_user(report_id: int) -> LossReport:
-    report = get_owned_or_404(LossReport, report_id)
-    card_for_user(report.card_id)  # a driver sees only reports of their own cards
-    return report
-
-
 @bp.get("/loss/<int:report_id>")
-@role_required("admin", "driver")
+@requires("cards.report_loss")
 def loss_report(report_id: int):
     """One loss report: "takes full effect at", "replacement possible from", and the admin's actions."""
-    report = _report_for_user(report_id)
+    report = owned_or_404(LossReport, report_id)  # a driver: only reports of their own cards
     card = db.session.get(Card, report.card_id)
     replacement = db.session.get(Card, report.replacement_card_id) if report.replacement_card_id else None
     return render_template(
@@ -165,11 +159,11 @@ def _replace_form() -> ReplaceCardForm:
 
 
 @bp.route("/loss/<int:report_id>/cancel", methods=["GET", "POST"])
-@role_required("admin")
+@requires("cards.resolve_loss")
 @require_recent_password()
 def cancel_loss(report_id: int):
     """解挂: unblock the card (only before a replacement)."""
-    report = get_owned_or_404(LossReport, report_id)
+    report = owned_or_404(LossReport, report_id)
     card = db.session.get(Card, report.card_id)
     form = EmptyForm()
     if request.method == "GET":
@@ -196,17 +190,17 @@ def cancel_loss(report_id: int):
 
 
 @bp.route("/loss/<int:report_id>/replace", methods=["GET", "POST"])
-@role_required("admin")
+@requires("cards.resolve_loss")
 @require_recent_password()
 def replace(report_id: int):
     """补卡: a new card receives the old card's reserve, chip balance and points; the old card closes."""
-    report = get_owned_or_404(LossReport, report_id)
+    report = owned_or_404(LossReport, report_id)
     card = db.session.get(Card, report.card_id)
     form = _replace_form()
     now = clock().now()
     if request.method == "GET":
         return render_template(
-            "cards/replace.html", report=report, card=card, form=form, now=now, balances=_card_balances(card.id)
+            "cards/replace.html", report=report, card=card, form=form, now=now, balances=balances(card.id)
         )
     if not form.validate_on_submit():
         abort(400)
@@ -224,14 +218,8 @@ def replace(report_id: int):
         db.session.rollback()
         flash(error_message(error), "error")
         return render_template(
-            "cards/replace.html", report=report, card=card, form=form, now=now, balances=_card_balances(card.id)
+            "cards/replace.html", report=report, card=card, form=form, now=now, balances=balances(card.id)
         ), 409
     db.session.commit()
     flash(_("Card %(old)s is replaced by %(new)s.", old=card.number, new=new.number), "success")
     return redirect(url_for("cards.loss_report", report_id=report.id))
-
-
-def _card_balances(card_id: int):
-    from portal.cards.views import balances
-
-    return balances(card_id)

@@ -1,12 +1,12 @@
 """Card pages: the admin's card list and assignment (drivers, vehicles, nicknames), and a driver's
-own cards. Loss reporting and controls add their views to the same blueprint (loss_views,
-control_views). Every view checks the role; every card is looked up within the user's customer."""
+own cards. The blueprint is created in portal.cards.web; loss_views and control_views add to it."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
 from portal import ledger
@@ -15,24 +15,12 @@ from portal.cards.errors import CardError
 from portal.cards.forms import AssignCardForm
 from portal.cards.messages import CARD_STATUSES, error_message
 from portal.cards.models import Card
+from portal.cards.web import actor_id, bp
+from portal.chips.loads import pending_loads_for_card
+from portal.chips.models import ChipSync
 from portal.drivers.services import search_drivers, search_vehicles
 from portal.extensions import clock, db
-from portal.web.access import customer_scope, get_owned_or_404, role_required
-
-bp = Blueprint("cards", __name__, url_prefix="/cards")
-
-
-def actor_id() -> int:
-    return current_user.user.id
-
-
-def card_for_user(card_id: int) -> Card:
-    """The card if the current user may act on it: an admin any card of the customer, a driver only
-    the cards assigned to them. 404 otherwise (ids of other customers' cards reveal nothing)."""
-    card = get_owned_or_404(Card, card_id)
-    if current_user.role == "driver" and card.driver_id != current_user.user.driver_id:
-        abort(404)
-    return card
+from portal.web.access import customer_scope, owned_or_404, requires
 
 
 def balances(card_id: int) -> dict[str, int | None]:
@@ -47,7 +35,7 @@ def _shown(card: ledger.CardBalances) -> dict[str, int | None]:
 
 
 @bp.get("/")
-@role_required("admin")
+@requires("cards.manage")
 def index():
     """The customer's sub-cards, searchable, with driver, vehicle, status and controls version."""
     customer_id = customer_scope()
@@ -73,10 +61,10 @@ def index():
 
 
 @bp.route("/<int:card_id>/assign", methods=["GET", "POST"])
-@role_required("admin")
+@requires("cards.manage")
 def assign(card_id: int):
     """Give a card a nickname, a driver and a vehicle."""
-    card = get_owned_or_404(Card, card_id)
+    card = owned_or_404(Card, card_id)
     form = AssignCardForm(obj=card if request.method == "GET" else None)
     drivers = search_drivers(db.session, card.customer_id)
     vehicles = search_vehicles(db.session, card.customer_id)
@@ -114,7 +102,7 @@ def assign(card_id: int):
 
 
 @bp.get("/mine")
-@role_required("driver")
+@requires("cards.own")
 def mine():
     """A driver's own cards: status, balances, controls, loads waiting for the chip, loss timers."""
     cards = services.driver_cards(db.session, current_user.user.driver_id)
@@ -134,25 +122,12 @@ def mine():
 
 
 def _synced_version(card_id: int) -> int | None:
-    """The controls version written to the chip at its last sync (None: unknown, no chips area)."""
-    try:
-        from portal.chips.models import ChipSync
-    except ImportError:
-        return None
-    from sqlalchemy import select
-
+    """The controls version written to the chip at its last sync (None: never synced)."""
     return db.session.scalar(
         select(ChipSync.controls_version).where(ChipSync.card_id == card_id).order_by(ChipSync.at.desc()).limit(1)
     )
 
 
-def _pending_loads(card_id: int) -> int | None:
-    """Total of loads waiting to reach the chip (None when the chips area is not installed)."""
-    try:
-        from portal.chips.loads import pending_loads_for_card
-    except ImportError:
-        return None
-    return sum(load.amount for load in pending_loads_for_card(db.session, card_id))
-
-
-from portal.cards import control_views, loss_views  # noqa: E402,F401  (they add routes to bp)
+def _pending_loads(card_id: int) -> int:
+    """Total of loads waiting to reach the chip (lapsed holds left out, as on the load page)."""
+    return sum(load.amount for load in pending_loads_for_card(db.session, card_id, now=clock().now()))

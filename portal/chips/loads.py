@@ -164,15 +164,23 @@ def expire_loads(session: Session, *, now: datetime, card_id: int | None = None)
     return count
 
 
-def pending_loads_for_card(session: Session, card_id: int) -> list[LoadRequest]:
-    """Loads requested for this card and not yet on its chip ("funds waiting to be loaded"), oldest first."""
-    return list(
-        session.scalars(
-            select(LoadRequest)
-            .where(LoadRequest.card_id == card_id, LoadRequest.status == "pending")
-            .order_by(LoadRequest.requested_at)
-        )
-    )
+def pending_loads_for_card(session: Session, card_id: int, *, now: datetime | None = None) -> list[LoadRequest]:
+    """Loads requested for this card and not yet on its chip ("funds waiting to be loaded"), oldest first.
+
+    With `now`, loads whose hold has lapsed are left out even before `expire_loads` voids them: they
+    can no longer be written (pages pass `now`; writing is for the expiry command, never a GET).
+    """
+    stmt = select(LoadRequest).where(LoadRequest.card_id == card_id, LoadRequest.status == "pending")
+    if now is not None:
+        stmt = stmt.where(LoadRequest.expires_at > now)
+    return list(session.scalars(stmt.order_by(LoadRequest.requested_at)))
+
+
+def shown_status(load: LoadRequest, now: datetime) -> str:
+    """The status a page shows: a pending load whose hold has lapsed is expired, voided or not yet."""
+    if load.status == "pending" and load.expires_at <= now:
+        return "expired"
+    return load.status
 
 
 def pending_load_totals(session: Session, card_ids: list[int]) -> dict[int, int]:

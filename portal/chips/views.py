@@ -1,6 +1,8 @@
 """Read chip (卡内信息查询), sync card (同步卡数据) and load funds onto the chip (资金圈存).
 
-Every POST carries a CSRF token (CSRFProtect checks it app-wide before any view runs).
+Every POST carries a CSRF token (CSRFProtect checks it app-wide before any view runs). No GET
+writes: reading a chip does not personalise it, and overdue loads are shown as expired here but
+voided by `flask --app portal chips expire-loads` (portal/cli/chips.py).
 """
 
 from __future__ import annotations
@@ -25,19 +27,10 @@ from portal.extensions import client_ip, clock, db
 from portal.funds.messages import service_error_message
 from portal.funds.services import new_key
 from portal.money import format_fen_plain
-from portal.web.access import role_required
+from portal.reference.models import Product, Station
+from portal.web.access import current_actor, guard, owned_or_404, requires
 
-bp = Blueprint("chips", __name__, url_prefix="/chips", cli_group="chips")
-
-
-@bp.cli.command("expire-loads")
-def expire_loads_command() -> None:
-    """Void every load request whose hold has expired (run from cron, e.g. every 10 minutes)."""
-    import click
-
-    count = load_services.expire_loads(db.session, now=clock().now())
-    db.session.commit()
-    click.echo(f"{count} load request(s) expired")
+bp = guard(Blueprint("chips", __name__, url_prefix="/chips"))
 
 
 def get_reader():
@@ -50,29 +43,30 @@ def get_reader():
 
 def _visible_cards() -> list[Card]:
     """Sub-cards the current user may look at: all of the customer's (admins) or their own (drivers)."""
-    user = current_user.user
-    stmt = select(Card).where(Card.customer_id == user.customer_id, Card.role == "sub", Card.status != "closed")
-    if user.role == "driver":
-        stmt = stmt.where(Card.driver_id == user.driver_id)
+    actor = current_actor()
+    stmt = select(Card).where(Card.customer_id == actor.customer_id, Card.role == "sub", Card.status != "closed")
+    if actor.role == "driver":
+        stmt = stmt.where(Card.driver_id == actor.driver_id)
     return list(db.session.scalars(stmt.order_by(Card.number)))
 
 
 def _chosen_card(cards: list[Card], raw) -> Card | None:
-    """The card named by `raw` among `cards`; 404 for any other id (other customers' cards included)."""
+    """The card named by `raw` among the page's `cards`; 404 for any other id: other customers' or
+    drivers' cards (`owned_or_404`), and main or closed cards (not on these pages)."""
     if raw in (None, ""):
         return cards[0] if len(cards) == 1 else None
     try:
         card_id = int(raw)
     except (TypeError, ValueError):
         abort(404)
-    for card in cards:
-        if card.id == card_id:
-            return card
-    abort(404)
+    card = owned_or_404(Card, card_id)
+    if card not in cards:
+        abort(404)
+    return card
 
 
 @bp.get("/read")
-@role_required("admin", "driver")
+@requires("chips.view")
 def read():
     """What the chip holds beside what the host thinks, differences highlighted."""
     cards = _visible_cards()
@@ -86,7 +80,6 @@ def read():
             problem = service_error_message(exc.code)
         else:
             rows = compare_chip(db.session, card, chip)
-            db.session.commit()  # the virtual reader personalises a chip the first time it is read
     return render_template(
         "chips/read.html", cards=cards, card=card, chip=chip, rows=rows, problem=problem, reader=reader,
         last_sync=last_synced(db.session, card.id) if card else None,
@@ -95,8 +88,6 @@ def read():
 
 
 def _purchase_form(**defaults) -> PurchaseForm:
-    from portal.reference.models import Product, Station
-
     form = PurchaseForm(**defaults)
     form.station_code.choices = [
         (s.code, f"{s.code} {s.name}")
@@ -109,7 +100,7 @@ def _purchase_form(**defaults) -> PurchaseForm:
 
 
 @bp.route("/sync", methods=["GET", "POST"])
-@role_required("admin")
+@requires("chips.sync")
 def sync():
     """Upload the chip's offline purchases, write controls and blocked state, apply pending loads."""
     cards = _visible_cards()
@@ -141,14 +132,13 @@ def _load_page(form: LoadForm, status: int = 200):
     user = current_user.user
     cards = _visible_cards()
     now = clock().now()
-    if load_services.expire_loads(db.session, now=now) if user.role == "admin" else 0:
-        db.session.commit()
     money = card_money(db.session, [c.id for c in cards])
-    pending = {c.id: load_services.pending_loads_for_card(db.session, c.id) for c in cards}
+    pending = {c.id: load_services.pending_loads_for_card(db.session, c.id, now=now) for c in cards}
     history = load_services.recent_loads(db.session, user.customer_id) if user.role == "admin" else []
     return render_template(
         "chips/load.html", cards=cards, money=money, pending=pending, history=history, form=form,
         reader=get_reader(), admin=user.role == "admin", numbers=_numbers({load.card_id for load in history}),
+        shown_status=lambda load: load_services.shown_status(load, now),
     ), status  # fmt: skip
 
 
@@ -165,7 +155,7 @@ def _load_form(cards: list[Card]) -> LoadForm:
 
 
 @bp.route("/load", methods=["GET", "POST"])
-@role_required("admin", "driver")
+@requires("chips.view", POST="chips.load")
 def load():
     """Admins: every card's reserve vs chip vs pending, and load requests. Drivers: funds waiting."""
     user = current_user.user
@@ -173,8 +163,6 @@ def load():
     if request.method == "GET":
         form.key.data = new_key()
         return _load_page(form)
-    if user.role != "admin":
-        abort(403)
     if not form.validate_on_submit():
         return _load_page(form, 422)
     card = _chosen_card(_visible_cards(), form.card_id.data)
@@ -201,18 +189,11 @@ def load():
     return redirect(url_for("chips.load"))
 
 
-def _owned_load(load_id: str) -> LoadRequest:
-    load = db.session.get(LoadRequest, load_id[:32])
-    if load is None or load.customer_id != current_user.user.customer_id:
-        abort(404)
-    return load
-
-
 @bp.post("/loads/<load_id>/write")
-@role_required("admin")
+@requires("chips.load")
 def write_load(load_id: str):
     """Write a pending load to the chip in the reader now, then post it."""
-    load = _owned_load(load_id)
+    load = owned_or_404(LoadRequest, load_id[:32])
     try:
         load_services.write_load(db.session, get_reader(), load, now=clock().now(), actor_id=current_user.user.id)
     except load_services.LoadError as exc:
@@ -225,10 +206,10 @@ def write_load(load_id: str):
 
 
 @bp.post("/loads/<load_id>/cancel")
-@role_required("admin")
+@requires("chips.load")
 def cancel_load(load_id: str):
     """Cancel a pending load: the hold on the reserve is released."""
-    load = _owned_load(load_id)
+    load = owned_or_404(LoadRequest, load_id[:32])
     try:
         load_services.cancel_load(db.session, load, now=clock().now(), actor_id=current_user.user.id)
     except load_services.LoadError as exc:
@@ -241,7 +222,7 @@ def cancel_load(load_id: str):
 
 
 @bp.post("/simulate-purchase")
-@role_required("admin")
+@requires("chips.sync")
 def simulate_purchase():
     """Virtual reader only: spend from a chip as a pump would, offline (to try sync)."""
     reader = get_reader()

@@ -1,7 +1,8 @@
 """The virtual card reader: chips live in the database (`virtual_chips`, `virtual_chip_entries`).
 
-A chip is personalised the first time its card is "inserted": purse = the host-known purse balance,
-counter 0, the card's expiry. It can also simulate an offline purchase at a pump, so the whole
+A chip is personalised the first time something is written to it: purse = the host-known purse
+balance, counter 0, the card's expiry. Reading a card whose chip was never written shows that fresh
+chip without storing it (a read never writes). It can also simulate an offline purchase at a pump, so the whole
 upload path can be exercised without hardware.
 """
 
@@ -28,7 +29,14 @@ class VirtualReader:
 
     # -- the CardReader interface ------------------------------------------------------------
     def read(self, card_number: str) -> ChipData:
-        chip = self._chip(card_number)
+        card = self._card(card_number)
+        chip = self.session.scalar(select(VirtualChip).where(VirtualChip.card_id == card.id))
+        if chip is None:
+            chip = self._fresh_chip(card)
+            return ChipData(
+                card_number=card_number, purse_balance=chip.purse_balance, counter=0, controls={},
+                controls_version=0, blocked=False, expires_on=chip.expires_on, entries=(),
+            )  # fmt: skip
         entries = self.session.scalars(
             select(VirtualChipEntry).where(VirtualChipEntry.chip_id == chip.id).order_by(VirtualChipEntry.counter)
         )
@@ -102,23 +110,32 @@ class VirtualReader:
         self.session.flush()
         return _entry(entry)
 
-    def _chip(self, card_number: str) -> VirtualChip:
+    def _card(self, card_number: str) -> Card:
         card = self.session.scalar(select(Card).where(Card.number == card_number))
         if card is None:
             raise ReaderError("no_card", "No card in the reader.")
+        return card
+
+    def _fresh_chip(self, card: Card) -> VirtualChip:
+        """The chip as personalising it now would make it (not added to the session)."""
+        return VirtualChip(
+            card_id=card.id,
+            purse_balance=_host_purse_balance(self.session, card.id),
+            counter=0,
+            controls={},
+            controls_version=0,
+            blocked=False,
+            expires_on=card.expires_on,
+            personalised_at=self.now,
+            written_at=self.now,
+        )
+
+    def _chip(self, card_number: str) -> VirtualChip:
+        """The chip to write to, locked; personalised on the first write."""
+        card = self._card(card_number)
         chip = self.session.scalar(select(VirtualChip).where(VirtualChip.card_id == card.id).with_for_update())
         if chip is None:
-            chip = VirtualChip(
-                card_id=card.id,
-                purse_balance=_host_purse_balance(self.session, card.id),
-                counter=0,
-                controls={},
-                controls_version=0,
-                blocked=False,
-                expires_on=card.expires_on,
-                personalised_at=self.now,
-                written_at=self.now,
-            )
+            chip = self._fresh_chip(card)
             self.session.add(chip)
             self.session.flush()
         return chip

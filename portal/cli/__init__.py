@@ -6,15 +6,19 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
+    from portal.cli.chips import chips
     from portal.cli.demo import demo_data
     from portal.cli.ledger import ledger
     from portal.cli.reference import reference
+    from portal.cli.statistics import statistics
     from portal.cli.users import users
 
     app.cli.add_command(users)
     app.cli.add_command(ledger)
     app.cli.add_command(demo_data)
     app.cli.add_command(reference)
+    app.cli.add_command(chips)
+    app.cli.add_command(statistics)
 
     from portal.cli import stations
 

@@ -14,10 +14,9 @@ from portal.drivers import services
 from portal.drivers.forms import DriverForm, DriverLoginForm, NewDriverForm, VehicleForm
 from portal.drivers.models import Driver, Vehicle
 from portal.extensions import clock, db
-from portal.web.access import customer_scope, get_owned_or_404, restrict_blueprint
+from portal.web.access import customer_scope, guard, owned_or_404, requires
 
-bp = Blueprint("drivers", __name__, url_prefix="/drivers")
-restrict_blueprint(bp, "admin")
+bp = guard(Blueprint("drivers", __name__, url_prefix="/drivers"))
 
 MESSAGES = {
     "username_taken": lambda: _("This user name is taken; choose another."),
@@ -50,6 +49,7 @@ def _show_password(driver: Driver, username: str, password: str):
 
 
 @bp.get("/")
+@requires("drivers.manage")
 def index():
     """Drivers and vehicles of the customer, searchable, active ones first."""
     customer_id = customer_scope()
@@ -81,6 +81,7 @@ def index():
 
 
 @bp.route("/new", methods=["GET", "POST"])
+@requires("drivers.manage")
 def new():
     """Add a driver and their sign-in."""
     form = NewDriverForm()
@@ -110,8 +111,9 @@ def new():
 
 
 @bp.route("/<int:driver_id>", methods=["GET", "POST"])
+@requires("drivers.manage")
 def edit(driver_id: int):
-    driver = get_owned_or_404(Driver, driver_id)
+    driver = owned_or_404(Driver, driver_id)
     form = DriverForm(obj=driver if request.method == "GET" else None)
     if form.validate_on_submit():
         services.update_driver(
@@ -137,9 +139,10 @@ def edit(driver_id: int):
 
 
 @bp.post("/<int:driver_id>/login")
+@requires("drivers.manage")
 def create_login(driver_id: int):
     """A sign-in for a driver who has none (shown once, like a new driver's)."""
-    driver = get_owned_or_404(Driver, driver_id)
+    driver = owned_or_404(Driver, driver_id)
     form = DriverLoginForm()
     if not form.validate_on_submit():
         flash(_("Use 3 to 64 letters, digits or . _ - @ for the user name."), "error")
@@ -163,9 +166,10 @@ def create_login(driver_id: int):
 
 
 @bp.post("/<int:driver_id>/active")
+@requires("drivers.manage")
 def set_driver_active(driver_id: int):
     """Deactivate (sign-in disabled at once) or reactivate a driver."""
-    driver = get_owned_or_404(Driver, driver_id)
+    driver = owned_or_404(Driver, driver_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
     active = request.form.get("active") == "1"
@@ -181,9 +185,10 @@ def set_driver_active(driver_id: int):
 
 
 @bp.post("/<int:driver_id>/reset-password")
+@requires("drivers.manage")
 def reset_password(driver_id: int):
     """A new one-time password for the driver (shown once; to be changed at the next sign-in)."""
-    driver = get_owned_or_404(Driver, driver_id)
+    driver = owned_or_404(Driver, driver_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
     try:
@@ -199,9 +204,10 @@ def reset_password(driver_id: int):
 
 @bp.route("/vehicles/new", methods=["GET", "POST"], defaults={"vehicle_id": None})
 @bp.route("/vehicles/<int:vehicle_id>", methods=["GET", "POST"])
+@requires("drivers.manage")
 def vehicle(vehicle_id: int | None):
     """Add or edit a vehicle (plate, tank capacity, make and model)."""
-    vehicle = get_owned_or_404(Vehicle, vehicle_id) if vehicle_id is not None else None
+    vehicle = owned_or_404(Vehicle, vehicle_id) if vehicle_id is not None else None
     form = VehicleForm(obj=vehicle if request.method == "GET" else None)
     if request.method == "GET" and vehicle is not None:
         form.tank.data = vehicle.tank_ml
@@ -240,8 +246,9 @@ def vehicle(vehicle_id: int | None):
 
 
 @bp.post("/vehicles/<int:vehicle_id>/active")
+@requires("drivers.manage")
 def set_vehicle_active(vehicle_id: int):
-    vehicle = get_owned_or_404(Vehicle, vehicle_id)
+    vehicle = owned_or_404(Vehicle, vehicle_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
     active = request.form.get("active") == "1"

@@ -14,11 +14,12 @@ from portal.extensions import client_ip, clock, db
 from portal.funds import services
 from portal.funds.forms import ConfirmForm, CsrfForm, DepositForm, UploadForm
 from portal.funds.messages import line_error_message, service_error_message
+from portal.funds.models import FundsBatch
 from portal.funds.plan import MAX_CSV_BYTES, PlanRejected, card_refusal, read_csv, split_equally, top_up_to
 from portal.money import AmountError, format_fen_plain, parse_amount
-from portal.web.access import customer_scope, role_required
+from portal.web.access import customer_scope, guard, owned_or_404, requires
 
-bp = Blueprint("funds", __name__, url_prefix="/funds")
+bp = guard(Blueprint("funds", __name__, url_prefix="/funds"))
 
 _KINDS = {"allocate": "allocation", "collect": "collection"}
 
@@ -51,14 +52,14 @@ def _render_table(kind: str, *, amounts: dict[int, str], picked: set[int], error
 
 
 @bp.route("/allocate", methods=["GET", "POST"])
-@role_required("admin")
+@requires("funds.move")
 def allocate():
     """Allocate from the unit account to sub-cards: amounts, split equally, top up to N."""
     return _table_view("allocation")
 
 
 @bp.route("/collect", methods=["GET", "POST"])
-@role_required("admin")
+@requires("funds.move")
 def collect():
     """Collect from sub-card reserves back to the unit account: all, or given amounts."""
     return _table_view("collection")
@@ -115,7 +116,7 @@ def _helper_amounts(action: str, kind: str, cards, balances, picked: set[int]) -
 
 
 @bp.post("/allocate/upload")
-@role_required("admin")
+@requires("funds.move")
 def allocate_upload():
     """Allocation from a CSV file (card_number,amount): every problem listed with its line number."""
     form = UploadForm()
@@ -136,18 +137,11 @@ def allocate_upload():
     return redirect(url_for("funds.preview", batch_id=batch.id))
 
 
-def _owned_batch(batch_id: str, *, lock: bool = False):
-    batch = services.get_batch(db.session, batch_id[:32], customer_scope(), lock=lock)
-    if batch is None:
-        abort(404)
-    return batch
-
-
 @bp.get("/batches/<batch_id>")
-@role_required("admin")
+@requires("funds.move")
 def preview(batch_id: str):
     """The preview: every line with the resulting balance, the total, and the confirmation."""
-    batch = _owned_batch(batch_id)
+    batch = owned_or_404(FundsBatch, batch_id[:32])
     if batch.status == "posted":
         return redirect(url_for("funds.receipt", batch_id=batch.id))
     return _render_preview(batch, ConfirmForm())
@@ -168,10 +162,10 @@ def _render_preview(batch, form, status: int = 200, error: str | None = None):
 
 
 @bp.post("/batches/<batch_id>/confirm")
-@role_required("admin")
+@requires("funds.move")
 def confirm(batch_id: str):
     """Password re-entry, then ONE ledger batch. Confirming a posted batch again posts nothing."""
-    batch = _owned_batch(batch_id, lock=True)
+    batch = owned_or_404(FundsBatch, batch_id[:32], lock=True)
     if batch.status == "posted":
         db.session.rollback()
         flash(_("This operation was already confirmed; nothing was posted twice."), "info")
@@ -190,11 +184,13 @@ def confirm(batch_id: str):
         services.confirm_batch(db.session, batch, actor_id=current_user.user.id, now=now, ip=client_ip())
     except services.FundsError as exc:
         db.session.rollback()
-        return _render_preview(_owned_batch(batch_id), ConfirmForm(), 409, service_error_message(exc.code, exc.params))
+        return _render_preview(
+            owned_or_404(FundsBatch, batch_id[:32]), ConfirmForm(), 409, service_error_message(exc.code, exc.params)
+        )
     except PlanRejected as rejected:
         db.session.rollback()
         message = " ".join(line_error_message(e, csv=False) for e in rejected.errors)
-        return _render_preview(_owned_batch(batch_id), ConfirmForm(), 409, message)
+        return _render_preview(owned_or_404(FundsBatch, batch_id[:32]), ConfirmForm(), 409, message)
     db.session.commit()
     flash(_("Done: %(count)s card(s), total %(total)s.", count=batch.line_count, total=format_fen_plain(batch.total)),
           "success")  # fmt: skip
@@ -202,23 +198,21 @@ def confirm(batch_id: str):
 
 
 @bp.get("/batches/<batch_id>/receipt")
-@role_required("admin")
+@requires("funds.move")
 def receipt(batch_id: str):
     """The receipt of a posted allocation or collection (printable)."""
-    batch = _owned_batch(batch_id)
+    batch = owned_or_404(FundsBatch, batch_id[:32])
     if batch.status != "posted":
         return redirect(url_for("funds.preview", batch_id=batch.id))
     return render_template("funds/receipt.html", batch=batch, rows=services.preview_rows(db.session, batch))
 
 
 @bp.route("/deposits", methods=["GET", "POST"])
-@role_required("admin", "staff")
+@requires("funds.deposits.view", POST="funds.deposit")
 def deposits():
     """Staff record bank transfers into unit accounts (their region only); admins see their deposits."""
     user = current_user.user
     if user.role == "admin":
-        if request.method == "POST":
-            abort(403)
         rows = services.deposits_for(db.session, customer_id=user.customer_id)
         unit_balance = ledger.customer_balances(db.session, user.customer_id).unit.posted
         return render_template("funds/deposits.html", rows=rows, form=None, unit_balance=unit_balance)
@@ -229,9 +223,7 @@ def deposits():
     if request.method == "POST":
         status = 422
         if form.validate_on_submit():
-            customer = db.session.get(Customer, form.customer_id.data)
-            if customer is None or customer.region_id != user.region_id:
-                abort(404)
+            customer = owned_or_404(Customer, form.customer_id.data)  # staff: their region's only
             try:
                 deposit = services.record_deposit(
                     db.session, key=(form.key.data or "")[:32] or services.new_key(), customer=customer,

@@ -1,17 +1,19 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, render_template
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from portal.alerts.services import open_alerts
+from portal.auth.permissions import OWN_ACCOUNT
 from portal.clock import business_date
 from portal.extensions import clock, db
 from portal.home import queries
 from portal.queries.home import home_summary
 from portal.queries.scope import customer_scope, driver_scope
+from portal.web.access import guard, requires
 from portal.web.shell import register_shell
 
-bp = Blueprint("home", __name__)
+bp = guard(Blueprint("home", __name__))
 
 # Every page extends base.html, which needs the shell (menu, language switch, filters). create_app
 # may also call register_shell; it installs itself only once.
@@ -19,7 +21,7 @@ bp.record_once(lambda state: register_shell(state.app))
 
 
 @bp.get("/")
-@login_required
+@requires(OWN_ACCOUNT)
 def index():
     """The signed-in user's home page: what their role looks after, with today's real figures."""
     user = current_user.user

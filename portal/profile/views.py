@@ -3,7 +3,7 @@ region may edit everything including the legal name and credit code. Every chang
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -14,9 +14,9 @@ from portal.profile.activity import customer_activity
 from portal.profile.forms import ProfileForm, StaffProfileForm
 from portal.profile.messages import action_label
 from portal.queries.cursor import BadCursor, Key, decode_cursor, encode_cursor
-from portal.web.access import customer_scope, role_required
+from portal.web.access import customer_scope, guard, owned_or_404, requires
 
-bp = Blueprint("profile", __name__, url_prefix="/profile")
+bp = guard(Blueprint("profile", __name__, url_prefix="/profile"))
 
 MESSAGES = {
     "credit_code_taken": lambda: _("Another customer has this credit code."),
@@ -47,7 +47,7 @@ def _save(customer: Customer, form, fields, *, by_staff: bool):
 
 
 @bp.route("/", methods=["GET", "POST"])
-@role_required("admin")
+@requires("customer.profile")
 def index():
     """The customer's profile; legal name and credit code are shown read-only."""
     customer = db.session.get(Customer, customer_scope())
@@ -60,12 +60,10 @@ def index():
 
 
 @bp.route("/customers/<int:customer_id>", methods=["GET", "POST"])
-@role_required("staff")
+@requires("customer.profile.staff")
 def customer(customer_id: int):
     """Support staff: a customer's full profile, legal name and credit code included (own region only)."""
-    customer = db.session.get(Customer, customer_id)
-    if customer is None or customer.region_id != current_user.user.region_id:
-        abort(404)
+    customer = owned_or_404(Customer, customer_id)  # their region's customers only
     form = StaffProfileForm(obj=customer if request.method == "GET" else None)
     if form.validate_on_submit():
         if _save(customer, form, (*services.ADMIN_FIELDS, *services.STAFF_FIELDS), by_staff=True) is not None:
@@ -78,7 +76,7 @@ _CURSOR_REPORT = "profile.audit"
 
 
 @bp.get("/activity")
-@role_required("admin")
+@requires("customer.profile")
 def audit():
     """The customer's activity log, newest first: what its users and support staff did."""
     staff_only = request.args.get("kind") == "staff"

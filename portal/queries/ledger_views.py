@@ -7,14 +7,15 @@ from flask import abort, render_template, request, url_for
 from flask_babel import gettext as _
 
 from portal import ledger
+from portal.cards.models import Card
 from portal.exports.responses import export_response
 from portal.exports.writers import Column
 from portal.extensions import db
 from portal.ledger.models import MONEY, POINTS
 from portal.queries import balances, journal, labels, statements
 from portal.queries.filters import FilterError, add_months
-from portal.queries.views import bp
 from portal.queries.web import (
+    bp,
     current_scope,
     driver_choices,
     max_days,
@@ -24,6 +25,7 @@ from portal.queries.web import (
     today,
     write_cursor,
 )
+from portal.web.access import requires
 
 
 def _side_label(side: tuple[str, str]) -> str:
@@ -33,6 +35,7 @@ def _side_label(side: tuple[str, str]) -> str:
 
 
 @bp.get("/balances", endpoint="balances")
+@requires("queries.view")
 def balances_page():
     """账户余额查询: each card's reserve, chip purse, pending loads and points, with totals."""
     scope = current_scope()
@@ -60,6 +63,7 @@ def balances_page():
 
 
 @bp.get("/account-transactions", endpoint="account_transactions")
+@requires("queries.view")
 def account_transactions_page():
     """账户交易查询: deposits, allocations, collections, loads, replacements and reversals."""
     scope = current_scope()
@@ -80,6 +84,7 @@ def account_transactions_page():
 
 
 @bp.get("/account-transactions/export.<any(csv, xlsx):fmt>")
+@requires("queries.view")
 def account_transactions_export(fmt: str):
     scope = current_scope()
     flt = parse(journal.account_spec(max_days()))
@@ -111,6 +116,7 @@ def account_transactions_export(fmt: str):
 
 
 @bp.get("/points", endpoint="points_transactions")
+@requires("queries.view")
 def points_transactions_page():
     """积分交易查询: points earned, redeemed and expired, with the running balance."""
     scope = current_scope()
@@ -132,6 +138,7 @@ def points_transactions_page():
 
 
 @bp.get("/points/export.<any(csv, xlsx):fmt>")
+@requires("queries.view")
 def points_transactions_export(fmt: str):
     scope = current_scope()
     flt = parse(journal.points_spec(max_days()))
@@ -176,8 +183,6 @@ def _statement_request():
     scope = current_scope()
     if not card and not scope.whole_customer:
         # A driver's statement is always one of their cards: show the first.
-        from portal.cards.models import Card
-
         first = db.session.get(Card, min(scope.card_ids)) if scope.card_ids else None
         if first is None:
             abort(404)
@@ -186,6 +191,7 @@ def _statement_request():
 
 
 @bp.get("/statements", endpoint="statements")
+@requires("queries.view")
 def statements_page():
     """对账单: a month of the unit account or of one card, printable."""
     scope, month, card = _statement_request()
@@ -203,6 +209,7 @@ def statements_page():
 
 
 @bp.get("/statements/export.<any(csv, xlsx):fmt>")
+@requires("queries.view")
 def statements_export(fmt: str):
     scope, month, card = _statement_request()
     result = statements.statements(db.session, scope, month, card)

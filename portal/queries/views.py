@@ -6,9 +6,8 @@ refused (403) once for the blueprint. Every filter comes from the query string (
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, url_for
+from flask import render_template, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from portal.exports import copy
 from portal.exports.responses import copy_csv_response, export_response
@@ -17,6 +16,7 @@ from portal.extensions import db
 from portal.queries import labels, purchases
 from portal.queries.names import Names
 from portal.queries.web import (
+    bp,
     current_scope,
     driver_choices,
     locale,
@@ -24,35 +24,15 @@ from portal.queries.web import (
     page_size,
     parse,
     read_cursor,
-    register_bad_filter,
-    register_template_helpers,
+    reference_choices,
     use_rollup,
     write_cursor,
 )
-from portal.reference.models import Product, Region
-from portal.web.access import restrict_blueprint
-
-bp = Blueprint("queries", __name__, url_prefix="/queries")
-restrict_blueprint(bp, "admin", "driver")
-register_bad_filter(bp)
-register_template_helpers(bp)
-
-
-def reference_choices() -> dict:
-    """Products and regions for the filter form (short lists); stations are typed by code."""
-    zh = locale().startswith("zh")
-    # Plain (code, name) rows: no ORM objects to build on every page view.
-    return {
-        "products": db.session.execute(
-            select(Product.code, Product.name_zh if zh else Product.name_en).order_by(Product.code)
-        ).all(),
-        "regions": db.session.execute(
-            select(Region.code, Region.name_zh if zh else Region.name_en).order_by(Region.code)
-        ).all(),
-    }
+from portal.web.access import requires
 
 
 @bp.get("/purchases", endpoint="purchases")
+@requires("queries.view")
 def purchases_page():
     """消费交易查询: approved purchases and refunds, or declined attempts on their own tab."""
     scope = current_scope()
@@ -101,6 +81,7 @@ def purchase_columns(declined: bool) -> tuple[Column, ...]:
 
 
 @bp.get("/purchases/export.<any(csv, xlsx):fmt>")
+@requires("queries.view")
 def purchases_export(fmt: str):
     """The purchases (or declines) of the filter as a streamed CSV or XLSX file."""
     scope = current_scope()
@@ -148,7 +129,3 @@ def purchase_lines(scope, flt):
             yield (*line, labels.label(labels.DECLINE_CODES, r.decline_code)) if declined else line
 
     return lines()
-
-
-# The ledger pages register themselves on `bp`; imported last because they import it.
-from portal.queries import ledger_views  # noqa: E402, F401

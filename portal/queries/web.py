@@ -1,9 +1,10 @@
-"""View helpers the queries and statistics blueprints share: scope of the signed-in user, parsing
-the filter, turning bad input into a 400 page, the cursor, and the filter form's choices."""
+"""The queries blueprint (its routes: views.py and ledger_views.py), and the view helpers the queries
+and statistics blueprints share: scope of the signed-in user, parsing the filter, turning bad input
+into a 400 page, the cursor, and the filter form's choices."""
 
 from __future__ import annotations
 
-from flask import abort, current_app, render_template, request
+from flask import Blueprint, abort, current_app, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -14,10 +15,12 @@ from portal.clock import business_date, to_local
 from portal.drivers.models import Driver
 from portal.extensions import clock, db
 from portal.money import format_fen, format_litres
-from portal.queries import purchases
+from portal.queries import labels, purchases
 from portal.queries.cursor import BadCursor, Key, decode_cursor, encode_cursor
 from portal.queries.filters import Filter, FilterError, FilterSpec, parse_filter
 from portal.queries.scope import Scope, UnknownCard, customer_scope, driver_scope
+from portal.reference.models import Product, Region
+from portal.web.access import guard
 
 
 def current_scope() -> Scope:
@@ -106,8 +109,6 @@ def litres(ml: int | None) -> str:
     """Template filter: integer millilitres as litres with two decimals (45.13 L)."""
     if ml is None:
         return ""
-    from portal.money import format_litres
-
     return format_litres(ml, locale())
 
 
@@ -127,8 +128,6 @@ def register_template_helpers(bp) -> None:
     """Filters these pages need that the shared set (portal.web.filters) does not have yet."""
 
     def install(state):
-        from portal.queries import labels
-
         state.app.jinja_env.filters.setdefault("litres", litres)
         # Row cells of long tables: the same text as `money` / `localtime`, without a locale lookup
         # per cell (amounts and Beijing times read the same in both languages).
@@ -139,3 +138,24 @@ def register_template_helpers(bp) -> None:
         state.app.jinja_env.globals.setdefault("select_options", select_options)
 
     bp.record_once(install)
+
+
+def reference_choices() -> dict:
+    """Products and regions for the filter form (short lists); stations are typed by code."""
+    zh = locale().startswith("zh")
+    # Plain (code, name) rows: no ORM objects to build on every page view.
+    return {
+        "products": db.session.execute(
+            select(Product.code, Product.name_zh if zh else Product.name_en).order_by(Product.code)
+        ).all(),
+        "regions": db.session.execute(
+            select(Region.code, Region.name_zh if zh else Region.name_en).order_by(Region.code)
+        ).all(),
+    }
+
+
+#: Fleet admins see their whole customer, drivers only their own cards (`current_scope`); every
+#: view declares "queries.view". Every filter comes from the query string (bookmarkable).
+bp = guard(Blueprint("queries", __name__, url_prefix="/queries"))
+register_bad_filter(bp)
+register_template_helpers(bp)

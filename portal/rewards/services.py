@@ -68,15 +68,6 @@ def cards_for(session: Session, customer_id: int, driver_id: int | None = None) 
     return [CardPoints(card, int(available)) for card, available in session.execute(stmt)]
 
 
-def find_card(session: Session, card_id: int | None, customer_id: int, driver_id: int | None = None) -> Card:
-    """The card if the user may redeem for it; RewardError("foreign_card", 404) otherwise, so ids of
-    other customers' cards reveal nothing."""
-    card = session.get(Card, card_id) if card_id is not None else None
-    if card is None or card.customer_id != customer_id or (driver_id is not None and card.driver_id != driver_id):
-        raise RewardError("foreign_card", 404)
-    return card
-
-
 def available_points(session: Session, card_id: int) -> int:
     return ledger.card_balances(session, card_id).points.available
 

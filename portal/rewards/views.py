@@ -17,17 +17,25 @@ from portal.money import format_fen_plain
 from portal.rewards import services
 from portal.rewards.forms import ConfirmForm, RedeemForm
 from portal.rewards.messages import error_message
-from portal.web.access import customer_scope, restrict_blueprint
+from portal.web.access import customer_scope, guard, in_scope, requires
 from portal.web.filters import card_number
 
-bp = Blueprint("rewards", __name__, url_prefix="/rewards")
-restrict_blueprint(bp, "admin", "driver")
+bp = guard(Blueprint("rewards", __name__, url_prefix="/rewards"))
 
 
 def _driver_scope() -> int | None:
     """A driver redeems only for their own cards; an admin for any card of the customer."""
     user = current_user.user
     return user.driver_id if user.role == "driver" else None
+
+
+def _card(card_id) -> Card:
+    """The card if the user may redeem for it (`in_scope`); RewardError("foreign_card", 404) otherwise,
+    shown on the form, so ids of other customers' cards reveal nothing."""
+    card = in_scope(Card, card_id)
+    if card is None:
+        raise services.RewardError("foreign_card", 404)
+    return card
 
 
 def _form_page(form: RedeemForm, status: int = 200, error: str | None = None):
@@ -53,6 +61,7 @@ def _refused(form: RedeemForm, exc: services.RewardError):
 
 
 @bp.route("/redeem", methods=["GET", "POST"])
+@requires("points.redeem")
 @require_recent_password()
 def redeem():
     """The cards with their points, and the redemption form; a valid POST shows the confirmation."""
@@ -63,7 +72,7 @@ def redeem():
     if not form.validate():
         return _form_page(form, 422)
     try:
-        card = services.find_card(db.session, form.card_id.data, customer_scope(), _driver_scope())
+        card = _card(form.card_id.data)
         value = services.check(db.session, card, form.points.data)
     except services.RewardError as exc:
         return _refused(form, exc)
@@ -72,6 +81,7 @@ def redeem():
 
 
 @bp.post("/confirm")
+@requires("points.redeem")
 @require_recent_password()
 def confirm():
     """Redeem, once per key, and show the receipt."""
@@ -84,7 +94,7 @@ def confirm():
     except (TypeError, ValueError):
         return _form_page(retry, 422, _("Please start again."))
     try:
-        card = services.find_card(db.session, card_id, customer_scope(), _driver_scope())
+        card = _card(card_id)
         done = services.redeem(
             db.session,
             card,
@@ -106,6 +116,7 @@ def confirm():
 
 
 @bp.get("/receipts/<int:redemption_id>")
+@requires("points.redeem")
 def receipt(redemption_id: int):
     """The receipt of a redemption (printable)."""
     redemption = services.redemption_of(db.session, redemption_id, customer_scope(), _driver_scope())

@@ -3,7 +3,6 @@ each a chart above a table, with the same filters as the queries and CSV/XLSX ex
 
 from __future__ import annotations
 
-import click
 from flask import Blueprint, render_template
 from flask_babel import gettext as _
 
@@ -12,28 +11,28 @@ from portal.exports.writers import Column
 from portal.extensions import db
 from portal.money import format_fen
 from portal.queries import labels
-from portal.queries.views import reference_choices
 from portal.queries.web import (
     current_scope,
     driver_choices,
     locale,
     max_months,
     parse,
+    reference_choices,
     register_bad_filter,
     register_template_helpers,
     use_rollup,
 )
-from portal.statistics import points, rollup, transactions
+from portal.statistics import points, transactions
 from portal.statistics.chart import bar_chart
-from portal.web.access import restrict_blueprint
+from portal.web.access import guard, requires
 
-bp = Blueprint("statistics", __name__, url_prefix="/statistics")
-restrict_blueprint(bp, "admin")
+bp = guard(Blueprint("statistics", __name__, url_prefix="/statistics"))
 register_bad_filter(bp)
 register_template_helpers(bp)
 
 
 @bp.get("/transactions", endpoint="transactions")
+@requires("statistics.view")
 def transactions_page():
     """交易统计: amount, litres, count and average price by day, month, card, driver, ..."""
     scope = current_scope()
@@ -53,6 +52,7 @@ def transactions_page():
 
 
 @bp.get("/transactions/export.<any(csv, xlsx):fmt>")
+@requires("statistics.view")
 def transactions_export(fmt: str):
     scope = current_scope()
     flt = parse(transactions.spec(max_months()))
@@ -74,6 +74,7 @@ POINT_GROUPS = {code: labels.GROUPS[code] for code in points.GROUPS}
 
 
 @bp.get("/points", endpoint="points")
+@requires("statistics.view")
 def points_page():
     """积分交易统计: points earned, redeemed and expired by day, month or card."""
     scope = current_scope()
@@ -92,6 +93,7 @@ def points_page():
 
 
 @bp.get("/points/export.<any(csv, xlsx):fmt>")
+@requires("statistics.view")
 def points_export(fmt: str):
     scope = current_scope()
     flt = parse(points.spec(max_months()))
@@ -105,12 +107,3 @@ def points_export(fmt: str):
     )
     rows = ((r.label, r.earned, r.redeemed, r.expired, r.net) for r in report.rows)
     return export_response(fmt, f"points-statistics-{report.group}-{flt.start}-{flt.end}", columns, rows)
-
-
-@bp.cli.command("rebuild-rollup")
-@click.option("--customer", "customer_id", type=int, default=None, help="Only this customer's totals.")
-def rebuild_rollup(customer_id: int | None):
-    """Recompute the daily purchase totals from the purchases (run once before PURCHASE_ROLLUP)."""
-    rows = rollup.rebuild(db.session, customer_id)
-    db.session.commit()
-    click.echo(f"purchase_days: {rows} rows")

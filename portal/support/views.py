@@ -1,37 +1,27 @@
-"""Support staff pages. Staff are scoped to one region; a user of another region is a 404."""
+"""Support staff pages. Staff are scoped to one region; a user of another region is a 404
+(`owned_or_404`: staff reach the users of their region's customers)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from portal.auth import credentials
 from portal.auth.forms import EmptyForm
-from portal.auth.views import password_policy, rounds
+from portal.auth.models import User
 from portal.auth.views_password import queue_recovery_link
+from portal.auth.web import password_policy, rounds
 from portal.extensions import client_ip, clock, db
 from portal.notify import sending
 from portal.support import services
+from portal.web.access import guard, owned_or_404, requires
 
-bp = Blueprint("support", __name__, url_prefix="/support")
-
-
-@bp.before_request
-@login_required
-def staff_only():
-    if current_user.role != "staff":
-        abort(403)
-
-
-def _user_or_404(user_id: int):
-    user = services.user_in_region(db.session, current_user.user.region_id, user_id)
-    if user is None:
-        abort(404)
-    return user
+bp = guard(Blueprint("support", __name__, url_prefix="/support"))
 
 
 @bp.get("/users")
+@requires("support.users")
 def users():
     """Find users of customers in this staff member's region."""
     query = request.args.get("q", "")[:64]
@@ -40,11 +30,12 @@ def users():
 
 
 @bp.get("/users/<int:user_id>")
+@requires("support.users")
 def user(user_id: int):
     """One user: lock state and the actions staff may take."""
     return render_template(
         "support/user.html",
-        user=_user_or_404(user_id),
+        user=owned_or_404(User, user_id),
         form=EmptyForm(),
         rules=password_policy().rules(),
         now=clock().now(),
@@ -52,9 +43,10 @@ def user(user_id: int):
 
 
 @bp.post("/users/<int:user_id>/reset-password")
+@requires("support.users")
 def reset_password(user_id: int):
     """Give a temporary password, shown once; the user must change it at the next sign-in."""
-    user = _user_or_404(user_id)
+    user = owned_or_404(User, user_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
     temporary = credentials.staff_reset_password(
@@ -72,9 +64,10 @@ def reset_password(user_id: int):
 
 
 @bp.post("/users/<int:user_id>/send-reset-link")
+@requires("support.users")
 def send_reset_link(user_id: int):
     """Send a reset link to the user's registered email (or mobile if no email)."""
-    user = _user_or_404(user_id)
+    user = owned_or_404(User, user_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
     channel = "email" if user.email else "sms"
@@ -92,9 +85,10 @@ def send_reset_link(user_id: int):
 
 
 @bp.post("/users/<int:user_id>/unlock")
+@requires("support.users")
 def unlock(user_id: int):
     """End a lockout now."""
-    user = _user_or_404(user_id)
+    user = owned_or_404(User, user_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
     credentials.unlock(db.session, current_user.user, user, now=clock().now(), ip=client_ip())
@@ -104,6 +98,7 @@ def unlock(user_id: int):
 
 
 @bp.get("/audit")
+@requires("support.users")
 def audit():
     """Support actions recorded in this region."""
     events = services.staff_actions(db.session, region_id=current_user.user.region_id)

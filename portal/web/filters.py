@@ -7,6 +7,8 @@ from datetime import datetime
 from flask import Flask
 from flask_babel import format_datetime, format_decimal, get_locale
 
+from portal.money import format_fen
+
 
 def money(fen: int | None) -> str:
     """Display an amount of integer fen in the current language (e.g. ¥1,234.56)."""
@@ -15,8 +17,6 @@ def money(fen: int | None) -> str:
     if isinstance(fen, bool) or not isinstance(fen, int):
         # A float here would mean a rounding bug upstream: fail loudly, never display it.
         raise TypeError(f"money needs integer fen, got {type(fen).__name__}")
-    from portal.money import format_fen
-
     return format_fen(fen, str(get_locale()))
 
 

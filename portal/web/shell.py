@@ -10,13 +10,16 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from portal.customers.models import Customer
 from portal.extensions import db
+from portal.reference.models import Region
+from portal.web.access import PUBLIC, guard, requires
 from portal.web.filters import register_filters
 from portal.web.i18n import language_code
 from portal.web.menu import menu_for
 from portal.web.redirects import safe_next
 
-bp = Blueprint("shell", __name__)
+bp = guard(Blueprint("shell", __name__))
 
 #: How long the language choice is remembered.
 LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
@@ -33,6 +36,7 @@ ROLE_LABELS = {
 
 
 @bp.post("/language")
+@requires(PUBLIC)
 def set_language():
     """Remember the chosen UI language in the `lang` cookie and go back to the page it was chosen on."""
     response = redirect(safe_next(request.form.get("next"), url_for("home.index")))
@@ -64,9 +68,6 @@ class Identity:
 def identity() -> Identity | None:
     if not current_user.is_authenticated:
         return None
-    from portal.customers.models import Customer
-    from portal.reference.models import Region
-
     user = current_user.user
     locale = str(get_locale())
     customer = db.session.get(Customer, user.customer_id) if user.customer_id else None

@@ -1,14 +1,19 @@
 """Every route, every role: a guard over the whole URL map.
 
 Each area has its own detailed access tests; this one makes sure no route is forgotten. A new
-endpoint fails here until it is listed in ALLOWED with the roles that may use it.
+endpoint fails here until its view declares a permission (`portal.web.access.requires`), its
+blueprint is guarded (`portal.web.access.guard`), and it is listed in ALLOWED with the roles that
+may use it, which must be exactly the roles the policy table (`portal.auth.permissions`) grants.
+The same walk checks that no GET writes (see "GET never writes" below).
 """
 
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import event, select
 
 from tests.builders import showcase
 from tests.web.conftest import csrf_token, login
@@ -101,6 +106,17 @@ ALLOWED: dict[str, set[str]] = {
 }
 
 
+#: (endpoint, method) -> roles, where one method of a view needs more than the rest of it.
+METHOD_ALLOWED: dict[tuple[str, str], set[str]] = {
+    ("chips.load", "POST"): {"admin"},
+    ("funds.deposits", "POST"): {"staff"},
+}
+
+
+def allowed_roles(endpoint: str, method: str) -> set[str]:
+    return METHOD_ALLOWED.get((endpoint, method), ALLOWED.get(endpoint, set()))
+
+
 def _routes(app):
     """(endpoint, url, method) for every rule, with path arguments filled in."""
     for rule in app.url_map.iter_rules():
@@ -115,6 +131,53 @@ def test_every_endpoint_is_classified(app):
     endpoints = {endpoint for endpoint, _, _ in _routes(app)}
     unknown = endpoints - PUBLIC - TERMINAL_API - set(ALLOWED)
     assert not unknown, f"classify these endpoints in tests/web/test_route_guard.py: {sorted(unknown)}"
+
+
+def _session_views(app):
+    """(endpoint, view) of every view behind the session guard: all but static files and the terminal API."""
+    for endpoint, view in app.view_functions.items():
+        if endpoint != "static" and endpoint not in TERMINAL_API:
+            yield endpoint, view
+
+
+def test_every_view_declares_a_permission_and_every_blueprint_is_guarded(app):
+    from portal.web.access import check_permission
+
+    undeclared = [endpoint for endpoint, view in _session_views(app) if not hasattr(view, "declared_permissions")]
+    assert not undeclared, f"declare a permission with @requires(...) on: {sorted(undeclared)}"
+    blueprints = {endpoint.split(".")[0] for endpoint, _ in _session_views(app)}
+    unguarded = [bp for bp in blueprints if check_permission not in app.before_request_funcs.get(bp, [])]
+    assert not unguarded, f"call portal.web.access.guard(bp) on: {sorted(unguarded)}"
+
+
+def test_the_policy_table_grants_exactly_the_classified_roles(app):
+    from portal.auth.permissions import PUBLIC as OPEN
+    from portal.auth.permissions import ROLE_PERMISSIONS, allows
+    from portal.web.access import required_permission
+
+    assert set(ROLE_PERMISSIONS) == EVERYONE
+    for endpoint, _url, method in _routes(app):
+        if endpoint == "static" or endpoint in TERMINAL_API:
+            continue
+        permission = required_permission(app.view_functions[endpoint], method)
+        if endpoint in PUBLIC:
+            assert permission == OPEN, (endpoint, method, permission)
+            continue
+        granted = {role for role in EVERYONE if allows(role, permission)}
+        assert granted == allowed_roles(endpoint, method), (endpoint, method, permission, granted)
+
+
+def test_every_menu_entry_opens_for_its_role(app):
+    from portal.auth.permissions import allows
+    from portal.web.access import required_permission
+    from portal.web.menu import MENUS, Section
+
+    for role, entries in MENUS.items():
+        items = [i for e in entries for i in (e.items if isinstance(e, Section) else (e,))]
+        for item in items:
+            view = app.view_functions.get(item.endpoint)
+            if view is not None:  # not built yet: shown greyed out
+                assert allows(role, required_permission(view, "GET")), (role, item.endpoint)
 
 
 def _request(client, method, url):
@@ -151,7 +214,7 @@ def test_each_role_is_refused_every_route_not_meant_for_it(app, client, world, r
     user = {"admin": world.admin, "driver": world.driver, "staff": world.staff, "sysadmin": world.sysadmin}[role]
     assert login(client, user, world.password).status_code == 302
     for endpoint, url, method in _routes(app):
-        if endpoint in PUBLIC or endpoint in TERMINAL_API or role in ALLOWED[endpoint]:
+        if endpoint in PUBLIC or endpoint in TERMINAL_API or role in allowed_roles(endpoint, method):
             continue
         if endpoint == "auth.sign_out":
             continue
@@ -226,3 +289,138 @@ def test_junk_form_posts_never_cause_a_server_error(app, client, world, role):
             continue
         response = client.post(url, data={**JUNK_FORM, "csrf_token": token})
         assert response.status_code < 500, (role, endpoint, response.status_code)
+
+
+# --- GET never writes ------------------------------------------------------------------------------
+# Every GET route, walked signed out and as every role over this world (with money on a card, a load
+# whose hold has lapsed and chips never read; every card's chip pages too), sends no INSERT, UPDATE
+# or DELETE. The one write a GET may cause is the session store's: `auth.services.resume_session`
+# touches `login_sessions.last_seen_at` at most once a minute and revokes an idle or too old session;
+# and, after failed sign-ins, the sign-in page issues a captcha challenge, which must be stored
+# server-side (a challenge carried in the cookie could be replayed). Those two tables, and only for
+# those statements, are exempt.
+
+#: What a GET may write: the server-side session's "last seen" touch and its idle/absolute expiry.
+EXEMPT_WRITES = (
+    "UPDATE login_sessions SET last_seen_at",
+    "UPDATE login_sessions SET revoked_at",
+    "INSERT INTO captcha_challenges",
+    "DELETE FROM captcha_challenges WHERE captcha_challenges.expires_at <",
+)
+
+WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "MERGE", "UPSERT", "TRUNCATE")
+
+
+@pytest.fixture
+def overdue_world(app, clock, world):
+    """The route-guard world plus money on a card and a load whose hold lapsed a day ago (the old
+    load page voided such loads, for every customer, on GET)."""
+    from portal.auth.models import User
+    from portal.cards.models import Card
+    from portal.chips import loads
+    from portal.customers.models import Customer
+    from portal.extensions import db
+    from portal.funds import services as funds
+    from portal.funds.plan import RawLine
+
+    long_ago = clock.now() - timedelta(days=4)
+    with app.app_context():
+        users = {u.username: u for u in db.session.scalars(select(User))}
+        customer = db.session.get(Customer, world.customer_id)
+        card = db.session.scalar(
+            select(Card).where(Card.customer_id == customer.id, Card.role == "sub", Card.status == "active").limit(1)
+        )
+        funds.record_deposit(
+            db.session, key="d" * 32, customer=customer, amount=1000, bank_reference="GET-GUARD", memo="",
+            actor_id=users[world.staff].id, now=long_ago,
+        )  # fmt: skip
+        admin_id = users[world.admin].id
+        lines = [RawLine(1, card.number, "5")]
+        batch = funds.prepare_batch(
+            db.session, customer_id=customer.id, kind="allocation", lines=lines, actor_id=admin_id, now=long_ago
+        )
+        funds.confirm_batch(db.session, batch, actor_id=admin_id, now=long_ago)
+        loads.request_load(
+            db.session, load_id="f" * 32, card=card, amount=100, actor_id=admin_id, now=long_ago,
+            expiry=timedelta(hours=72),
+        )  # fmt: skip
+        db.session.commit()
+    return world
+
+
+@pytest.fixture
+def writes(app):
+    """Statements that write, recorded while `writes.watching` is true."""
+    from portal.extensions import db
+
+    class Recorder(list):
+        watching = False
+
+    recorded = Recorder()
+
+    def before_cursor_execute(conn, cursor, statement, parameters, context, executemany):
+        text = " ".join(statement.split())
+        if recorded.watching and text.upper().startswith(WRITES):
+            recorded.append(text[:160])
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", before_cursor_execute)
+    yield recorded
+    event.remove(engine, "before_cursor_execute", before_cursor_execute)
+
+
+def _card_urls(app, world) -> list[str]:
+    """Pages that take a card in the query string, once per card of the world's customer."""
+    from portal.cards.models import Card
+    from portal.extensions import db
+
+    with app.app_context():
+        ids = db.session.scalars(select(Card.id).where(Card.customer_id == world.customer_id)).all()
+    return [f"{page}?card={card_id}" for card_id in ids for page in ("/chips/read", "/chips/sync", "/chips/load")]
+
+
+def _get_everything(app, client, world, writes) -> None:
+    urls = [url for endpoint, url, method in _routes(app) if method == "GET" and endpoint not in TERMINAL_API]
+    for url in urls + _card_urls(app, world):
+        writes.watching = True
+        try:
+            response = client.get(url)
+            response.get_data()  # streamed exports run to their end
+            response.close()
+        finally:
+            writes.watching = False
+        assert response.status_code < 500, (url, response.status_code)
+        unexpected = [statement for statement in writes if not statement.startswith(EXEMPT_WRITES)]
+        assert not unexpected, (url, unexpected)
+        writes.clear()
+
+
+def test_signed_out_gets_write_nothing(app, client, overdue_world, writes):
+    _get_everything(app, client, overdue_world, writes)
+
+
+@pytest.mark.parametrize("role", ["admin", "driver", "staff", "sysadmin"])
+def test_gets_write_nothing_for_any_role(app, client, overdue_world, writes, role):
+    assert login(client, getattr(overdue_world, role), overdue_world.password).status_code == 302
+    _get_everything(app, client, overdue_world, writes)
+
+
+def test_the_recorder_sees_writes(app, client, world, writes):
+    """The guard itself works: a POST that writes is seen."""
+    assert login(client, world.admin, world.password).status_code == 302
+    token = csrf_token(client, "/")
+    writes.watching = True
+    client.post("/auth/sign-out", data={"csrf_token": token})
+    writes.watching = False
+    assert any(statement.startswith("INSERT INTO audit") for statement in writes), list(writes)
+
+
+def test_a_sign_in_page_that_needs_a_captcha_writes_only_its_challenge(app, client, world, writes):
+    for _ in range(3):
+        client.post("/auth/sign-in", data={"username": "nobody", "password": "wrong", "csrf_token": csrf_token(client)})
+    writes.watching = True
+    page = client.get("/auth/sign-in").get_data(as_text=True)
+    writes.watching = False
+    assert "captcha" in page
+    assert writes and all(statement.startswith(EXEMPT_WRITES[2:]) for statement in writes), list(writes)

@@ -103,66 +103,68 @@ def as_user(app, world, who):
     return ctx
 
 
-def test_role_required_allows_listed_roles_and_refuses_others(app, world):
-    from portal.web.access import role_required
-
-    view = role_required("admin", "driver")(lambda: "ok")
-    for who, allowed in (("admin", True), ("driver", True), ("staff", False), ("sysadmin", False)):
-        ctx = as_user(app, world, who)
-        try:
-            if allowed:
-                assert view() == "ok"
-            else:
-                with pytest.raises(Forbidden):
-                    view()
-        finally:
-            ctx.pop()
-
-
-def test_role_required_sends_anonymous_users_to_sign_in(app):
-    from portal.web.access import role_required
-
-    view = role_required("admin")(lambda: "ok")
-    with app.test_request_context("/cards/"):
-        response = view()
-    assert response.status_code == 302 and "/auth/sign-in?next=" in response.headers["Location"]
-
-
-def test_restrict_blueprint_guards_every_view(app, world, client):
+def _guarded_blueprint(app, name: str, permission: str):
     from flask import Blueprint
 
-    from portal.web.access import restrict_blueprint
+    from portal.web.access import guard, requires
+
+    bp = guard(Blueprint(name, __name__, url_prefix=f"/{name}"))
+    bp.add_url_rule("/", "index", requires(permission)(lambda: "inside"))
+    bp.add_url_rule("/undeclared", "undeclared", lambda: "inside")
+    app.register_blueprint(bp)
+
+
+def test_guard_allows_roles_holding_the_permission_and_refuses_others(app, world):
     from tests.web.conftest import login
 
-    bp = Blueprint("_guarded", __name__, url_prefix="/_guarded")
-    bp.add_url_rule("/", "index", lambda: "inside")
-    restrict_blueprint(bp, "staff")
-    app.register_blueprint(bp)
-    assert client.get("/_guarded/").status_code == 302
+    _guarded_blueprint(app, "_drivers_area", "cards.report_loss")
+    for who, allowed in (("admin", True), ("driver", True), ("staff", False), ("sysadmin", False)):
+        client = app.test_client()
+        login(client, getattr(world, who), world.password)
+        response = client.get("/_drivers_area/")
+        assert (response.status_code, response.get_data(as_text=True) if allowed else "") == (
+            (200, "inside") if allowed else (403, "")
+        ), who
+
+
+def test_guard_sends_anonymous_users_to_sign_in_and_refuses_undeclared_views(app, world, client):
+    from tests.web.conftest import login
+
+    _guarded_blueprint(app, "_guarded", "support.users")
+    response = client.get("/_guarded/")
+    assert response.status_code == 302 and "/auth/sign-in?next=" in response.headers["Location"]
     login(client, world.admin, world.password)
     assert client.get("/_guarded/").status_code == 403
     other = app.test_client()
     login(other, world.staff, world.password)
     assert other.get("/_guarded/").get_data(as_text=True) == "inside"
+    assert other.get("/_guarded/undeclared").status_code == 403  # nothing declared: refused
 
 
-def test_get_owned_or_404_hides_other_customers_objects(app, world):
+def test_requires_refuses_an_unknown_permission():
+    from portal.web.access import requires
+
+    with pytest.raises(KeyError):
+        requires("cards.mange")
+
+
+def test_owned_or_404_hides_other_customers_objects(app, world):
     from sqlalchemy import select
 
     from portal.cards.models import Card
     from portal.extensions import db
-    from portal.web.access import customer_scope, get_owned_or_404
+    from portal.web.access import customer_scope, owned_or_404
 
     ctx = as_user(app, world, "admin")
     try:
         assert customer_scope() == world.customer_id
         mine = db.session.scalar(select(Card).where(Card.customer_id == world.customer_id))
         theirs = db.session.scalar(select(Card).where(Card.customer_id == world.other_customer_id))
-        assert get_owned_or_404(Card, mine.id) is mine
+        assert owned_or_404(Card, mine.id) is mine
         with pytest.raises(NotFound):
-            get_owned_or_404(Card, theirs.id)
+            owned_or_404(Card, theirs.id)
         with pytest.raises(NotFound):
-            get_owned_or_404(Card, 10**9)
+            owned_or_404(Card, 10**9)
     finally:
         ctx.pop()
     ctx = as_user(app, world, "staff")

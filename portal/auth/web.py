@@ -1,0 +1,87 @@
+"""The auth blueprint, and what its view modules share.
+
+Routes: views.py (sign in, sign out, password re-entry, the forced-change gate, the session loader),
+views_password.py (change, recover, reset), views_register.py (registration). Each adds its views
+to `bp`; the app imports all three (portal.app.VIEW_MODULES).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, request, session, url_for
+from flask_login import UserMixin, login_user
+
+from portal.auth import services
+from portal.auth.models import User
+from portal.auth.policy import PasswordPolicy
+from portal.auth.throttle import LockoutPolicy
+from portal.extensions import client_ip, clock, db, limiter, login_manager
+from portal.web.access import guard
+
+bp = guard(Blueprint("auth", __name__, url_prefix="/auth"))
+
+#: Remembers the region chosen at sign-in (选择地区) for a year; not sensitive.
+REGION_COOKIE = "region"
+
+
+class SignedIn(UserMixin):
+    """Flask-Login's view of a signed-in user: the user row plus its server-side session."""
+
+    def __init__(self, user: User, login, token: str):
+        self.user = user
+        self.login = login
+        self._token = token
+
+    def get_id(self) -> str:
+        return self._token
+
+    @property
+    def role(self) -> str:
+        return self.user.role
+
+
+login_manager.login_view = "auth.sign_in"
+login_manager.login_message = None
+login_manager.session_protection = None  # the server-side session row is the protection
+
+
+def password_policy() -> PasswordPolicy:
+    return PasswordPolicy.from_config(current_app.config)
+
+
+def lockout_policy() -> LockoutPolicy:
+    return LockoutPolicy(**current_app.config.get("LOCKOUT", {}))
+
+
+def rounds() -> int:
+    return current_app.config.get("BCRYPT_ROUNDS", 12)
+
+
+def rate_limit(name: str, default: str):
+    """A per-address limit on POSTs, read from config `AUTH_RATE_LIMITS[name]` at request time."""
+    return limiter.limit(
+        lambda: current_app.config.get("AUTH_RATE_LIMITS", {}).get(name, default),
+        methods=["POST"],
+        scope="auth-" + name,
+    )
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path on this site: no scheme, no host, no protocol-relative '//'."""
+    if not target:
+        return url_for("home.index")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return url_for("home.index")
+    return target
+
+
+def start_signed_in_session(user: User) -> None:
+    """Open a fresh server-side session for `user` in this browser (the caller commits)."""
+    token = services.start_session(
+        db.session, user, now=clock().now(), ip=client_ip(), user_agent=request.user_agent.string
+    )
+    db.session.commit()
+    session.clear()  # a new session at sign-in: nothing from before carries over
+    login_user(SignedIn(user, None, token))
