@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, DateTime, Engine, Integer, MetaData, create_engine, event, exc
+from sqlalchemy import BigInteger, DateTime, Engine, ForeignKeyConstraint, Integer, MetaData, create_engine, event, exc
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -123,3 +123,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+
+
+def add_foreign_key(model: type[Base], column: str, target: str) -> None:
+    """Give `model`'s `column` a foreign key to `target` ("table.column"), declared by the area that
+    owns the target table. The ledger's owner columns get theirs this way, so the ledger can be
+    imported and used alone without knowing any product table."""
+    model.__table__.append_constraint(ForeignKeyConstraint([column], [target]))

@@ -6,7 +6,8 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.clock import utcnow
-from portal.db import Base
+from portal.db import Base, add_foreign_key
+from portal.ledger.models import Transfer
 
 #: admin: a customer's fleet admin; driver: sees own cards; staff: support in one region;
 #: sysadmin: sets up regions, stations and staff.
@@ -142,3 +143,6 @@ class CaptchaChallenge(Base):
 
 # The outbox belongs to notify; imported here so every importer of the auth models sees its table.
 import portal.notify.models  # noqa: E402, F401
+
+# The ledger's owner columns point here; the ledger itself knows no product table.
+add_foreign_key(Transfer, "actor_id", "users.id")

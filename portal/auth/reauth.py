@@ -2,7 +2,7 @@
 
 Usage, on the view that shows the form AND on the one that handles its POST::
 
-    from portal.auth.reauth import require_recent_password
+    from portal.auth.web import require_recent_password
 
     @bp.route("/funds/allocate", methods=["GET", "POST"])
     @requires("funds.move")
@@ -14,38 +14,18 @@ If the password was not confirmed in this session within `max_age`, a GET is red
 refused the same way (its form data is not replayed: the user submits again, which is the point).
 The time is `LoginSession.reauthenticated_at` (set at sign-in and by `credentials.confirm_password`).
 Services that must check it themselves can call `is_recent(login, now, max_age)`.
+
+The rule (`is_recent`) lives here; the view decorator (`require_recent_password`) is web-side and
+lives in portal.auth.web.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from functools import wraps
-
-from flask import flash, redirect, request, url_for
-from flask_babel import gettext as _
-from flask_login import current_user
-
-from portal.extensions import clock, login_manager
 
 DEFAULT_WINDOW = timedelta(minutes=5)
 
 
 def is_recent(login, now: datetime, max_age: timedelta = DEFAULT_WINDOW) -> bool:
+    """Whether `login` (a LoginSession) confirmed its password within `max_age` before `now`."""
     return login is not None and now - login.reauthenticated_at <= max_age
-
-
-def require_recent_password(max_age: timedelta = DEFAULT_WINDOW):
-    def decorator(view):
-        @wraps(view)
-        def wrapper(*args, **kwargs):
-            if not current_user.is_authenticated:
-                return login_manager.unauthorized()
-            if not is_recent(current_user.login, clock().now(), max_age):
-                flash(_("Please enter your password again to continue."), "info")
-                target = request.full_path.rstrip("?") if request.method == "GET" else request.path
-                return redirect(url_for("auth.confirm_password", next=target))
-            return view(*args, **kwargs)
-
-        return wrapper
-
-    return decorator

@@ -11,8 +11,8 @@ from portal.auth.forms import ChangePasswordForm, RecoverForm, ResetPasswordForm
 from portal.auth.permissions import OWN_ACCOUNT
 from portal.auth.web import bp, password_policy, rate_limit, rounds, start_signed_in_session
 from portal.extensions import client_ip, clock, db
-from portal.notify import sending
 from portal.notify import services as notify
+from portal.notify import web as notify_web
 from portal.web.access import PUBLIC, requires
 
 
@@ -81,7 +81,7 @@ def recover():
         )
         message_ids = [queue_recovery_link(*issued)] if issued else []
         db.session.commit()
-        sending.dispatch(message_ids)  # in the background outside tests: same timing either way
+        notify_web.dispatch(message_ids)  # in the background outside tests: same timing either way
         flash(
             _(
                 "If the details match an account, a link to reset the password has been sent. It is valid for 30 minutes."

@@ -10,8 +10,8 @@ from portal.auth import registration, services
 from portal.auth.forms import RegisterAccountForm, RegisterForm
 from portal.auth.web import bp, password_policy, rate_limit, rounds
 from portal.extensions import client_ip, clock, db
-from portal.notify import sending
 from portal.notify import services as notify
+from portal.notify import web as notify_web
 from portal.web.access import PUBLIC, requires
 
 #: The pending registration code's row id, between the two steps.
@@ -39,7 +39,7 @@ def register():
         body = _("Your Fleet Card Portal registration code is %(code)s. It is valid for 10 minutes.", code=code)
         message = notify.queue(db.session, row.channel, row.destination, _("Registration code"), body, now=now)
         db.session.commit()
-        sending.dispatch([message.id])
+        notify_web.dispatch([message.id])
         session[PENDING] = row.id
         flash(_("We have sent a 6-digit code to the mobile number or email on file."), "info")
         return redirect(url_for("auth.register_account"))

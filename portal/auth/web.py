@@ -7,14 +7,18 @@ to `bp`; the app imports all three (portal.app.VIEW_MODULES).
 
 from __future__ import annotations
 
+from datetime import timedelta
+from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, request, session, url_for
-from flask_login import UserMixin, login_user
+from flask import Blueprint, current_app, flash, redirect, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import UserMixin, current_user, login_user
 
 from portal.auth import services
 from portal.auth.models import User
 from portal.auth.policy import PasswordPolicy
+from portal.auth.reauth import DEFAULT_WINDOW, is_recent
 from portal.auth.throttle import LockoutPolicy
 from portal.extensions import client_ip, clock, db, limiter, login_manager
 from portal.web.access import guard
@@ -85,3 +89,22 @@ def start_signed_in_session(user: User) -> None:
     db.session.commit()
     session.clear()  # a new session at sign-in: nothing from before carries over
     login_user(SignedIn(user, None, token))
+
+
+def require_recent_password(max_age: timedelta = DEFAULT_WINDOW):
+    """View decorator: the password must have been re-entered within `max_age` (see portal.auth.reauth)."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if not is_recent(current_user.login, clock().now(), max_age):
+                flash(_("Please enter your password again to continue."), "info")
+                target = request.full_path.rstrip("?") if request.method == "GET" else request.path
+                return redirect(url_for("auth.confirm_password", next=target))
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator

@@ -12,7 +12,8 @@ from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from portal.auth.forms import EmptyForm
-from portal.auth.reauth import is_recent, require_recent_password
+from portal.auth.reauth import is_recent
+from portal.auth.web import require_recent_password
 from portal.cards import loss, services
 from portal.cards.errors import AlreadyReported, CardError, CardNotActive
 from portal.cards.forms import ReplaceCardForm, ReportLossForm

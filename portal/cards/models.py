@@ -6,7 +6,8 @@ from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueC
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.clock import utcnow
-from portal.db import Base
+from portal.db import Base, add_foreign_key
+from portal.ledger.models import Account
 
 CARD_ROLES = ("main", "sub")
 #: active: usable; lost: reported lost (blocked at once); closed: replaced or cancelled.
@@ -161,3 +162,7 @@ class LossReport(Base):
     replacement_card_id: Mapped[int | None] = mapped_column(ForeignKey("cards.id"))
     #: The idempotency key of the replace form that did it: a resubmitted form gets the same answer.
     replacement_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+
+# The ledger's owner columns point here; the ledger itself knows no product table.
+add_foreign_key(Account, "card_id", "cards.id")

@@ -6,7 +6,8 @@ from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.clock import utcnow
-from portal.db import Base
+from portal.db import Base, add_foreign_key
+from portal.ledger.models import Account
 from portal.reference.models import Region
 
 
@@ -43,3 +44,7 @@ class Customer(Base):
     profile_updated_at: Mapped[datetime | None]
 
     region: Mapped[Region] = relationship()
+
+
+# The ledger's owner columns point here; the ledger itself knows no product table.
+add_foreign_key(Account, "customer_id", "customers.id")

@@ -12,10 +12,6 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-# The tables our foreign keys point at must be on Base.metadata whenever the ledger is used alone.
-import portal.auth.models  # noqa: F401
-import portal.cards.models  # noqa: F401
-import portal.customers.models  # noqa: F401
 from portal.clock import utcnow
 from portal.db import Base
 
@@ -116,10 +112,11 @@ class Account(Base):
     ledger: Mapped[str] = mapped_column(String(3))
     #: unit / reserve / purse / points, or a system kind such as deposits_clearing.
     kind: Mapped[str] = mapped_column(String(24))
-    #: Owner; NULL exactly for system accounts.
-    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
-    #: The card of a reserve, purse or per-card points account.
-    card_id: Mapped[int | None] = mapped_column(ForeignKey("cards.id"))
+    #: Owner; NULL exactly for system accounts. (Its foreign key to customers is attached by
+    #: portal.customers.models: the ledger knows no product table.)
+    customer_id: Mapped[int | None]
+    #: The card of a reserve, purse or per-card points account (foreign key: portal.cards.models).
+    card_id: Mapped[int | None]
     #: Debits (posted plus pending) may never exceed posted credits. Set on customer accounts.
     no_overdraft: Mapped[bool] = mapped_column(default=False)
     #: A frozen account cannot be debited (a lost card's accounts); credits still land.
@@ -204,7 +201,8 @@ class Transfer(Base):
     batch_id: Mapped[str | None] = mapped_column(String(80))
     #: When a pending hold lapses (expire_pending voids it then).
     expires_at: Mapped[datetime | None]
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: Who acted (foreign key to users attached by portal.auth.models).
+    actor_id: Mapped[int | None]
     memo: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 
 from portal import ledger
 from portal.cards.models import Card
-from portal.exports.responses import export_response
+from portal.exports.web import export_response
 from portal.exports.writers import Column
 from portal.extensions import db
 from portal.ledger.models import MONEY, POINTS

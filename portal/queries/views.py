@@ -10,7 +10,7 @@ from flask import render_template, url_for
 from flask_babel import gettext as _
 
 from portal.exports import copy
-from portal.exports.responses import copy_csv_response, export_response
+from portal.exports.web import copy_csv_response, export_response
 from portal.exports.writers import Column
 from portal.extensions import db
 from portal.queries import labels, purchases

@@ -10,7 +10,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from portal.auth.reauth import require_recent_password
+from portal.auth.web import require_recent_password
 from portal.cards.models import Card
 from portal.extensions import client_ip, clock, db
 from portal.money import format_fen_plain

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 from flask_babel import gettext as _
 
-from portal.exports.responses import export_response
+from portal.exports.web import export_response
 from portal.exports.writers import Column
 from portal.extensions import db
 from portal.money import format_fen

@@ -13,7 +13,7 @@ from portal.auth.models import User
 from portal.auth.views_password import queue_recovery_link
 from portal.auth.web import password_policy, rounds
 from portal.extensions import client_ip, clock, db
-from portal.notify import sending
+from portal.notify import web as notify_web
 from portal.support import services
 from portal.web.access import guard, owned_or_404, requires
 
@@ -79,7 +79,7 @@ def send_reset_link(user_id: int):
         return redirect(url_for("support.user", user_id=user.id))
     message_id = queue_recovery_link(*issued)
     db.session.commit()
-    sending.dispatch([message_id])
+    notify_web.dispatch([message_id])
     flash(_("A reset link has been sent to %(dest)s.", dest=issued[0].destination), "success")
     return redirect(url_for("support.user", user_id=user.id))
 

@@ -196,7 +196,7 @@ def test_registration_by_sms_code_then_sign_in(client, db, world):
 def test_reauth_guard_redirects_until_the_password_is_confirmed(app, client, db, clock):
     from flask_login import login_required
 
-    from portal.auth.reauth import require_recent_password
+    from portal.auth.web import require_recent_password
 
     @app.get("/_sensitive")
     @login_required

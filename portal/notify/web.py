@@ -1,4 +1,4 @@
-"""Flask glue: pick backends from config and deliver queued messages after the view has committed.
+"""The web side of notify (Flask glue): pick backends from config and deliver queued messages after the view has committed.
 
 Config: MAIL_BACKEND ("console" or "smtp", with SMTP_HOST, SMTP_PORT, MAIL_SENDER, SMTP_STARTTLS) and
 SMS_BACKEND ("console"). NOTIFY_IN_BACKGROUND (default: on outside testing) delivers in a thread so
@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 from flask import Flask, current_app
 
+from portal.extensions import clock, db
 from portal.notify import services
 from portal.notify.backends import Backend, ConsoleBackend, SmtpMailer
 
@@ -32,8 +33,6 @@ def backends(app: Flask) -> dict[str, Backend]:
 
 
 def _deliver(app: Flask, ids: list[int]) -> None:
-    from portal.extensions import clock, db
-
     with app.app_context():
         services.deliver(db.session, ids, backends(app), now=clock().now())
         db.session.commit()

@@ -1,4 +1,5 @@
-"""Streaming export responses for views: pick the writer, name the file, keep the request context."""
+"""The web side of exports: streamed download responses for views (pick the writer, name the file,
+keep the request context)."""
 
 from __future__ import annotations
 
