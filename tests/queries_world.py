@@ -19,8 +19,8 @@ from portal import ledger
 from portal.cards.models import Card
 from portal.customers.models import Customer
 from portal.drivers.models import Driver, Vehicle
+from portal.purchases.models import Purchase
 from portal.reference.models import Product, Region, Station
-from portal.stations.models import Purchase
 
 _ids = itertools.count(1)
 

@@ -22,8 +22,9 @@ from portal.cards.models import Card
 from portal.clock import BUSINESS_TZ, business_date
 from portal.customers.models import Customer
 from portal.drivers.models import Vehicle
+from portal.purchases.authorization import AuthorizationError, PurchaseRequest, authorize
+from portal.purchases.pump import by_terminal_seq
 from portal.reference.models import Product, Station, StationPrice
-from portal.stations.authorization import AuthorizationError, PurchaseRequest, _by_terminal_seq, authorize
 from portal.stations.models import Terminal
 from portal.stations.terminals import create_terminal
 
@@ -126,7 +127,7 @@ def run_traffic(
                     plate=vehicle.plate if vehicle else "",
                 )
                 terminal = terminals[station.id]
-                known = _by_terminal_seq(session, terminal.id, request.terminal_seq) is not None
+                known = by_terminal_seq(session, terminal.id, request.terminal_seq) is not None
                 # Bursts of tries (litres beyond any tank) are left to decline on their own.
                 if top_up and not known and litres_ml <= (vehicle.tank_ml if vehicle else 60_000) * 2 - 1:
                     _top_up(session, card, request.amount_fen, key=f"demo:{terminal.id}:{request.terminal_seq}", at=at)

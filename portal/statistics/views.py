@@ -11,6 +11,7 @@ from portal.exports.responses import export_response
 from portal.exports.writers import Column
 from portal.extensions import db
 from portal.money import format_fen
+from portal.purchases import rollup
 from portal.queries import labels
 from portal.queries.views import reference_choices
 from portal.queries.web import (
@@ -23,7 +24,7 @@ from portal.queries.web import (
     register_template_helpers,
     use_rollup,
 )
-from portal.statistics import points, rollup, transactions
+from portal.statistics import points, transactions
 from portal.statistics.chart import bar_chart
 from portal.web.access import restrict_blueprint
 

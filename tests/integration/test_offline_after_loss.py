@@ -13,8 +13,8 @@ from portal.chips.models import PurchaseUpload
 from portal.chips.sync import sync_card
 from portal.chips.virtual import VirtualReader
 from portal.ledger.models import Transfer
-from portal.stations.models import Purchase
-from portal.stations.services import OfflinePurchaseRefused, record_offline_purchase
+from portal.purchases.models import Purchase
+from portal.purchases.offline import OfflinePurchaseRefused, record_offline_purchase
 from tests.conftest import T0
 from tests.stations_world import build, points_balance, purse_balance
 

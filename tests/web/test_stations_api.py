@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from portal.stations.models import Purchase
+from portal.purchases.models import Purchase
 from tests.conftest import T0
 from tests.stations_world import CARD_NUMBER, build, purse_balance
 
