@@ -96,58 +96,31 @@ def _facts_joins(*, lock: bool):
 
 
 def _facts_columns() -> tuple:
-    card = (
+    """The facts' columns, named as authorization reads them off the row."""
+    return (
         _cards.c.id.label("card_id"),
         _cards.c.status.label("card_status"),
-        _cards.c.expires_on,
-        _cards.c.customer_id,
-        _cards.c.driver_id,
-        _cards.c.vehicle_id,
-    )
-    purse = (
+        *(_cards.c[name] for name in ("expires_on", "customer_id", "driver_id", "vehicle_id")),
         _purses.c.id.label("purse_id"),
-        _purses.c.frozen,
-        _purses.c.closed,
-        _purses.c.debits_posted,
-        _purses.c.credits_posted,
-        _purses.c.debits_pending,
+        *(_purses.c[name] for name in ("frozen", "closed", "debits_posted", "credits_posted", "debits_pending")),
         _points_accounts.c.id.label("points_account_id"),
-    )
-    around = (
         _controls.c.card_id.label("controls_card_id"),
         *(_controls.c[name] for name in _CONTROL_FIELDS),
         _vehicles.c.id.label("vehicle_row_id"),
-        _vehicles.c.plate.label("vehicle_plate"),
-        _vehicles.c.tank_ml.label("vehicle_tank_ml"),
+        *(_vehicles.c[name].label(f"vehicle_{name}") for name in ("plate", "tank_ml")),
         _customers.c.region_id.label("home_region_id"),
-    )
-    where = (
         _products.c.code.label("product_found"),
         _products.c.kind.label("product_kind"),
         _stations.c.id.label("station_found"),
-        _stations.c.active.label("station_active"),
-        _stations.c.region_id.label("station_region_id"),
-        _stations.c.lat_e6.label("station_lat_e6"),
-        _stations.c.lon_e6.label("station_lon_e6"),
-        _stations.c.name.label("station_name"),
-    )
-    rule = (
-        _rules.c.id.label("rule_id"),
-        _rules.c.product_kind.label("rule_product_kind"),
-        _rules.c.product_code.label("rule_product_code"),
-        _rules.c.region_id.label("rule_region_id"),
-        _rules.c.step_fen.label("rule_step_fen"),
-        _rules.c.points_per_step.label("rule_points_per_step"),
-    )
-    return (
-        *card,
-        *purse,
-        *around,
-        *where,
-        *rule,
+        *(_stations.c[name].label(f"station_{name}") for name in ("active", "region_id", "lat_e6", "lon_e6", "name")),
+        *(_rules.c[name].label(f"rule_{name}") for name in _RULE_FIELDS),
         _system_account_id("station_sales"),
         _system_account_id("points_issued"),
     )
+
+
+#: The points rule's columns (each read as rule_<name>).
+_RULE_FIELDS = ("id", "product_kind", "product_code", "region_id", "step_fen", "points_per_step")
 
 
 def _facts_statement(*, lock: bool):

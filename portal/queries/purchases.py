@@ -70,15 +70,25 @@ def conditions(session: Session, scope: Scope, flt: Filter, *, status: str | Non
             raise UnknownReference("station", flt.get("station"))
         where.append(Purchase.station_id == station_id)
     if flt.get("product"):
-        if session.get(Product, flt.get("product")) is None:
-            raise UnknownReference("product", flt.get("product"))
-        where.append(Purchase.product_code == flt.get("product"))
+        where.append(Purchase.product_code == _known_product(session, flt))
     if flt.get("region"):
-        region_id = session.scalar(select(Region.id).where(Region.code == flt.get("region")))
-        if region_id is None:
-            raise UnknownReference("region", flt.get("region"))
-        where.append(Purchase.region_id == region_id)
+        where.append(Purchase.region_id == _known_region_id(session, flt))
     return where
+
+
+def _known_product(session: Session, flt: Filter) -> str:
+    """The product filter's code, once a product has it."""
+    if session.get(Product, flt.get("product")) is None:
+        raise UnknownReference("product", flt.get("product"))
+    return flt.get("product")
+
+
+def _known_region_id(session: Session, flt: Filter) -> int:
+    """The id of the region the region filter names."""
+    region_id = session.scalar(select(Region.id).where(Region.code == flt.get("region")))
+    if region_id is None:
+        raise UnknownReference("region", flt.get("region"))
+    return region_id
 
 
 @dataclass(frozen=True)
@@ -126,14 +136,9 @@ def day_conditions(session: Session, scope: Scope, flt: Filter, status: str) -> 
     if flt.get("type"):
         where.append(PurchaseDay.kind == flt.get("type"))
     if flt.get("product"):
-        if session.get(Product, flt.get("product")) is None:
-            raise UnknownReference("product", flt.get("product"))
-        where.append(PurchaseDay.product_code == flt.get("product"))
+        where.append(PurchaseDay.product_code == _known_product(session, flt))
     if flt.get("region"):
-        region_id = session.scalar(select(Region.id).where(Region.code == flt.get("region")))
-        if region_id is None:
-            raise UnknownReference("region", flt.get("region"))
-        where.append(PurchaseDay.region_id == region_id)
+        where.append(PurchaseDay.region_id == _known_region_id(session, flt))
     return where
 
 

@@ -1,4 +1,4 @@
-"""The daily purchase totals (statistics.rollup): kept per purchase, rebuilt from the purchases,
+"""The daily purchase totals (purchases.rollup): kept per purchase, rebuilt from the purchases,
 and answering statistics and page totals exactly as the purchases themselves do."""
 
 from __future__ import annotations
