@@ -1,8 +1,9 @@
 """What the anomaly checks read about a card besides the purchase itself, each fact defined once.
 
-"Approved fills today" (`fills_today`) and "the previous fill within 24 h" (`previous_fill`) are
-SQL built here and nowhere else: the pump's history statement (portal.purchases.pump) composes
-them into the one statement it runs under the card's lock, and `gather_facts` runs them for an
+"Approved fills today" (`approved_on_day`, `fills_among_day_rows`) and "the previous fill within
+24 h" (`previous_fill`) are SQL built here and nowhere else: the pump's history statement
+(portal.purchases.pump) composes them into the one statement it runs under the card's lock (the
+fills are summed beside the day's totals, over the same rows), and `gather_facts` runs them for an
 offline purchase. Both read *before* the purchase's own row is inserted, so both count it the same
 way: the fills of the day so far, plus one.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from portal.cards import controls as card_controls
@@ -64,28 +65,34 @@ class PurchaseFacts:
     raised: frozenset[str] = frozenset()
 
 
-def _fills_of(card_id):
-    """A fill: an approved purchase of the card (refunds and declines are not fills)."""
+def approved_on_day(*, card_id, day_start, day_end) -> tuple:
+    """The card's approved rows (purchases and refunds) of the business day [day_start, day_end), as
+    WHERE conditions (arguments are values or bind parameters)."""
     p = _purchases.c
-    return (p.card_id == card_id, p.status == "approved", p.kind == "purchase")
+    return (p.card_id == card_id, p.status == "approved", p.at >= day_start, p.at < day_end)
+
+
+def fills_among_day_rows():
+    """The fact "approved fills today", as an aggregate over `approved_on_day`'s rows: those that
+    are purchases (refunds are not fills). The pump sums it beside the day's totals, over the same rows."""
+    return func.coalesce(func.sum(case((_purchases.c.kind == "purchase", 1), else_=0)), 0)
 
 
 def fills_today(*, card_id, day_start, day_end):
-    """ "Approved fills today": how many fills the card made in [day_start, day_end), its business
-    day, before this purchase is inserted (a scalar subquery; arguments are values or bind
-    parameters). PurchaseFacts.fills_today is this plus one."""
-    p = _purchases.c
-    return select(func.count(p.id)).where(*_fills_of(card_id), p.at >= day_start, p.at < day_end).scalar_subquery()
+    """The fact "approved fills today": how many fills the card made on its business day before this
+    purchase is inserted (a scalar subquery). PurchaseFacts.fills_today is this plus one."""
+    where = approved_on_day(card_id=card_id, day_start=day_start, day_end=day_end)
+    return select(fills_among_day_rows()).where(*where).scalar_subquery()
 
 
 def previous_fill(column, *, card_id, at, since):
-    """ "The previous fill within 24 h": `column` of the card's latest fill at or before `at` and
+    """The fact "the previous fill within 24 h": `column` of the card's latest fill at or before `at` and
     after `since` (`at` - TRAVEL_WINDOW), read before this purchase is inserted (a scalar
     subquery; NULL when there is none)."""
     p = _purchases.c
     return (
         select(column)
-        .where(*_fills_of(card_id), p.at <= at, p.at > since)
+        .where(p.card_id == card_id, p.status == "approved", p.kind == "purchase", p.at <= at, p.at > since)
         .order_by(p.at.desc(), p.id.desc())
         .limit(1)
         .scalar_subquery()

@@ -16,7 +16,7 @@ from dataclasses import fields
 from sqlalchemy import and_, bindparam, case, func, select
 from sqlalchemy.orm import Session
 
-from portal.alerts.facts import fills_today, previous_fill
+from portal.alerts.facts import approved_on_day, fills_among_day_rows, previous_fill
 from portal.alerts.models import Alert
 from portal.cards import controls as card_controls
 from portal.cards.models import Card, CardControls
@@ -156,15 +156,15 @@ def _history_statement():
     sign = case((p.c.kind == "refund", -1), else_=1)
     day = (
         select(
+            fills_among_day_rows().label("fills"),
             func.coalesce(func.sum(sign * p.c.amount_fen), 0).label("amount_fen"),
             func.coalesce(func.sum(sign), 0).label("count"),
             func.coalesce(func.sum(sign * p.c.litres_ml), 0).label("litres_ml"),
         )
         .where(
-            p.c.card_id == bindparam("card_id"),
-            p.c.status == "approved",
-            p.c.at >= bindparam("day_start"),
-            p.c.at < bindparam("day_end"),
+            *approved_on_day(
+                card_id=bindparam("card_id"), day_start=bindparam("day_start"), day_end=bindparam("day_end")
+            )
         )
         .subquery("day")
     )
@@ -176,9 +176,7 @@ def _history_statement():
 
     return select(
         replay.scalar_subquery().label("replay_id"),
-        fills_today(card_id=bindparam("card_id"), day_start=bindparam("day_start"), day_end=bindparam("day_end")).label(
-            "fills"
-        ),
+        day.c.fills,
         day.c.amount_fen,
         day.c.count,
         day.c.litres_ml,
