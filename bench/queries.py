@@ -85,7 +85,7 @@ def build(url: str, purchases: int, rebuild: bool) -> None:
 
 def _prepare(engine, force: bool = False) -> None:
     """The daily purchase totals (what `record_purchase` keeps when purchases come through the
-    stations area; COPY bypasses it), then VACUUM ANALYZE: statistics for the planner, and the
+    purchase side; COPY bypasses it), then VACUUM ANALYZE: statistics for the planner, and the
     visibility map that index-only scans need (a freshly loaded table has none)."""
     from sqlalchemy import text
 
@@ -353,7 +353,7 @@ def measure(url: str, repeat: int, freeze: bool = True) -> dict:
         assert response.status_code == 302, response.status_code
         return app, client
 
-    # The app as configured once the stations area keeps the daily totals; and without them, for
+    # The app as configured once the purchase side keeps the daily totals; and without them, for
     # comparison (the `*_raw_*` figures).
     app, client = signed_in_client(True)
     _raw_app, raw_client = signed_in_client(False)
