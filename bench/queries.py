@@ -13,7 +13,7 @@ Usage:
 Default URL: postgresql+psycopg://postgres@127.0.0.1:5432/portal_queries_bench
 The data is bulk-loaded with COPY (building it through the services would take hours); the ledger
 account totals are then set from the journal, so `ledger verify` holds; the daily purchase totals
-(`statistics.rollup`) are rebuilt from the purchases and the database is VACUUM ANALYZEd. The
+(`purchases.rollup`) are rebuilt from the purchases and the database is VACUUM ANALYZEd. The
 measurements run in a fresh child process so that the peak RSS is the serving process's, not the
 loader's. The app is measured with PURCHASE_ROLLUP on; the `*_raw` figures are the same requests
 with it off (totals and statistics from the purchases). Each figure also gives the app's own CPU
@@ -85,12 +85,12 @@ def build(url: str, purchases: int, rebuild: bool) -> None:
 
 def _prepare(engine, force: bool = False) -> None:
     """The daily purchase totals (what `record_purchase` keeps when purchases come through the
-    stations area; COPY bypasses it), then VACUUM ANALYZE: statistics for the planner, and the
+    purchase side; COPY bypasses it), then VACUUM ANALYZE: statistics for the planner, and the
     visibility map that index-only scans need (a freshly loaded table has none)."""
     from sqlalchemy import text
 
     from portal.db import make_sessionmaker
-    from portal.statistics import rollup
+    from portal.purchases import rollup
 
     with engine.connect() as conn:
         days = conn.execute(text("SELECT count(*) FROM purchase_days")).scalar()
@@ -353,7 +353,7 @@ def measure(url: str, repeat: int, freeze: bool = True) -> dict:
         assert response.status_code == 302, response.status_code
         return app, client
 
-    # The app as configured once the stations area keeps the daily totals; and without them, for
+    # The app as configured once the purchase side keeps the daily totals; and without them, for
     # comparison (the `*_raw_*` figures).
     app, client = signed_in_client(True)
     _raw_app, raw_client = signed_in_client(False)

@@ -25,8 +25,9 @@ from portal.cards.models import Card, CardControls
 from portal.cards.numbers import card_number
 from portal.customers.models import Customer
 from portal.drivers.models import Driver, Vehicle
+from portal.purchases.models import Purchase
 from portal.reference.models import Product, Region, Station, StationPrice
-from portal.stations.models import Purchase, Terminal
+from portal.stations.models import Terminal
 from portal.stations.terminals import create_terminal
 
 #: Every user the builders create signs in with this password.

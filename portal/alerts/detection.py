@@ -1,4 +1,5 @@
-"""Finding anomalies in a card's purchases, right after each purchase is recorded.
+"""Finding anomalies in a card's purchases, right after each purchase is recorded (both purchase
+paths, online and offline, call `check_purchase` with the facts of `portal.alerts.facts`).
 
 Each check stores the figures that made it fire in `Alert.detail`, so the page can say why. A
 `dedupe_key` makes each cause fire once (per purchase, or per card and day for daily patterns).
@@ -7,20 +8,18 @@ Each check stores the figures that made it fire in `Alert.detail`, so the page c
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from portal.alerts.facts import PurchaseFacts, fills_alert_key, region_alert_key
+from portal.alerts.models import Alert
 from portal.cards import controls as card_controls
-from portal.cards.models import CardControls
 from portal.clock import business_date, business_day_bounds, to_local
-from portal.customers.models import Customer
-from portal.drivers.models import Vehicle
+from portal.purchases.models import Purchase
 from portal.reference.models import Station
-from portal.stations.models import Alert, Purchase
 
 #: Never call fewer fills a day than this unusual, whatever the fleet's normal.
 MIN_DAILY_FILLS = 3
@@ -37,68 +36,15 @@ DECLINE_WINDOW = timedelta(hours=1)
 NIGHT_HOURS = range(0, 5)
 
 
-#: How far back impossible travel looks for the card's previous fill.
-TRAVEL_WINDOW = timedelta(hours=24)
-
-
-@dataclass(frozen=True, slots=True)
-class Place:
-    """A station as the travel check needs it."""
-
-    lat_e6: int | None
-    lon_e6: int | None
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class PurchaseFacts:
-    """What the checks of an approved purchase read besides the purchase itself.
-
-    Authorization has all of it from the two statements it runs under the card's lock anyway
-    (portal.stations.authorization), so the common case, no alert, costs no statement here;
-    `gather_facts` reads it for other callers (offline purchases).
-    """
-
-    controls: card_controls.Controls
-    #: The customer's home region (only read when the card has no region controls).
-    home_region_id: int | None
-    #: The card's vehicle (both None: no vehicle).
-    vehicle_plate: str | None
-    vehicle_tank_ml: int | None
-    #: Approved fills of the card on the purchase's business day, this one included.
-    fills_today: int
-    #: The card's latest other approved fill within TRAVEL_WINDOW before this one (None: none).
-    previous_station_id: int | None
-    previous_at: datetime | None
-    #: The purchase's station (None: read when needed).
-    station: Place | None = None
-    #: Dedupe keys of once-a-day alerts this purchase could raise that exist already (a caller
-    #: that does not know leaves it empty: the alert's insert looks them up).
-    raised: frozenset[str] = frozenset()
-
-
-def fills_alert_key(card_id: int, at: datetime) -> str:
-    """too_many_fills fires once per card and business day."""
-    return f"too_many_fills:{card_id}:{business_date(at).isoformat()}"
-
-
-def region_alert_key(card_id: int, at: datetime, region_id: int) -> str:
-    """outside_region of a card without region controls fires once per card, business day and region."""
-    return f"outside_region:{card_id}:{business_date(at).isoformat()}:{region_id}"
-
-
-def check_purchase(
-    session: Session, purchase: Purchase, *, now: datetime, facts: PurchaseFacts | None = None
-) -> list[Alert]:
+def check_purchase(session: Session, purchase: Purchase, *, now: datetime, facts: PurchaseFacts | None) -> list[Alert]:
     """Run every check that applies to a just-recorded purchase; returns the new alerts.
 
-    `facts`: what the caller already read about the card (see PurchaseFacts); read here if None."""
+    `facts`: what the card's other rows say, read before the purchase was inserted (the pump's
+    statements, or `facts.gather_facts`); None for a declined purchase, whose check reads its own."""
     if purchase.kind != "purchase":
         return []
     if purchase.status == "declined":
         return _keep(session, [_repeated_declines(session, purchase)], now)
-    if facts is None:
-        facts = gather_facts(session, purchase)
     found = [
         _tank_overfill(purchase, facts),
         _too_many_fills(session, purchase, facts),
@@ -106,48 +52,6 @@ def check_purchase(
         *_outside_controls(purchase, facts),
     ]
     return _keep(session, found, now)
-
-
-def gather_facts(session: Session, purchase: Purchase) -> PurchaseFacts:
-    """PurchaseFacts of a flushed approved purchase, read from the database."""
-    vehicle = session.get(Vehicle, purchase.vehicle_id) if purchase.vehicle_id is not None else None
-    start, end = business_day_bounds(business_date(purchase.at))
-    fills = session.scalar(
-        select(func.count(Purchase.id)).where(
-            Purchase.card_id == purchase.card_id,
-            Purchase.status == "approved",
-            Purchase.kind == "purchase",
-            Purchase.at >= start,
-            Purchase.at < end,
-        )
-    )
-    previous = session.execute(
-        select(Purchase.station_id, Purchase.at)
-        .where(
-            Purchase.card_id == purchase.card_id,
-            Purchase.status == "approved",
-            Purchase.kind == "purchase",
-            Purchase.at <= purchase.at,
-            Purchase.id != purchase.id,
-            Purchase.at > purchase.at - TRAVEL_WINDOW,
-        )
-        .order_by(Purchase.at.desc(), Purchase.id.desc())
-        .limit(1)
-    ).first()
-    row = session.get(CardControls, purchase.card_id)
-    controls = card_controls.NO_CONTROLS if row is None else card_controls.Controls.from_row(row)
-    home = None
-    if not controls.allowed_region_ids:  # the home region only matters without region controls
-        home = session.scalar(select(Customer.region_id).where(Customer.id == purchase.customer_id))
-    return PurchaseFacts(
-        controls=controls,
-        home_region_id=home,
-        vehicle_plate=None if vehicle is None else vehicle.plate,
-        vehicle_tank_ml=None if vehicle is None else vehicle.tank_ml,
-        fills_today=fills,
-        previous_station_id=None if previous is None else previous.station_id,
-        previous_at=None if previous is None else previous.at,
-    )
 
 
 _ALERT_EXISTS = select(Alert.id).where(Alert.dedupe_key == bindparam("key"))

@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal.alerts.models import Alert
 from portal.audit.services import record
-from portal.stations.models import Alert
 
 
 class AlertNotFound(Exception):

@@ -21,12 +21,12 @@ from portal.chips.loads import LoadError, expire_loads, pending_loads_for_card, 
 from portal.chips.models import ChipSync, LoadRequest, PurchaseUpload
 from portal.chips.reader import CardReader, ChipData, ChipEntry
 
-try:  # the stations area books offline purchases (Purchase rows, points) when it is installed
-    from portal.stations.authorization import AuthorizationError
+try:  # the purchase area books offline purchases (Purchase rows, points) when it is installed
+    from portal.purchases.authorization import AuthorizationError
 except ImportError:  # pragma: no cover
 
     class AuthorizationError(Exception):
-        """Stand-in: nothing raises it without the stations area."""
+        """Stand-in: nothing raises it without the purchase area."""
 
 
 @dataclass
@@ -122,10 +122,10 @@ def _upload_purchase(session: Session, card: Card, entry: ChipEntry, *, now: dat
 
 
 def _book_purchase(session: Session, card: Card, entry: ChipEntry, transfer_id: str, *, now: datetime) -> None:
-    """Post the purchase once: through the stations area (Purchase row, points, anomaly checks)
+    """Post the purchase once: through the purchase area (Purchase row, points, anomaly checks)
     when it is installed, else straight to the ledger (purse -> station_sales). Same transfer id."""
     try:
-        from portal.stations.services import record_offline_purchase
+        from portal.purchases.offline import record_offline_purchase
     except ImportError:
         record_offline_purchase = None
     if record_offline_purchase is not None:

@@ -6,7 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from portal.extensions import db
-from portal.statistics import rollup
+from portal.purchases import rollup
 
 statistics = AppGroup("statistics", help="Statistics (交易统计).")
 

@@ -37,7 +37,7 @@ from portal.funds.plan import RawLine
 from portal.funds.services import confirm_batch, prepare_batch, record_deposit
 from portal.ledger.models import Account
 from portal.money import format_fen_plain
-from portal.stations.models import Purchase
+from portal.purchases.models import Purchase
 from portal.stations.traffic import run_traffic
 
 #: Demo traffic's average: 0.8 fills a day of 30% to 90% of the tank (see stations/traffic.py).

@@ -20,7 +20,7 @@ from sqlalchemy import Text, case, cast, func, literal, null
 from sqlalchemy.orm import Session
 
 from portal.exports.writers import BOM, Column, _formula_safe
-from portal.statistics.buckets import BUSINESS_UTC_OFFSET_HOURS
+from portal.sql_clock import BUSINESS_UTC_OFFSET_HOURS
 
 #: Bytes gathered before a chunk is sent (COPY sends one small message per row).
 CHUNK_BYTES = 64 * 1024

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from portal import ledger
 from portal.ledger.models import Account, Transfer
 from portal.points import rules
-from portal.stations.models import PointsRedemption, PointsRule, Purchase
+from portal.points.models import PointsRedemption, PointsRule, rules_that_may_apply
+from portal.purchases.models import Purchase
 
 #: Points older than this expire (configurable: `flask points expire --days N`, app config
 #: POINTS_EXPIRY_DAYS).
@@ -27,8 +28,18 @@ class PointsError(Exception):
         self.status = status
 
 
-def load_rules(session: Session) -> list[rules.Rule]:
-    rows = session.scalars(select(PointsRule).where(PointsRule.active).order_by(PointsRule.id))
+def load_rules(
+    session: Session, *, purchase: Purchase | None = None, product_kind: str | None = None
+) -> list[rules.Rule]:
+    """The active rules, ordered by id (the first of equally specific rules wins); given a purchase
+    and its product's kind, only those that may apply to it (`models.rules_that_may_apply`, as
+    the pump reads them)."""
+    where = (
+        PointsRule.active
+        if purchase is None
+        else rules_that_may_apply(product_kind, purchase.product_code, purchase.region_id)
+    )
+    rows = session.scalars(select(PointsRule).where(where).order_by(PointsRule.id))
     return [rules.Rule(r.product_kind, r.step_fen, r.points_per_step, r.product_code, r.region_id) for r in rows]
 
 
@@ -48,10 +59,12 @@ def earned_points(
 ) -> int:
     """The points a purchase earns by the rules in force, for a card known to have a points account.
 
-    `rules_in_force`: the active rules (ordered by id) when the caller read them already; those
-    that cannot apply to the purchase may be left out (the pump reads only the others)."""
+    `rules_in_force`: the rules that may apply (ordered by id) when the caller read them already
+    (the pump does, in its facts statement); else they are read here the same way."""
+    if rules_in_force is None:
+        rules_in_force = load_rules(session, purchase=purchase, product_kind=product_kind)
     return rules.earn(
-        load_rules(session) if rules_in_force is None else rules_in_force,
+        rules_in_force,
         amount_fen=purchase.amount_fen,
         product_kind=product_kind,
         product_code=purchase.product_code,

@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 from portal import ledger
 from portal.cards.models import CARD_STATUSES, Card
 from portal.ledger.models import MONEY
+from portal.purchases.models import Purchase
 from portal.queries import balances, journal, purchases
 from portal.queries.filters import Filter, add_months
 from portal.queries.scope import Scope
-from portal.stations.models import Purchase
 
 #: A card whose reserve plus chip purse falls below this many fen is flagged (100 yuan).
 LOW_BALANCE_FEN = 100_00

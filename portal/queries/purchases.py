@@ -15,12 +15,12 @@ from sqlalchemy.orm import Bundle, Session
 
 from portal.cards.models import Card
 from portal.drivers.models import Driver
+from portal.purchases.models import Purchase, PurchaseDay
 from portal.queries.cursor import Key
 from portal.queries.filters import Filter, FilterSpec
 from portal.queries.pages import Page, after, ordering, page_of
 from portal.queries.scope import Scope, resolve_card
 from portal.reference.models import Product, Region, Station
-from portal.stations.models import Purchase
 
 TABS = ("approved", "declined")
 TYPES = ("purchase", "refund")
@@ -70,15 +70,25 @@ def conditions(session: Session, scope: Scope, flt: Filter, *, status: str | Non
             raise UnknownReference("station", flt.get("station"))
         where.append(Purchase.station_id == station_id)
     if flt.get("product"):
-        if session.get(Product, flt.get("product")) is None:
-            raise UnknownReference("product", flt.get("product"))
-        where.append(Purchase.product_code == flt.get("product"))
+        where.append(Purchase.product_code == _known_product(session, flt))
     if flt.get("region"):
-        region_id = session.scalar(select(Region.id).where(Region.code == flt.get("region")))
-        if region_id is None:
-            raise UnknownReference("region", flt.get("region"))
-        where.append(Purchase.region_id == region_id)
+        where.append(Purchase.region_id == _known_region_id(session, flt))
     return where
+
+
+def _known_product(session: Session, flt: Filter) -> str:
+    """The product filter's code, once a product has it."""
+    if session.get(Product, flt.get("product")) is None:
+        raise UnknownReference("product", flt.get("product"))
+    return flt.get("product")
+
+
+def _known_region_id(session: Session, flt: Filter) -> int:
+    """The id of the region the region filter names."""
+    region_id = session.scalar(select(Region.id).where(Region.code == flt.get("region")))
+    if region_id is None:
+        raise UnknownReference("region", flt.get("region"))
+    return region_id
 
 
 @dataclass(frozen=True)
@@ -102,6 +112,56 @@ def totals(session: Session, where: list) -> Totals:
             func.coalesce(func.sum(_signed(Purchase.litres_ml)), 0),
             func.coalesce(func.sum(_signed(Purchase.points)), 0),
         ).where(*where)
+    ).one()
+    return Totals(*(int(value) for value in row))
+
+
+# --- the same totals from the daily totals (PurchaseDay, kept by portal.purchases.rollup) ---------
+
+
+def day_totals_cover(scope: Scope, flt: Filter) -> bool:
+    """Whether the daily totals can answer this filter exactly: they know no card, driver, plate
+    or station (the statistics' groupings add their own condition, `statistics.rollup.covers`)."""
+    return bool(scope.whole_customer) and not (flt.card or flt.driver is not None or flt.plate or flt.get("station"))
+
+
+def day_conditions(session: Session, scope: Scope, flt: Filter, status: str) -> list:
+    """The WHERE clause of a filter the daily totals cover, on `PurchaseDay`."""
+    where = [
+        PurchaseDay.customer_id == scope.customer_id,
+        PurchaseDay.day >= flt.start,
+        PurchaseDay.day <= flt.end,
+        PurchaseDay.status == status,
+    ]
+    if flt.get("type"):
+        where.append(PurchaseDay.kind == flt.get("type"))
+    if flt.get("product"):
+        where.append(PurchaseDay.product_code == _known_product(session, flt))
+    if flt.get("region"):
+        where.append(PurchaseDay.region_id == _known_region_id(session, flt))
+    return where
+
+
+def _day_signed(column):
+    return case((PurchaseDay.kind == "refund", -column), else_=column)
+
+
+def day_figures():
+    """Purchases (refunds are not extra purchases), then net amount, litres and points."""
+    return (
+        func.coalesce(func.sum(case((PurchaseDay.kind == "purchase", PurchaseDay.count), else_=0)), 0),
+        func.coalesce(func.sum(_day_signed(PurchaseDay.amount_fen)), 0),
+        func.coalesce(func.sum(_day_signed(PurchaseDay.litres_ml)), 0),
+        func.coalesce(func.sum(_day_signed(PurchaseDay.points)), 0),
+    )
+
+
+def day_totals(session: Session, scope: Scope, flt: Filter, status: str) -> Totals:
+    """`totals` of a filter the daily totals cover, read from them."""
+    row = session.execute(
+        select(func.coalesce(func.sum(PurchaseDay.count), 0), *day_figures()).where(
+            *day_conditions(session, scope, flt, status)
+        )
     ).one()
     return Totals(*(int(value) for value in row))
 
@@ -135,7 +195,7 @@ def page(
 ) -> tuple[Page, Totals]:
     """One page of rows, each (purchase columns, card number, driver, station, region, product name): the
     names come by primary-key joins on the page's rows only, in the same query. The totals come
-    from the daily totals when `use_rollup` and the filter allows (`statistics.rollup`)."""
+    from the daily totals when `use_rollup` and the filter allows (`day_totals`)."""
     where = conditions(session, scope, flt)
     zh = locale.startswith("zh")
     query = (
@@ -162,20 +222,13 @@ def page(
     carried = key.totals if key is not None and key.totals is not None and len(key.totals) == 5 else None
     if carried:
         sums = Totals(*carried)
-    elif use_rollup and _rollup().covers(scope, flt):
-        sums = Totals(*_rollup().totals(session, scope, flt, flt.get("tab", "approved")))
+    elif use_rollup and day_totals_cover(scope, flt):
+        sums = day_totals(session, scope, flt, flt.get("tab", "approved"))
     else:
         sums = totals(session, where)
     as_tuple = (sums.count, sums.purchases, sums.amount, sums.litres_ml, sums.points)
     rows, next_key = page_of(list(session.execute(query).tuples()), limit, lambda r: Key(r[0].at, r[0].id, as_tuple))
     return Page(rows, next_key), sums
-
-
-def _rollup():
-    # Imported late: the rollup reads this module's filters (statistics builds on the queries).
-    from portal.statistics import rollup
-
-    return rollup
 
 
 #: Columns an export needs, fetched as plain tuples (no ORM objects for 100,000 rows).

@@ -17,7 +17,7 @@ from portal.cards.models import Card
 from portal.ledger.models import Account
 from portal.points import rules
 from portal.points import services as points
-from portal.stations.models import PointsRedemption
+from portal.points.models import PointsRedemption
 
 BLOCK_POINTS = rules.REDEMPTION_BLOCK_POINTS
 BLOCK_VALUE_FEN = rules.REDEMPTION_BLOCK_VALUE_FEN

@@ -15,10 +15,11 @@ from sqlalchemy.exc import IntegrityError
 
 from portal import ledger
 from portal.extensions import clock, csrf, db, limiter
+from portal.purchases.authorization import Answer, AuthorizationError, PurchaseRequest, authorize
+from portal.purchases.refunds import refund
 from portal.reference.models import Station
 from portal.stations import messages
-from portal.stations.authorization import Answer, AuthorizationError, PurchaseRequest, authorize
-from portal.stations.services import redeem_at_station, refund
+from portal.stations.services import redeem_at_station
 from portal.stations.terminals import terminal_for_key
 
 bp = Blueprint("terminal_api", __name__, url_prefix="/api/terminal/v1")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from portal.stations import rules
+from portal.purchases import rules
 
 DECLINE_MESSAGES = {
     "approved": _l("Approved."),

@@ -22,8 +22,9 @@ from portal.cards.models import Card
 from portal.clock import BUSINESS_TZ, business_date
 from portal.customers.models import Customer
 from portal.drivers.models import Vehicle
+from portal.purchases.authorization import AuthorizationError, PurchaseRequest, authorize
+from portal.purchases.pump import by_terminal_seq
 from portal.reference.models import Product, Station, StationPrice
-from portal.stations.authorization import AuthorizationError, PurchaseRequest, _by_terminal_seq, authorize
 from portal.stations.models import Terminal
 from portal.stations.terminals import create_terminal
 
@@ -96,55 +97,88 @@ def run_traffic(
     stations = list(session.scalars(select(Station).where(Station.active).order_by(Station.id)))
     if not chosen or not stations:
         return result
-    prices = {(p.station_id, p.product_code): p.price_fen_per_litre for p in session.scalars(select(StationPrice))}
-    kinds = {p.code: p.kind for p in session.scalars(select(Product))}
-    regions = {c.id: c.region_id for c in session.scalars(select(Customer))}
+    market = _Market(
+        stations=stations,
+        prices={(p.station_id, p.product_code): p.price_fen_per_litre for p in session.scalars(select(StationPrice))},
+        kinds={p.code: p.kind for p in session.scalars(select(Product))},
+        regions={c.id: c.region_id for c in session.scalars(select(Customer))},
+    )
     terminals: dict[int, Terminal] = {}
     start_day = business_date(end) - timedelta(days=days)
     for offset in range(days):
         day = start_day + timedelta(days=offset)
         for card in chosen:
-            rng = random.Random(f"{seed}:{card.id}:{day.isoformat()}")
-            home = [s for s in stations if s.region_id == regions.get(card.customer_id)] or stations
             vehicle = session.get(Vehicle, card.vehicle_id) if card.vehicle_id else None
-            for n, (station, at, litres_ml, product) in enumerate(
-                _fills_of_day(rng, day, home, stations, vehicle, prices, kinds)
-            ):
-                if at > end:
-                    continue
+            for station, request in _requests_of_day(market, card, vehicle, day, seed=seed, end=end):
                 if station.id not in terminals:
-                    terminals[station.id] = _terminal(session, station, at)
-                price = prices[(station.id, product)]
-                request = PurchaseRequest(
-                    card_number=card.number,
-                    product_code=product,
-                    litres_ml=litres_ml,
-                    unit_price_fen=price,
-                    amount_fen=(litres_ml * price + 500) // 1000,  # to the fen, half up
-                    terminal_seq=_seq(seed, card.id, day.isoformat(), n),
-                    at=at,
-                    plate=vehicle.plate if vehicle else "",
-                )
-                terminal = terminals[station.id]
-                known = _by_terminal_seq(session, terminal.id, request.terminal_seq) is not None
-                # Bursts of tries (litres beyond any tank) are left to decline on their own.
-                if top_up and not known and litres_ml <= (vehicle.tank_ml if vehicle else 60_000) * 2 - 1:
-                    _top_up(session, card, request.amount_fen, key=f"demo:{terminal.id}:{request.terminal_seq}", at=at)
-                try:
-                    answer = authorize(session, terminals[station.id], request, now=at)
-                except AuthorizationError:
-                    continue
-                result.purchases += 1
-                if answer.replayed:
-                    result.replayed += 1
-                elif answer.approved:
-                    result.approved += 1
-                else:
-                    result.declined += 1
-                    result.declines_by_code[answer.code] = result.declines_by_code.get(answer.code, 0) + 1
+                    terminals[station.id] = _terminal(session, station, request.at)
+                _send(session, terminals[station.id], card, vehicle, request, top_up=top_up, result=result)
         if commit is not None:
             commit()
     return result
+
+
+@dataclass(frozen=True)
+class _Market:
+    """The active stations, their prices and the products' kinds; each customer's home region."""
+
+    stations: list[Station]
+    prices: dict[tuple[int, str], int]
+    kinds: dict[str, str]
+    regions: dict[int, int]
+
+
+def _requests_of_day(market: _Market, card: Card, vehicle: Vehicle | None, day, *, seed: int, end: datetime):
+    """(station, request) of one card's fills on `day` up to `end`, in time order."""
+    rng = random.Random(f"{seed}:{card.id}:{day.isoformat()}")
+    home = [s for s in market.stations if s.region_id == market.regions.get(card.customer_id)] or market.stations
+    fills = _fills_of_day(rng, day, home, market.stations, vehicle, market.prices, market.kinds)
+    for n, (station, at, litres_ml, product) in enumerate(fills):
+        if at > end:
+            continue
+        price = market.prices[(station.id, product)]
+        yield (
+            station,
+            PurchaseRequest(
+                card_number=card.number,
+                product_code=product,
+                litres_ml=litres_ml,
+                unit_price_fen=price,
+                amount_fen=(litres_ml * price + 500) // 1000,  # to the fen, half up
+                terminal_seq=_seq(seed, card.id, day.isoformat(), n),
+                at=at,
+                plate=vehicle.plate if vehicle else "",
+            ),
+        )
+
+
+def _send(
+    session: Session,
+    terminal: Terminal,
+    card: Card,
+    vehicle: Vehicle | None,
+    request: PurchaseRequest,
+    *,
+    top_up: bool,
+    result: TrafficResult,
+) -> None:
+    """Authorize one request as the terminal API would (topping the chip up first if asked), and count it."""
+    known = by_terminal_seq(session, terminal.id, request.terminal_seq) is not None
+    # Bursts of tries (litres beyond any tank) are left to decline on their own.
+    if top_up and not known and request.litres_ml <= (vehicle.tank_ml if vehicle else 60_000) * 2 - 1:
+        _top_up(session, card, request.amount_fen, key=f"demo:{terminal.id}:{request.terminal_seq}", at=request.at)
+    try:
+        answer = authorize(session, terminal, request, now=request.at)
+    except AuthorizationError:
+        return
+    result.purchases += 1
+    if answer.replayed:
+        result.replayed += 1
+    elif answer.approved:
+        result.approved += 1
+    else:
+        result.declined += 1
+        result.declines_by_code[answer.code] = result.declines_by_code.get(answer.code, 0) + 1
 
 
 def _fills_of_day(rng, day, home, stations, vehicle, prices, kinds):

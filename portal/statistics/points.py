@@ -13,7 +13,7 @@ from portal.queries.filters import Filter, FilterSpec
 from portal.queries.journal import POSTED_KINDS
 from portal.queries.names import Names
 from portal.queries.scope import Scope
-from portal.statistics.buckets import business_day, business_month
+from portal.sql_clock import business_day, business_month
 
 GROUPS = ("day", "month", "card")
 CODES = ("points_earn", "points_redeem", "points_expire")

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from sqlalchemy import case, func, select, text
 from sqlalchemy.orm import Session
 
+from portal.purchases.models import Purchase
 from portal.queries import purchases
 from portal.queries.filters import FilterSpec
 from portal.queries.names import Names
 from portal.queries.scope import Scope
-from portal.stations.models import Purchase
+from portal.sql_clock import business_day, business_month
 from portal.statistics import rollup
-from portal.statistics.buckets import business_day, business_month
 
 GROUPS = ("day", "month", "card", "driver", "vehicle", "product", "station", "region")
 #: Groups whose rows are one vehicle's fuel, where litres per 100 km means something.

@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import select
 
 from portal.alerts.detection import distance_km
+from portal.alerts.models import Alert
 from portal.alerts.services import acknowledge, open_alerts
-from portal.stations.authorization import PurchaseRequest, authorize
-from portal.stations.models import Alert
-from portal.stations.services import record_offline_purchase
+from portal.purchases.authorization import PurchaseRequest, authorize
+from portal.purchases.offline import record_offline_purchase
 from tests.builders import CARD_NUMBER, set_controls, station_setup
 from tests.conftest import T0
 

@@ -10,10 +10,11 @@ from sqlalchemy import func, select
 
 from portal import ledger
 from portal.ledger.models import Transfer
-from portal.stations import rules
-from portal.stations.authorization import AuthorizationError, PurchaseRequest, authorize
-from portal.stations.models import Purchase
-from portal.stations.services import record_offline_purchase, refund
+from portal.purchases import rules
+from portal.purchases.authorization import AuthorizationError, PurchaseRequest, authorize
+from portal.purchases.models import Purchase
+from portal.purchases.offline import record_offline_purchase
+from portal.purchases.refunds import refund
 from tests.builders import CARD_NUMBER, PRICE_92, points_balance, purse_balance, set_controls, station_setup
 from tests.conftest import T0
 

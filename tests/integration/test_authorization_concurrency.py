@@ -11,8 +11,9 @@ from sqlalchemy import func, select
 
 from portal import ledger
 from portal.db import make_sessionmaker
-from portal.stations.authorization import PurchaseRequest, authorize
-from portal.stations.models import Purchase, Terminal
+from portal.purchases.authorization import PurchaseRequest, authorize
+from portal.purchases.models import Purchase
+from portal.stations.models import Terminal
 from tests.builders import CARD_NUMBER, purse_balance, set_controls, station_setup
 from tests.conftest import T0
 

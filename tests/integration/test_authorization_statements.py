@@ -16,12 +16,13 @@ import pytest
 from sqlalchemy import event, select
 
 from portal import ledger
+from portal.alerts.models import Alert
 from portal.ledger import accounts as ledger_accounts
 from portal.ledger import transfers as ledger_transfers
 from portal.points import services as points
+from portal.points.models import PointsRule
 from portal.points.rules import earn
-from portal.stations.authorization import PurchaseRequest, authorize
-from portal.stations.models import Alert, PointsRule
+from portal.purchases.authorization import PurchaseRequest, authorize
 from tests.builders import CARD_NUMBER, set_controls, station_setup
 from tests.conftest import T0
 

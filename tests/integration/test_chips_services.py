@@ -128,7 +128,7 @@ def test_sync_uploads_offline_purchases_once_and_writes_controls_and_blocked_sta
     session.commit()
     assert again.purchases_uploaded == 0 and purse(session, w.a1) == 12000
     assert session.query(PurchaseUpload).count() == 2
-    from portal.stations.models import Purchase
+    from portal.purchases.models import Purchase
 
     booked = session.query(Purchase).filter_by(card_id=w.a1, source="offline").order_by(Purchase.chip_counter).all()
     assert [(p.chip_counter, p.amount_fen, p.transfer_id) for p in booked] == [

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from portal import ledger
+from portal.alerts.models import Alert
 from portal.auth.models import User
 from portal.auth.policy import PasswordPolicy
 from portal.auth.services import authenticate
@@ -22,8 +23,8 @@ from portal.drivers.models import Driver, Vehicle
 from portal.funds.models import Deposit, FundsBatch, FundsBatchLine
 from portal.ledger.models import Transfer
 from portal.money import fen_for_litres
+from portal.purchases.models import Purchase
 from portal.schema import upgrade
-from portal.stations.models import Alert, Purchase
 from tests.conftest import T0
 from tests.web.conftest import login as sign_in
 

@@ -13,8 +13,8 @@ from portal.chips.models import PurchaseUpload
 from portal.chips.sync import sync_card
 from portal.chips.virtual import VirtualReader
 from portal.ledger.models import Transfer
-from portal.stations.models import Purchase
-from portal.stations.services import OfflinePurchaseRefused, record_offline_purchase
+from portal.purchases.models import Purchase
+from portal.purchases.offline import OfflinePurchaseRefused, record_offline_purchase
 from tests.builders import points_balance, purse_balance, station_setup
 from tests.conftest import T0
 

@@ -8,8 +8,8 @@ import pytest
 
 from portal import ledger
 from portal.points import services as points
-from portal.stations.authorization import AuthorizationError, PurchaseRequest, authorize
-from portal.stations.models import PointsRule
+from portal.points.models import PointsRule
+from portal.purchases.authorization import AuthorizationError, PurchaseRequest, authorize
 from portal.stations.services import redeem_at_station
 from tests.builders import CARD_NUMBER, points_balance, station_setup
 from tests.conftest import T0

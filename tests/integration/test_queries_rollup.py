@@ -1,4 +1,4 @@
-"""The daily purchase totals (statistics.rollup): kept per purchase, rebuilt from the purchases,
+"""The daily purchase totals (purchases.rollup): kept per purchase, rebuilt from the purchases,
 and answering statistics and page totals exactly as the purchases themselves do."""
 
 from __future__ import annotations
@@ -8,11 +8,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from portal.purchases import rollup
+from portal.purchases.models import PurchaseDay
 from portal.queries import purchases
 from portal.queries.filters import parse_filter
 from portal.queries.scope import Scope, driver_scope
-from portal.statistics import rollup, transactions
-from portal.statistics.models import PurchaseDay
+from portal.statistics import rollup as day_statistics
+from portal.statistics import transactions
 from tests.builders import buy, fleet_history
 from tests.conftest import T0
 
@@ -64,12 +66,12 @@ FILTERS = [
 ]
 
 
-@pytest.mark.parametrize("group", rollup.GROUPS)
+@pytest.mark.parametrize("group", day_statistics.GROUPS)
 @pytest.mark.parametrize("args", FILTERS)
 def test_statistics_from_the_totals_equal_statistics_from_the_purchases(session, world, group, args):
     flt = parse_filter({**args, "group": group}, transactions.spec(), today=TODAY)
     scope = Scope(world.acme.id)
-    assert rollup.covers(scope, flt, group)
+    assert day_statistics.covers(scope, flt, group)
     fast = transactions.report(session, scope, flt, use_rollup=True)
     slow = transactions.report(session, scope, flt, use_rollup=False)
     assert fast == slow
@@ -99,7 +101,7 @@ def test_filters_the_totals_cannot_answer_read_the_purchases(session, world):
     session.execute(PurchaseDay.__table__.delete())  # any use of the totals would now show zeros
     for scope, args, group in cases:
         flt = parse_filter({**args, "preset": "last_month", "group": group}, transactions.spec(), today=TODAY)
-        assert not rollup.covers(scope, flt, group)
+        assert not day_statistics.covers(scope, flt, group)
         report = transactions.report(session, scope, flt, use_rollup=True)
         assert report == transactions.report(session, scope, flt, use_rollup=False)
         assert report.total.amount > 0

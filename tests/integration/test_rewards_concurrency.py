@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from portal import ledger
 from portal.cards.models import Card
 from portal.db import make_sessionmaker
+from portal.points.models import PointsRedemption
 from portal.rewards import services
-from portal.stations.models import PointsRedemption
 from tests.builders import points_balance, station_setup
 from tests.conftest import T0
 

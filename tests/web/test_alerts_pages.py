@@ -15,7 +15,7 @@ from tests.web.conftest import csrf_token, login
 @pytest.fixture
 def world(app, make_user):
     from portal.extensions import db
-    from portal.stations.authorization import PurchaseRequest, authorize
+    from portal.purchases.authorization import PurchaseRequest, authorize
 
     with app.app_context():
         w = station_setup(db.session, now=T0, purse_fen=100_000)
@@ -34,8 +34,8 @@ def test_admin_sees_why_and_acknowledges(client, app, world):
     alert_id = int(re.search(r'data-alert-id="(\d+)"', page).group(1))
     response = client.post(f"/alerts/{alert_id}/acknowledge", data={"csrf_token": csrf_token(client, "/alerts/")})
     assert response.status_code == 302
+    from portal.alerts.models import Alert
     from portal.extensions import db
-    from portal.stations.models import Alert
 
     with app.app_context():
         assert db.session.scalar(select(Alert.acknowledged_at)) is not None

@@ -41,7 +41,7 @@ def points_of(app, card_id: int) -> int:
 
 
 def redemptions(app) -> int:
-    from portal.stations.models import PointsRedemption
+    from portal.points.models import PointsRedemption
 
     return Db(app)(lambda s: s.scalar(select(func.count(PointsRedemption.id))))
 

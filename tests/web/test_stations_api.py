@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from portal.stations.models import Purchase
+from portal.purchases.models import Purchase
 from tests.builders import CARD_NUMBER, purse_balance, station_setup
 from tests.conftest import T0
 

@@ -1,4 +1,6 @@
-"""Business-day and business-month buckets in SQL, the same text on SQLite and PostgreSQL.
+"""Business-day and business-month buckets in SQL, the same text on SQLite and PostgreSQL (what
+`portal.clock` computes in Python). The statistics group by them, the purchase rollup keys on them
+and exports format times with them.
 
 Times are stored as naive UTC. Asia/Shanghai has had no daylight saving since 1991, so its local
 time is always UTC+8: adding eight hours before truncating gives the business day exactly, with

@@ -1,6 +1,6 @@
 """The pump's decision, as pure rules: which decline reason (if any) a purchase attempt meets.
 
-No database, no Flask. `portal.stations.authorization` gathers the facts under the card's lock and
+No database, no Flask. `portal.purchases.authorization` gathers the facts under the card's lock and
 asks `decline_reason`; the answer's code is stable (terminals and the UI translate it).
 """
 
