@@ -11,10 +11,6 @@ from portal.alerts.models import Alert
 from portal.audit.services import record
 
 
-class AlertNotFound(Exception):
-    """No such alert for this customer."""
-
-
 def open_alerts(session: Session, customer_id: int, limit: int = 10) -> list[Alert]:
     """The customer's unacknowledged alerts, newest first (the admin home shows these)."""
     return list(
@@ -34,11 +30,9 @@ def recent_alerts(session: Session, customer_id: int, *, include_acknowledged: b
     return list(session.scalars(stmt.order_by(Alert.created_at.desc(), Alert.id.desc()).limit(limit)))
 
 
-def acknowledge(session: Session, customer_id: int, alert_id: int, *, user_id: int, now: datetime) -> Alert:
-    """Mark the alert seen by `user_id`; acknowledging twice keeps the first acknowledgement."""
-    alert = session.get(Alert, alert_id)
-    if alert is None or alert.customer_id != customer_id:
-        raise AlertNotFound(alert_id)
+def acknowledge(session: Session, alert: Alert, *, user_id: int, now: datetime) -> Alert:
+    """Mark the alert seen by `user_id`; acknowledging twice keeps the first acknowledgement. The
+    caller has checked that the user reaches the alert (portal.web.access.owned_or_404)."""
     if alert.acknowledged_at is None:
         alert.acknowledged_at = now
         alert.acknowledged_by = user_id
@@ -47,7 +41,7 @@ def acknowledge(session: Session, customer_id: int, alert_id: int, *, user_id: i
             session,
             "alert.acknowledge",
             actor_id=user_id,
-            customer_id=customer_id,
+            customer_id=alert.customer_id,
             detail={"alert_id": alert.id, "kind": alert.kind},
             now=now,
         )

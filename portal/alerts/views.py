@@ -7,11 +7,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.alerts import services
+from portal.alerts.messages import ALERT_TITLES, alert_explanation
+from portal.alerts.models import Alert
 from portal.auth.forms import EmptyForm
 from portal.cards.models import Card
 from portal.extensions import clock, db
-from portal.stations.messages import ALERT_TITLES, alert_explanation
-from portal.web.access import customer_scope, guard, requires
+from portal.web.access import customer_scope, guard, owned_or_404, requires
 
 bp = guard(Blueprint("alerts", __name__, url_prefix="/alerts"))
 
@@ -42,10 +43,8 @@ def acknowledge(alert_id: int):
     """Mark an alert as seen; it leaves the home page."""
     if not EmptyForm().validate_on_submit():
         abort(400)
-    try:
-        services.acknowledge(db.session, customer_scope(), alert_id, user_id=current_user.user.id, now=clock().now())
-    except services.AlertNotFound:
-        abort(404)
+    alert = owned_or_404(Alert, alert_id)
+    services.acknowledge(db.session, alert, user_id=current_user.user.id, now=clock().now())
     db.session.commit()
     flash(_("Alert acknowledged."), "success")
     return redirect(url_for("alerts.index"))

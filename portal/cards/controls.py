@@ -1,6 +1,6 @@
 """Card controls (限额/限制) as plain values, and the pure rule a pump applies before a purchase.
 
-No database and no Flask: the stations area calls `check_purchase_allowed` at the pump, the chip
+No database and no Flask: the purchases area calls `check_purchase_allowed` at the pump, the chip
 sync writes `Controls` to the chip, and the unit tests exercise every rule directly.
 """
 

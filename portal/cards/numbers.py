@@ -18,6 +18,8 @@ import unicodedata
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from portal.cards.models import Card
+
 ISSUER_PREFIX = "9030"
 LENGTH = 16
 _SEQUENCE_DIGITS = LENGTH - len(ISSUER_PREFIX) - 2 - 1
@@ -86,8 +88,6 @@ def next_card_number(session: Session, region_code: str) -> str:
     Two concurrent issuers could pick the same number; the unique constraint on `cards.number`
     turns that into an IntegrityError for the second, which retries.
     """
-    from portal.cards.models import Card
-
     prefix = f"{ISSUER_PREFIX}{region_code}"
     highest = session.scalar(select(func.max(Card.number)).where(Card.number.like(prefix + "%")))
     sequence = int(highest[len(prefix) : -1]) + 1 if highest else 1

@@ -18,7 +18,7 @@ from portal.cards.controls import NO_CONTROLS, Controls, validate_controls
 from portal.cards.errors import CardNotActive, DuplicateName, InvalidControls, NotOwned
 from portal.cards.models import Card, CardControls, ControlTemplate
 from portal.drivers.models import Driver, Vehicle
-from portal.reference.models import Region, Station
+from portal.reference.models import Product, Region, Station
 
 # --- finding cards ----------------------------------------------------------------------------------
 
@@ -158,8 +158,6 @@ def check_references(session: Session, customer_id: int, controls: Controls) -> 
         if found != len(controls.allowed_region_ids):
             raise NotOwned("unknown region")
     if controls.allowed_products:
-        from portal.reference.models import Product
-
         found = session.scalar(
             select(func.count()).select_from(Product).where(Product.code.in_(controls.allowed_products))
         )

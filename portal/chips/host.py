@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from portal import ledger
-from portal.cards.models import Card
+from portal.cards.models import Card, CardControls
 from portal.chips.loads import pending_load_totals
 
 
@@ -65,23 +65,18 @@ def host_settings(session: Session, card: Card) -> HostSettings:
     return HostSettings(controls=controls, controls_version=version, blocked=card.status != "active")
 
 
+#: The card controls written to the chip (the pump enforces them offline), by CardControls column.
+CHIP_CONTROL_FIELDS = (
+    "per_purchase_limit_fen", "daily_amount_limit_fen", "daily_count_limit", "daily_litres_limit_ml",
+    "allowed_products", "allowed_region_ids", "allowed_station_ids", "plate_lock", "hours_start_min",
+    "hours_end_min",
+)  # fmt: skip
+
+
 def _controls(session: Session, card: Card) -> tuple[dict, int]:
-    try:
-        from portal.cards.controls import controls_for_chip  # provided by the cards area
-    except ImportError:
-        controls_for_chip = None
-    if controls_for_chip is not None:
-        return controls_for_chip(session, card.id)
-    try:
-        from portal.cards.models import CardControls
-    except ImportError:  # the cards area has no controls yet: nothing to write
-        return {}, 0
+    """The card's set controls as the chip stores them, and their version ({} and 0: none)."""
     row = session.get(CardControls, card.id)
     if row is None:
         return {}, 0
-    fields = (
-        "per_purchase_limit_fen", "daily_amount_limit_fen", "daily_count_limit", "daily_litres_limit_ml",
-        "allowed_products", "allowed_region_ids", "allowed_station_ids", "plate_lock", "hours_start_min",
-        "hours_end_min",
-    )  # fmt: skip
-    return {name: getattr(row, name) for name in fields if getattr(row, name, None) not in (None, "", [])}, row.version
+    values = {name: getattr(row, name) for name in CHIP_CONTROL_FIELDS}
+    return {name: value for name, value in values.items() if value not in (None, "", [])}, row.version

@@ -20,13 +20,8 @@ from portal.chips.host import card_money, host_settings
 from portal.chips.loads import LoadError, expire_loads, pending_loads_for_card, post_load, write_load
 from portal.chips.models import ChipSync, LoadRequest, PurchaseUpload
 from portal.chips.reader import CardReader, ChipData, ChipEntry
-
-try:  # the purchase area books offline purchases (Purchase rows, points) when it is installed
-    from portal.purchases.authorization import AuthorizationError
-except ImportError:  # pragma: no cover
-
-    class AuthorizationError(Exception):
-        """Stand-in: nothing raises it without the purchase area."""
+from portal.purchases.authorization import AuthorizationError
+from portal.purchases.offline import record_offline_purchase
 
 
 @dataclass
@@ -122,31 +117,12 @@ def _upload_purchase(session: Session, card: Card, entry: ChipEntry, *, now: dat
 
 
 def _book_purchase(session: Session, card: Card, entry: ChipEntry, transfer_id: str, *, now: datetime) -> None:
-    """Post the purchase once: through the purchase area (Purchase row, points, anomaly checks)
-    when it is installed, else straight to the ledger (purse -> station_sales). Same transfer id."""
-    try:
-        from portal.purchases.offline import record_offline_purchase
-    except ImportError:
-        record_offline_purchase = None
-    if record_offline_purchase is not None:
-        record_offline_purchase(
-            session, card, chip_counter=entry.counter, station_code=entry.station_code,
-            product_code=entry.product_code, litres_ml=entry.litres_ml, amount_fen=entry.amount, at=entry.at,
-            now=now, transfer_id=transfer_id,
-        )  # fmt: skip
-        return
-    ledger.transfer(
-        session,
-        ledger.TransferRequest(
-            id=transfer_id,
-            debit_account_id=ledger.card_account(session, card.id, "purse").id,
-            credit_account_id=ledger.system_account(session, "station_sales").id,
-            amount=entry.amount,
-            code="purchase",
-            memo=f"offline purchase {entry.station_code} #{entry.counter}"[:200],
-        ),
-        now=now,
-    )
+    """Post the purchase once, through the purchase area (Purchase row, points, anomaly checks)."""
+    record_offline_purchase(
+        session, card, chip_counter=entry.counter, station_code=entry.station_code,
+        product_code=entry.product_code, litres_ml=entry.litres_ml, amount_fen=entry.amount, at=entry.at,
+        now=now, transfer_id=transfer_id,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

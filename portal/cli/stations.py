@@ -7,6 +7,9 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from portal.extensions import clock, db
+from portal.reference.models import Station
+from portal.stations.models import Terminal
+from portal.stations.terminals import TerminalError, create_terminal, revoke_terminal
 
 terminals = AppGroup("terminals", help="Create and revoke station terminals (API keys).")
 points = AppGroup("points", help="The points programme.")
@@ -17,9 +20,6 @@ points = AppGroup("points", help="The points programme.")
 @click.option("--name", required=True, help="Terminal name, e.g. 'pump 3'.")
 def create(station_code: str, name: str) -> None:
     """Create a terminal and print its API key (shown this once only)."""
-    from portal.reference.models import Station
-    from portal.stations.terminals import TerminalError, create_terminal
-
     station = db.session.scalar(select(Station).where(Station.code == station_code))
     if station is None:
         raise click.ClickException(f"no station with code {station_code!r}")
@@ -36,9 +36,6 @@ def create(station_code: str, name: str) -> None:
 @click.argument("terminal_id", type=int)
 def revoke(terminal_id: int) -> None:
     """Revoke a terminal's API key at once."""
-    from portal.stations.models import Terminal
-    from portal.stations.terminals import revoke_terminal
-
     terminal = db.session.get(Terminal, terminal_id)
     if terminal is None:
         raise click.ClickException(f"no terminal {terminal_id}")
@@ -50,8 +47,6 @@ def revoke(terminal_id: int) -> None:
 @terminals.command("list")
 def list_terminals() -> None:
     """List terminals with their key prefixes."""
-    from portal.stations.models import Terminal
-
     for terminal in db.session.scalars(select(Terminal).order_by(Terminal.id)):
         state = "revoked" if terminal.revoked_at else "active"
         click.echo(f"{terminal.id}\tstation {terminal.station_id}\t{terminal.name}\t{terminal.key_prefix}…\t{state}")

@@ -49,7 +49,8 @@ def page_size() -> int:
 
 
 def use_rollup() -> bool:
-    """Read totals from the daily purchase totals (`statistics.rollup`): on once every path that
+    """Read totals from the daily purchase totals (`purchase_days`, kept by
+    `purchases.rollup` and read through `statistics.rollup`): on once every path that
     adds purchases keeps them (see the rollup module)."""
     return bool(current_app.config.get("PURCHASE_ROLLUP", False))
 

@@ -138,13 +138,3 @@ def _replay(existing: PointsRedemption, card: Card, points_amount: int) -> Redee
     if (existing.card_id, existing.points) != (card.id, points_amount):
         raise RewardError("key_reused")
     return Redeemed(existing, replayed=True)
-
-
-def redemption_of(session: Session, redemption_id: int, customer_id: int, driver_id: int | None = None):
-    """A portal redemption the user may see (their customer's; a driver's own cards'), else None."""
-    redemption = session.get(PointsRedemption, redemption_id)
-    if redemption is None or redemption.customer_id != customer_id:
-        return None
-    if driver_id is not None and session.get(Card, redemption.card_id).driver_id != driver_id:
-        return None
-    return redemption

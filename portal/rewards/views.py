@@ -1,12 +1,12 @@
 """积分兑换: redeem whole blocks of points for a voucher. Choose card and points, confirm, receipt.
 
-Password re-entry (portal.auth.reauth) guards the form and the confirmation; the form's hidden key
+Password re-entry (portal.auth.web.require_recent_password) guards the form and the confirmation; the form's hidden key
 makes a double submit redeem once.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -14,10 +14,11 @@ from portal.auth.web import require_recent_password
 from portal.cards.models import Card
 from portal.extensions import client_ip, clock, db
 from portal.money import format_fen_plain
+from portal.points.models import PointsRedemption
 from portal.rewards import services
 from portal.rewards.forms import ConfirmForm, RedeemForm
 from portal.rewards.messages import error_message
-from portal.web.access import customer_scope, guard, in_scope, requires
+from portal.web.access import customer_scope, guard, in_scope, owned_or_404, requires
 from portal.web.filters import card_number
 
 bp = guard(Blueprint("rewards", __name__, url_prefix="/rewards"))
@@ -119,9 +120,7 @@ def confirm():
 @requires("points.redeem")
 def receipt(redemption_id: int):
     """The receipt of a redemption (printable)."""
-    redemption = services.redemption_of(db.session, redemption_id, customer_scope(), _driver_scope())
-    if redemption is None:
-        abort(404)
+    redemption = owned_or_404(PointsRedemption, redemption_id)
     card = db.session.get(Card, redemption.card_id)
     left = services.available_points(db.session, card.id)
     return render_template("rewards/receipt.html", redemption=redemption, card=card, left=left)

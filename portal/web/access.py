@@ -18,6 +18,7 @@ from typing import TypeVar
 from flask import Blueprint, abort, current_app, request
 from flask_login import current_user
 
+from portal.alerts.models import Alert
 from portal.auth import permissions
 from portal.auth.models import User
 from portal.auth.permissions import PUBLIC, Actor, Owner
@@ -27,6 +28,7 @@ from portal.customers.models import Customer
 from portal.drivers.models import Driver, Vehicle
 from portal.extensions import db, login_manager
 from portal.funds.models import FundsBatch
+from portal.points.models import PointsRedemption
 
 T = TypeVar("T")
 
@@ -111,6 +113,10 @@ OWNERS: dict[type, Callable[[object], Owner]] = {
     Driver: lambda driver: Owner(customer_id=driver.customer_id, driver_id=driver.id),
     Vehicle: lambda vehicle: Owner(customer_id=vehicle.customer_id),
     FundsBatch: lambda batch: Owner(customer_id=batch.customer_id),
+    Alert: lambda alert: Owner(customer_id=alert.customer_id),
+    PointsRedemption: lambda redemption: Owner(
+        customer_id=redemption.customer_id, driver_id=_card_owner(redemption.card_id).driver_id
+    ),
     Customer: lambda customer: Owner(customer_id=customer.id, region_id=customer.region_id),
     User: _user_owner,
 }
