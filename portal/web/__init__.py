@@ -8,4 +8,7 @@
 - filters.py: Jinja filters money, localtime, card_number
 - errors.py, security.py, i18n.py, redirects.py: error pages, headers, locale, safe `next`
 - fields.py: form fields for money and litres
+
+Each area keeps its own web glue in its views.py / forms.py / web.py: auth.web has the re-auth
+decorator, exports.web the download responses, notify.web the after-commit delivery.
 """
