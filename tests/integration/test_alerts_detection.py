@@ -118,6 +118,6 @@ def test_open_alerts_and_acknowledge(session, world):
     )
     buy(session, world.terminal, 1, litres_ml=70_000)
     [alert] = open_alerts(session, world.customer.id, 10)
-    acknowledge(session, world.customer.id, alert.id, user_id=admin.id, now=T0)
+    acknowledge(session, alert, user_id=admin.id, now=T0)
     assert open_alerts(session, world.customer.id, 10) == []
     assert alert.acknowledged_by == admin.id

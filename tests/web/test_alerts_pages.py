@@ -41,6 +41,25 @@ def test_admin_sees_why_and_acknowledges(client, app, world):
         assert db.session.scalar(select(Alert.acknowledged_at)) is not None
 
 
+def test_another_customers_admin_cannot_acknowledge(client, app, world, make_user):
+    from portal.alerts.models import Alert
+    from portal.extensions import db
+    from tests.builders import create_customer, create_region
+
+    with app.app_context():
+        other = create_customer(db.session, create_region(db.session, "11"), name="别家物流有限公司", credit_code="91110000000000002X")
+        db.session.commit()
+        other_id = other.id
+        alert_id = db.session.scalar(select(Alert.id))
+    make_user("otheradmin", role="admin", customer_id=other_id)
+    login(client, "otheradmin", "Correct-Horse-9")
+    assert f'data-alert-id="{alert_id}"' not in client.get("/alerts/").get_data(as_text=True)
+    response = client.post(f"/alerts/{alert_id}/acknowledge", data={"csrf_token": csrf_token(client, "/alerts/")})
+    assert response.status_code == 404
+    with app.app_context():
+        assert db.session.scalar(select(Alert.acknowledged_at)) is None
+
+
 def test_other_roles_cannot_see_alerts(client, world):
     login(client, "root", "Correct-Horse-9")
     assert client.get("/alerts/").status_code == 403
