@@ -47,7 +47,9 @@ def test_another_customers_admin_cannot_acknowledge(client, app, world, make_use
     from tests.builders import create_customer, create_region
 
     with app.app_context():
-        other = create_customer(db.session, create_region(db.session, "11"), name="别家物流有限公司", credit_code="91110000000000002X")
+        other = create_customer(
+            db.session, create_region(db.session, "11"), name="别家物流有限公司", credit_code="91110000000000002X"
+        )
         db.session.commit()
         other_id = other.id
         alert_id = db.session.scalar(select(Alert.id))
