@@ -10,7 +10,6 @@ Parse errors carry a stable `code` (the web layer translates by code) and an Eng
 from __future__ import annotations
 
 import re
-import unicodedata
 
 #: Default ceiling for one amount: 100 million yuan. Forms may pass a smaller one.
 MAX_FEN = 10_000_000_000
@@ -19,7 +18,12 @@ MAX_ML = 100_000_000
 #: Inputs longer than this are refused before any other work (no regex over megabytes).
 _MAX_INPUT_CHARS = 64
 
-#: Currency marks accepted around an amount. NFKC has already turned ￥ (full-width) into ¥.
+#: Full-width forms (U+FF01-U+FF5E: １２３，．ＲＭＢ) and the ideographic space fold to ASCII, the
+#: full-width yen sign to ¥. Nothing else is folded: NFKC would also read look-alike digits
+#: (superscript 10², circled ①, mathematical 𝟏) as digits, and "10²" would become ¥102.00.
+_FOLD = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20, 0xFFE5: 0xA5}
+
+#: Currency marks accepted around an amount (after folding, ￥ is ¥).
 _PREFIXES = ("cn¥", "rmb", "cny", "¥")
 _SUFFIXES = ("元", "rmb", "cny")
 _LITRE_SUFFIXES = ("升", "l")
@@ -41,13 +45,19 @@ class AmountError(ValueError):
         self.params = params
 
 
+def fold_full_width(text: str) -> str:
+    """Full-width forms to ASCII (１２３ -> 123), the only folding a typed number gets (see `_FOLD`)."""
+    return text.translate(_FOLD)
+
+
 def _normalise(text: str) -> str:
-    """Fold full-width characters (１２３４，５６) to ASCII, drop surrounding spaces, lower-case."""
+    """Fold full-width characters (１２３４，５６) to ASCII, drop surrounding spaces, lower-case.
+    Only ASCII and full-width digits are digits; any other character that looks like one is refused."""
     if not isinstance(text, str):
         raise AmountError("not_a_number", "Enter a number.")
     if len(text) > _MAX_INPUT_CHARS:
         raise AmountError("too_large", "The number is far too long.")
-    text = unicodedata.normalize("NFKC", text)
+    text = fold_full_width(text)
     # Chinese input methods type 。 for a full stop; in a number it can only be the decimal point.
     return text.replace("。", ".").strip().lower()
 

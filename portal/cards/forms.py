@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField, widgets
+from wtforms import HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField, widgets
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from portal.cards.controls import MAX_ALLOWED_STATIONS, parse_hours
-from portal.web.fields import AmountField, LitresField
+from portal.web.fields import AmountField, LitresField, WholeNumberField
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -45,7 +45,7 @@ class AssignCardForm(FlaskForm):
 class ControlsForm(FlaskForm):
     per_purchase_limit = AmountField(_l("Amount per purchase at most (yuan)"), validators=[Optional()])
     daily_amount_limit = AmountField(_l("Amount per day at most (yuan)"), validators=[Optional()])
-    daily_count_limit = IntegerField(
+    daily_count_limit = WholeNumberField(
         _l("Purchases per day at most"),
         validators=[Optional(), NumberRange(min=1, max=1000)],
         render_kw={"inputmode": "numeric"},

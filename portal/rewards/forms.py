@@ -4,8 +4,10 @@ import uuid
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, IntegerField, SelectField
+from wtforms import HiddenField, SelectField
 from wtforms.validators import InputRequired, NumberRange, ValidationError
+
+from portal.web.fields import WholeNumberField
 
 
 def _uuid(form, field) -> None:
@@ -20,7 +22,7 @@ class RedeemForm(FlaskForm):
     #: submitted (double click, browser retry), the points are redeemed once.
     key = HiddenField(validators=[_uuid])
     card_id = SelectField(_l("Card"), coerce=int, validate_choice=False, validators=[InputRequired()])
-    points = IntegerField(
+    points = WholeNumberField(
         _l("Points to redeem"),
         validators=[
             InputRequired(message=_l("Enter the number of points.")),

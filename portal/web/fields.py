@@ -1,4 +1,5 @@
-"""Form fields for money and volumes: people type yuan and litres, services receive integer fen and ml.
+"""Form fields for numbers people type: yuan and litres (services receive integer fen and ml), and
+whole numbers (`WholeNumberField`: counts, points).
 
 `AmountField` and `LitresField` parse with `portal.money`, so a form's `.data` is an `int` (or None
 when the input was refused) and never a float. A refused input becomes a translated message chosen by
@@ -8,15 +9,18 @@ first in the validators of a field that may be left empty.
 
 from __future__ import annotations
 
+import re
+
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
-from wtforms import Field
+from wtforms import Field, IntegerField
 from wtforms.widgets import TextInput
 
 from portal.money import (
     MAX_FEN,
     MAX_ML,
     AmountError,
+    fold_full_width,
     format_fen,
     format_fen_plain,
     format_litres,
@@ -124,3 +128,21 @@ class LitresField(_IntegerUnitField):
 
     def _format_plain(self, value: int) -> str:
         return format_litres_plain(value)
+
+
+#: A whole number as people type it, after full-width folding: an optional sign, ASCII digits.
+_WHOLE = re.compile(r"[+-]?[0-9]{1,18}", re.ASCII)
+
+
+class WholeNumberField(IntegerField):
+    """An IntegerField that reads ASCII and full-width digits only. (int() alone also reads other
+    scripts' digits, such as ١٢; look-alikes such as ² or ① are refused like any other text.)"""
+
+    def process_formdata(self, valuelist):
+        if not valuelist:
+            return
+        text = fold_full_width(valuelist[0]).strip()
+        if not _WHOLE.fullmatch(text):
+            self.data = None
+            raise ValueError(self.gettext("Not a valid integer value."))
+        self.data = int(text)

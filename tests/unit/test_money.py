@@ -211,3 +211,33 @@ def test_litres_round_trip_in_hundredths(centilitres):
 def test_fen_for_litres_rounds_half_up(ml, price, fen):
     # 45.123 L x 7.63 = 344.28849 yuan -> 344.29; 0.666 L x 7.50 = 4.995 -> 5.00
     assert fen_for_litres(ml, price) == fen
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "10²",  # superscript two: NFKC would read 102
+        "①",  # circled one
+        "⑩",
+        "𝟏𝟎",  # mathematical bold digits
+        "١٢",  # Arabic-Indic digits
+        "१२",  # Devanagari digits
+        "½",
+        "1⁰",
+        "¹²³",
+        "５²",
+    ],
+)
+def test_look_alike_digits_are_not_numbers(text):
+    """Only ASCII and full-width digits count: look-alikes are refused, never read as other amounts."""
+    for parse in (parse_amount, parse_litres):
+        with pytest.raises(AmountError) as refused:
+            parse(text)
+        assert refused.value.code == "not_a_number"
+
+
+def test_full_width_forms_still_fold():
+    assert parse_amount("￥１，２３４．５６") == 123456
+    assert parse_amount("\u3000１２\u3000") == 1200  # ideographic spaces around
+    assert parse_amount("ＲＭＢ１２") == 1200
+    assert parse_litres("４５．５Ｌ") == 45500

@@ -6,7 +6,7 @@ import pytest
 from flask_wtf import FlaskForm
 from wtforms.validators import Optional
 
-from portal.web.fields import AmountField, LitresField
+from portal.web.fields import AmountField, LitresField, WholeNumberField
 
 
 class _Form(FlaskForm):
@@ -97,3 +97,34 @@ def test_rendering_existing_data_in_plain_form(app):
         assert 'value="1234.56"' in str(form.amount())
         assert 'value="45.50"' in str(form.litres())
         assert 'value=""' in str(form.fee())
+
+
+class _CountForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    count = WholeNumberField("Count", validators=[Optional()])
+
+
+@pytest.mark.parametrize("text, value", [("12", 12), ("１２", 12), (" 7 ", 7), ("", None)])
+def test_whole_numbers_read_ascii_and_full_width_digits(app, text, value):
+    with app.test_request_context("/", method="POST", data={"count": text}):
+        form = _CountForm()
+        assert form.validate(), form.count.errors
+        assert form.count.data == value
+
+
+@pytest.mark.parametrize("text", ["١٢", "१२", "①", "10²", "1_000", "12.0", "1e3"])
+def test_whole_numbers_refuse_other_digits_and_look_alikes(app, text):
+    with app.test_request_context("/", method="POST", data={"count": text}):
+        form = _CountForm()
+        assert not form.validate()
+        assert form.count.data is None and form.count.errors
+
+
+@pytest.mark.parametrize("text", ["10²", "①", "１０²"])
+def test_money_and_litres_fields_refuse_look_alike_digits(app, text):
+    valid, form, errors = _submit(app, amount=text, small="1", litres=text)
+    assert not valid
+    assert form.amount.data is None and "amount" in errors
+    assert form.litres.data is None and "litres" in errors
