@@ -10,12 +10,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.auth.models import OneTimeCode
+from portal.auth.models import OneTimeCode, User
 
 #: Registration codes: valid 10 minutes, dead after 5 wrong guesses.
 REGISTER_CODE_LIFETIME = timedelta(minutes=10)
 REGISTER_CODE_ATTEMPTS = 5
-#: Recovery links: valid 30 minutes, single use.
+#: Recovery links: valid 30 minutes, single use, and dead once a newer link is sent to the same user
+#: or the user's password changes by any path.
 RECOVER_LINK_LIFETIME = timedelta(minutes=30)
 
 
@@ -83,10 +84,24 @@ def issue_link_token(session: Session, *, user_id: int, destination: str, now: d
 
 
 def find_link(session: Session, token: str, now: datetime) -> OneTimeCode | None:
-    """The live (unused, unexpired) recovery row for a link token, else None."""
+    """The live recovery row for a link token, else None. Live: unused, unexpired, the newest link
+    sent to its user, and issued after the user's password last changed."""
     row = session.scalar(
         select(OneTimeCode).where(OneTimeCode.code_hash == link_token_hash(token), OneTimeCode.purpose == "recover")
     )
     if row is None or row.used_at is not None or now >= row.expires_at:
         return None
+    if _superseded(session, row):
+        return None
     return row
+
+
+def _superseded(session: Session, row: OneTimeCode) -> bool:
+    """A newer recovery link went to the same user, or their password changed after this one was sent."""
+    newer = session.scalar(
+        select(OneTimeCode.id)
+        .where(OneTimeCode.user_id == row.user_id, OneTimeCode.purpose == "recover", OneTimeCode.id > row.id)
+        .limit(1)
+    )
+    user = session.get(User, row.user_id)
+    return newer is not None or user is None or user.password_changed_at > row.created_at

@@ -201,3 +201,27 @@ def test_link_tokens_are_stored_hashed(session):
     user = add_user(session, "alice", "sysadmin", T0, email="a@example.cn")
     row, token = codes.issue_link_token(session, user_id=user.id, destination="a@example.cn", now=T0)
     assert token not in row.code_hash and codes.find_link(session, token, T0) is row
+
+
+def test_a_newer_recovery_link_kills_the_older_one(session):
+    user = add_user(session, "alice", "sysadmin", T0, email="a@example.cn")
+    first, first_token = codes.issue_link_token(session, user_id=user.id, destination="a@example.cn", now=T0)
+    later = T0 + timedelta(minutes=2)
+    second, second_token = codes.issue_link_token(session, user_id=user.id, destination="a@example.cn", now=later)
+    assert codes.find_link(session, first_token, later) is None
+    assert codes.find_link(session, second_token, later) is second
+    with pytest.raises(LookupError):
+        credentials.finish_recovery(session, first_token, "Fresh-Passw0rd-77", policy=POLICY, rounds=4, now=later)
+    credentials.finish_recovery(session, second_token, "Fresh-Passw0rd-77", policy=POLICY, rounds=4, now=later)
+    assert codes.find_link(session, second_token, later) is None  # single use
+
+
+def test_a_password_change_kills_links_sent_before_it(session):
+    user = add_user(session, "alice", "sysadmin", T0, email="a@example.cn")
+    row, token = codes.issue_link_token(session, user_id=user.id, destination="a@example.cn", now=T0)
+    assert codes.find_link(session, token, T0) is row
+    changed = T0 + timedelta(minutes=5)
+    credentials.set_password(session, user, "Fresh-Passw0rd-77", policy=POLICY, rounds=4, now=changed)
+    assert codes.find_link(session, token, changed) is None
+    with pytest.raises(LookupError):
+        credentials.finish_recovery(session, token, "Other-Passw0rd-88", policy=POLICY, rounds=4, now=changed)

@@ -170,6 +170,27 @@ def test_recovery_answers_the_same_for_unknown_accounts_and_link_works_once(clie
     assert login(client, "alice", "New-Pass-2026").status_code == 302
 
 
+def test_only_the_newest_recovery_link_works(client, db, clock):
+    from portal.notify.models import OutboxMessage
+
+    make(db, clock, "alice", "sysadmin", email="alice@example.cn")
+    for _ in range(2):
+        client.post(
+            "/auth/recover",
+            data={
+                "username": "alice",
+                "contact": "alice@example.cn",
+                "csrf_token": csrf_token(client, "/auth/recover"),
+            },
+        )
+        clock.advance(timedelta(minutes=1))
+    bodies = db(lambda s: [m.body for m in s.scalars(select(OutboxMessage).order_by(OutboxMessage.id))])
+    older, newer = (re.search(r"http://localhost(/auth/reset/\S+)", body).group(1) for body in bodies)
+    page = client.get(older)
+    assert page.status_code == 404 and "此链接已失效" in page.get_data(as_text=True)
+    assert client.get(newer).status_code == 200
+
+
 def test_registration_by_sms_code_then_sign_in(client, db, world):
     from portal.notify.services import latest
 
