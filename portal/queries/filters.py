@@ -20,7 +20,7 @@ PRESETS = ("today", "this_month", "last_month", "custom")
 ORDERS = ("desc", "asc")
 #: Parameters every filtered page accepts; a spec adds its own (type, tab, group, ...).
 COMMON_PARAMS = frozenset({"preset", "start", "end", "card", "driver", "plate", "order", "cursor"})
-_CARD_NUMBER = re.compile(r"\d{8,19}")
+_CARD_NUMBER = re.compile(r"\d{8,19}", re.ASCII)
 _MAX_TEXT = 32
 
 
@@ -109,15 +109,29 @@ def preset_range(preset: str, today: date) -> tuple[date, date]:
     raise ValueError(preset)
 
 
+#: The dates a filter may name (bounds the input, not the data): date arithmetic near the years 1 and
+#: 9999 overflows, and nothing in the books is older than the portal.
+EARLIEST_DATE = date(2000, 1, 1)
+LATEST_DATE = date(2099, 12, 31)
+
+
 def _parse_date(text: str, name: str) -> date:
+    label = _PARAM_LABELS.get(name, name)
     try:
-        if len(text) != 10:
+        if len(text) != 10 or not text.isascii():
             raise ValueError
-        return date.fromisoformat(text)
+        value = date.fromisoformat(text)
     except ValueError:
+        raise FilterError("bad_date", _l("%(name)s must be a date like 2026-03-01."), name=label) from None
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
         raise FilterError(
-            "bad_date", _l("%(name)s must be a date like 2026-03-01."), name=_PARAM_LABELS.get(name, name)
-        ) from None
+            "date_out_of_range",
+            _l("%(name)s must be between %(earliest)s and %(latest)s."),
+            name=label,
+            earliest=EARLIEST_DATE.isoformat(),
+            latest=LATEST_DATE.isoformat(),
+        )
+    return value
 
 
 _PARAM_LABELS = {"start": _l("The start date"), "end": _l("The end date")}

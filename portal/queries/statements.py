@@ -22,7 +22,7 @@ from portal.queries.filters import add_months
 from portal.queries.journal import POSTED_KINDS
 from portal.queries.scope import Scope, resolve_card
 
-_MONTH = re.compile(r"(\d{4})-(\d{2})")
+_MONTH = re.compile(r"(\d{4})-(\d{2})", re.ASCII)
 #: The oldest month a statement may be asked for (bounds the inputs, not the data).
 EARLIEST = date(2000, 1, 1)
 
@@ -33,7 +33,7 @@ class BadMonth(ValueError):
 
 def parse_month(text: str, *, today: date) -> date:
     match = _MONTH.fullmatch(text.strip())
-    if not match or not 1 <= int(match[2]) <= 12:
+    if not match or not 1 <= int(match[2]) <= 12 or int(match[1]) < EARLIEST.year:
         raise BadMonth(text)
     month = date(int(match[1]), int(match[2]), 1)
     if month < EARLIEST or month > today.replace(day=1):

@@ -132,6 +132,21 @@ def test_bad_filters_are_400_with_a_message(client, world, query):  # noqa: F811
         "/queries/statements?month=2026-13",
         "/queries/statements?month=2099-01",
         "/queries/statements?month=x",
+        "/queries/statements?month=0000-01",
+        "/queries/statements?month=0001-01",
+        "/queries/statements?month=9999-12",
+        "/queries/statements?month=%D9%A2%D9%A0%D9%A2%D9%A6-%D9%A0%D9%A1",  # Arabic-Indic digits
+        "/queries/statements/export.csv?month=0000-01",
+        "/queries/purchases?preset=custom&start=0001-01-01&end=0001-01-31",
+        "/queries/purchases?preset=custom&start=9999-12-01&end=9999-12-31",
+        "/queries/purchases/export.xlsx?preset=custom&start=0001-01-01&end=9999-12-31",
+        "/queries/account-transactions?preset=custom&start=0001-01-01&end=0001-01-02",
+        "/queries/account-transactions/export.xlsx?preset=custom&start=0001-01-01&end=9999-12-31",
+        "/queries/points?preset=custom&start=9999-12-30&end=9999-12-31",
+        "/statistics/transactions?preset=custom&start=0001-01-01&end=0001-01-31",
+        "/statistics/transactions?preset=custom&start=9999-12-01&end=9999-12-31&group=day",
+        "/statistics/points?preset=custom&start=0001-01-01&end=9999-12-31",
+        "/statistics/transactions/export.csv?preset=custom&start=9999-12-01&end=9999-12-31",
         "/queries/balances?sort=secret",
         "/queries/balances?status=gone",
         "/queries/balances?hack=1",
@@ -176,3 +191,10 @@ def test_statement_page_and_print_script(client, world):  # noqa: F811
     html = client.get(f"/queries/statements?month=2026-02&card={world.cards['c1'].number}").get_data(as_text=True)
     assert 'data-testid="statement-reserve"' in html and 'data-testid="statement-purse"' in html
     assert "js/print.js" in html and "css/queries.css" in html
+
+
+def test_dates_outside_the_books_are_refused_with_a_chinese_message(client, world):  # noqa: F811
+    signed_in(client, "acme_admin")
+    status, body = fetch(client, "/queries/purchases?preset=custom&start=0001-01-01&end=0001-01-31")
+    assert status == 400
+    assert "开始日期必须在 2000-01-01 至 2099-12-31 之间。" in body.decode()
