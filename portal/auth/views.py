@@ -28,8 +28,6 @@ from portal.extensions import client_ip, clock, db, login_manager
 from portal.reference.models import Region
 from portal.web.access import PUBLIC, requires
 
-_safe_next = safe_next  # the lead's name, kept for other areas that import it
-
 
 @login_manager.user_loader
 def load_signed_in(token: str):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import wraps
-from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, request, session, url_for
 from flask_babel import gettext as _
@@ -21,6 +20,7 @@ from portal.auth.policy import PasswordPolicy
 from portal.auth.reauth import DEFAULT_WINDOW, is_recent
 from portal.auth.throttle import LockoutPolicy
 from portal.extensions import client_ip, clock, db, limiter, login_manager
+from portal.web import redirects
 from portal.web.access import guard
 
 bp = guard(Blueprint("auth", __name__, url_prefix="/auth"))
@@ -72,13 +72,8 @@ def rate_limit(name: str, default: str):
 
 
 def safe_next(target: str | None) -> str:
-    """Only a path on this site: no scheme, no host, no protocol-relative '//'."""
-    if not target:
-        return url_for("home.index")
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return url_for("home.index")
-    return target
+    """Only a path on this site (portal.web.redirects decides), else home."""
+    return redirects.safe_next(target, url_for("home.index"))
 
 
 def start_signed_in_session(user: User) -> None:

@@ -75,7 +75,19 @@ def test_region_is_remembered_and_card_number_signs_in_the_admin(client, db, clo
     assert re.search(r'<option selected value="11">', client.get("/auth/sign-in").get_data(as_text=True))
 
 
-@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil", "javascript:alert(1)"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://evil.example/",
+        "//evil.example/x",
+        "/\\evil",
+        "javascript:alert(1)",
+        "/%0d%0aSet-Cookie:%20x=1",  # CR/LF: a header injection, not a path
+        "/home%0a",
+        "/%09/evil.example",
+        "/%00",
+    ],
+)
 def test_next_stays_on_this_site(client, db, clock, target):
     make(db, clock, "alice", "sysadmin")
     response = client.post(
