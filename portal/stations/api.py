@@ -36,9 +36,18 @@ class BadRequest(Exception):
         self.code, self.message, self.status = code, message, status
 
 
+def _json() -> dict | None:
+    """The request's JSON object, or None if it is not one (malformed, or nested too deep to parse)."""
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # nested thousands deep: the parser gives up, and so do we
+        return None
+    return body if isinstance(body, dict) else None
+
+
 def _language() -> str:
-    body = request.get_json(silent=True)
-    wanted = body.get("language") if isinstance(body, dict) else None
+    body = _json()
+    wanted = body.get("language") if body is not None else None
     wanted = wanted or request.args.get("language")
     return wanted if wanted in current_app.config["LANGUAGES"] else "zh_CN"
 
@@ -73,9 +82,16 @@ def _authenticate():
     return None
 
 
+#: The largest integer a field may carry: the database's BIGINT.
+MAX_INT = 2**63 - 1
+#: Times a terminal may send: a purchase happens in this century (date arithmetic overflows near
+#: the years 1 and 9999; the clock-skew check refuses the rest).
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2099
+
+
 def _body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
+    body = _json()
+    if body is None:
         raise BadRequest("malformed_json", "the body must be a JSON object")
     return body
 
@@ -90,6 +106,8 @@ def _int(body: dict, name: str, *, required: bool = True, minimum: int = 0) -> i
         raise BadRequest("bad_field", f"{name} must be an integer")
     if value < minimum:
         raise BadRequest("out_of_range", f"{name} must be at least {minimum}")
+    if value > MAX_INT:
+        raise BadRequest("out_of_range", f"{name} must be at most {MAX_INT}")
     return value
 
 
@@ -112,6 +130,8 @@ def _time(body: dict, name: str) -> datetime:
         raise BadRequest("bad_field", f"{name} must be an ISO 8601 time with a timezone") from None
     if at.tzinfo is None:
         raise BadRequest("bad_field", f"{name} must include a timezone")
+    if not EARLIEST_YEAR <= at.year <= LATEST_YEAR:
+        raise BadRequest("out_of_range", f"{name} must be a time between {EARLIEST_YEAR} and {LATEST_YEAR}")
     return at.astimezone(UTC)
 
 

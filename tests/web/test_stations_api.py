@@ -105,6 +105,15 @@ def test_x_terminal_key_header_works(client, world):
         ("KEY", body(station_code="ST999999"), None, 404, "unknown_station"),
         ("KEY", body(station_code="ST310001"), None, 409, "station_mismatch"),
         ("KEY", body(at=(T0 - timedelta(hours=2)).isoformat()), None, 422, "clock_skew"),
+        ("KEY", body(terminal_seq=2**63), None, 400, "out_of_range"),
+        ("KEY", body(amount_fen=2**64 + 1), None, 400, "out_of_range"),
+        ("KEY", body(litres_ml=10**30), None, 400, "out_of_range"),
+        ("KEY", body(odometer_km=2**63), None, 400, "out_of_range"),
+        ("KEY", body(at="0001-01-01T00:00:00+08:00"), None, 400, "out_of_range"),
+        ("KEY", body(at="9999-12-31T23:59:59-08:00"), None, 400, "out_of_range"),
+        ("KEY", body(at="0001-01-01T00:00:00Z"), None, 400, "out_of_range"),
+        ("KEY", None, "[" * 100_000 + "]" * 100_000, 400, "malformed_json"),
+        ("KEY", None, '{"a":' * 50_000 + "1" + "}" * 50_000, 400, "malformed_json"),
     ],
 )
 def test_bad_requests_get_json_4xx_and_change_nothing(client, app, world, key, payload, raw, status, code):
@@ -114,6 +123,16 @@ def test_bad_requests_get_json_4xx_and_change_nothing(client, app, world, key, p
     error = response.get_json()["error"]
     assert error["code"] == code and error["message"]
     assert state(app, world) == (100_000, 0)
+
+
+@pytest.mark.parametrize("field", ["purchase_id", "terminal_seq"])
+def test_refunds_and_redemptions_bound_their_integers(client, app, world, field):
+    refund = {"purchase_id": 1, "terminal_seq": 9, field: 2**63}
+    response = post(client, world["key"], json=refund, url="/api/terminal/v1/refunds")
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "out_of_range"
+    redeem = {"card_number": CARD_NUMBER, "points": 2**63, "terminal_seq": 9}
+    response = post(client, world["key"], json=redeem, url="/api/terminal/v1/redemptions")
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "out_of_range"
 
 
 def test_revoked_key_is_refused(client, app, world):
