@@ -424,3 +424,55 @@ def test_a_sign_in_page_that_needs_a_captcha_writes_only_its_challenge(app, clie
     writes.watching = False
     assert "captcha" in page
     assert writes and all(statement.startswith(EXEMPT_WRITES[2:]) for statement in writes), list(writes)
+
+
+# --- fuzzing every query parameter of every page ----------------------------------------------------
+#: Every query parameter a page reads, by name (the filters, sorting, paging, statements, charts).
+QUERY_PARAMETERS = (
+    "start", "end", "preset", "card", "driver", "plate", "order", "cursor", "month", "group", "tab",
+    "type", "status", "sort", "dir", "q", "kind", "all", "card_id", "product", "station", "region", "next",
+)  # fmt: skip
+_EXTREMES = (
+    "0001-01-01", "9999-12-31", "0000-01", "0001-01", "9999-12", "2026-02-30", "2026-03-01T00:00:00",
+    str(2**63), str(-(2**63)), "1" * 40, "-1", "0", "1e309", "NaN", "\r\nSet-Cookie: x=1", "\x00", "%",
+    "１２３", "١٢٣", "10²", "①", "../../", "' OR 1=1 --", "custom", "desc", "asc", "month", "day",
+)  # fmt: skip
+
+
+def _query_values():
+    from hypothesis import strategies as st
+
+    return st.one_of(st.sampled_from(_EXTREMES), st.text(max_size=24), st.integers().map(str))
+
+
+@pytest.mark.parametrize("role", ["admin", "driver"])
+def test_fuzzed_query_strings_never_cause_a_server_error(app, client, world, role):
+    """Hypothesis: any value in any query parameter of any page the role may open answers < 500."""
+    from urllib.parse import urlencode
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    user = {"admin": world.admin, "driver": world.driver}[role]
+    assert login(client, user, world.password).status_code == 302
+    pages = [
+        url
+        for endpoint, url, method in _routes(app)
+        if method == "GET"
+        and endpoint not in TERMINAL_API
+        and endpoint not in ("static", "auth.sign_out")
+        and (endpoint in PUBLIC or role in ALLOWED[endpoint])
+    ]
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(
+        page=st.sampled_from(pages),
+        query=st.dictionaries(st.sampled_from(QUERY_PARAMETERS), _query_values(), min_size=1, max_size=5),
+    )
+    def probe(page, query):
+        response = client.get(f"{page}?{urlencode(query)}")
+        response.get_data()
+        response.close()
+        assert response.status_code < 500, (page, query, response.status_code)
+
+    probe()

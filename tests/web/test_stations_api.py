@@ -183,3 +183,35 @@ def test_refund_and_redeem_over_http(client, app, world):
 def test_api_needs_no_csrf_and_ignores_cookies(client, world):
     client.set_cookie("portal_session", "whatever")
     assert post(client, None, body()).status_code == 401
+
+
+_TIMES = ("0001-01-01T00:00:00Z", "9999-12-31T23:59:59+14:00", "2026-03-02T10:00:00", "2026-02-30T00:00:00Z", "")
+
+
+@pytest.mark.parametrize(
+    "url", ["/api/terminal/v1/purchases", "/api/terminal/v1/refunds", "/api/terminal/v1/redemptions"]
+)
+def test_fuzzed_bodies_never_cause_a_server_error(client, world, url):
+    """Hypothesis: any JSON value in any field of any terminal API body answers < 500."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    scalars = st.one_of(
+        st.none(), st.booleans(), st.integers(), st.integers(min_value=2**62), st.floats(), st.text(max_size=40),
+        st.sampled_from(_TIMES), st.sampled_from([CARD_NUMBER, "92", "ST110001"]),
+    )  # fmt: skip
+    values = st.recursive(
+        scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner), max_leaves=6
+    )
+    fields = st.sampled_from(
+        sorted(body()) + ["purchase_id", "points", "station_code", "plate", "odometer_km", "language"]
+    )
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(changes=st.dictionaries(fields, values, max_size=4))
+    def probe(changes):
+        payload = {**body(terminal_seq=9, purchase_id=1, points=1000), **changes}
+        response = post(client, world["key"], json=payload, url=url)
+        assert response.status_code < 500, (url, payload, response.status_code)
+
+    probe()
