@@ -16,10 +16,44 @@ from portal.auth.models import OneTimeCode, PasswordHistory, User
 from portal.auth.passwords import check_password, hash_password
 from portal.auth.policy import PasswordPolicy
 from portal.auth.services import PasswordRejected, card_numbers_of, end_all_sessions, find_user, user_region_id
+from portal.auth.throttle import LockoutPolicy
+
+#: Sign-in's defaults (5 failures lock for 30 minutes); views pass the configured policy.
+DEFAULT_LOCKOUT = LockoutPolicy()
 
 
 class WrongPassword(Exception):
-    """The current password given to confirm an action is not correct."""
+    """The current password given to confirm an action is not correct. `locked`: this failure was the
+    one that locked the account (every session of the user has ended)."""
+
+    def __init__(self, locked: bool = False):
+        super().__init__("wrong password" + (" (account locked)" if locked else ""))
+        self.locked = locked
+
+
+def _wrong_password(session: Session, user: User, action: str, *, now: datetime, ip: str, lockout: LockoutPolicy):
+    """Record a wrong password typed inside a signed-in session and count it on the user, with the
+    failed sign-ins: at the limit the account locks as at sign-in and every session of the user ends.
+    Raises WrongPassword either way."""
+    record(session, action, actor_id=user.id, user_id=user.id, ip=ip, now=now)
+    user.failed_sign_ins += 1
+    if user.failed_sign_ins < lockout.max_failures:
+        session.flush()
+        raise WrongPassword()
+    user.failed_sign_ins, user.locked_until = 0, now + lockout.lock_for
+    end_all_sessions(session, user.id, now=now)
+    record(
+        session,
+        "auth.locked_in_session",
+        actor_id=user.id,
+        user_id=user.id,
+        customer_id=user.customer_id,
+        ip=ip,
+        detail={"until": user.locked_until.isoformat()},
+        now=now,
+    )
+    session.flush()
+    raise WrongPassword(locked=True)
 
 
 def recent_hashes(session: Session, user: User, count: int) -> list[str]:
@@ -66,12 +100,15 @@ def _trim_history(session: Session, user: User, keep: int) -> None:
     session.flush()
 
 
-def confirm_password(session: Session, login, password: str, *, now: datetime, ip: str = "") -> None:
-    """Re-entry of the password in a signed-in session: opens the fresh-login window (see reauth)."""
+def confirm_password(
+    session: Session, login, password: str, *, now: datetime, ip: str = "", lockout: LockoutPolicy = DEFAULT_LOCKOUT
+) -> None:
+    """Re-entry of the password in a signed-in session: opens the fresh-login window (see reauth).
+    Wrong passwords count towards the lockout (see `_wrong_password`)."""
     user = session.get(User, login.user_id)
     if not check_password(password, user.password_hash):
-        record(session, "auth.reauth_failed", actor_id=user.id, user_id=user.id, ip=ip, now=now)
-        raise WrongPassword()
+        _wrong_password(session, user, "auth.reauth_failed", now=now, ip=ip, lockout=lockout)
+    user.failed_sign_ins = 0
     login.reauthenticated_at = now
     session.flush()
 
@@ -86,12 +123,14 @@ def change_password(
     rounds: int,
     now: datetime,
     ip: str = "",
+    lockout: LockoutPolicy = DEFAULT_LOCKOUT,
 ) -> None:
     """修改密码: the current password is required; every session of the user ends (the caller starts a
-    fresh one for this browser, so a copy of the old cookie is dead)."""
+    fresh one for this browser, so a copy of the old cookie is dead). Wrong current passwords count
+    towards the lockout (see `_wrong_password`)."""
     if not check_password(current, user.password_hash):
-        record(session, "auth.password_change_failed", actor_id=user.id, user_id=user.id, ip=ip, now=now)
-        raise WrongPassword()
+        _wrong_password(session, user, "auth.password_change_failed", now=now, ip=ip, lockout=lockout)
+    user.failed_sign_ins = 0
     set_password(session, user, new, policy=policy, rounds=rounds, now=now)
     end_all_sessions(session, user.id, now=now)
     record(

@@ -22,6 +22,7 @@ from portal.auth.web import (
     rate_limit,
     rounds,
     safe_next,
+    signed_out_after_lock,
     start_signed_in_session,
 )
 from portal.extensions import client_ip, clock, db, login_manager
@@ -165,10 +166,17 @@ def confirm_password():
     if form.validate_on_submit():
         try:
             credentials.confirm_password(
-                db.session, current_user.login, form.password.data, now=clock().now(), ip=client_ip()
+                db.session,
+                current_user.login,
+                form.password.data,
+                now=clock().now(),
+                ip=client_ip(),
+                lockout=lockout_policy(),
             )
-        except credentials.WrongPassword:
+        except credentials.WrongPassword as wrong:
             db.session.commit()
+            if wrong.locked:
+                return signed_out_after_lock()
             form.password.errors = [_("The password is not correct.")]
             return render_template("auth/confirm_password.html", form=form), 422
         db.session.commit()

@@ -9,7 +9,15 @@ from flask_login import current_user, logout_user
 from portal.auth import codes, credentials, services
 from portal.auth.forms import ChangePasswordForm, RecoverForm, ResetPasswordForm
 from portal.auth.permissions import OWN_ACCOUNT
-from portal.auth.web import bp, password_policy, rate_limit, rounds, start_signed_in_session
+from portal.auth.web import (
+    bp,
+    lockout_policy,
+    password_policy,
+    rate_limit,
+    rounds,
+    signed_out_after_lock,
+    start_signed_in_session,
+)
 from portal.extensions import client_ip, clock, db
 from portal.notify import services as notify
 from portal.notify import web as notify_web
@@ -34,9 +42,12 @@ def change_password():
                 rounds=rounds(),
                 now=clock().now(),
                 ip=client_ip(),
+                lockout=lockout_policy(),
             )
-        except credentials.WrongPassword:
+        except credentials.WrongPassword as wrong:
             db.session.commit()  # keep the audit record
+            if wrong.locked:
+                return signed_out_after_lock()
             form.current_password.errors = [_("The current password is not correct.")]
             return render_template("auth/change_password.html", form=form, rules=policy.rules()), 422
         except services.PasswordRejected as rejected:

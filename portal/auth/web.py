@@ -12,7 +12,7 @@ from functools import wraps
 
 from flask import Blueprint, current_app, flash, redirect, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import UserMixin, current_user, login_user
+from flask_login import UserMixin, current_user, login_user, logout_user
 
 from portal.auth import services
 from portal.auth.models import User
@@ -103,3 +103,19 @@ def require_recent_password(max_age: timedelta = DEFAULT_WINDOW):
         return wrapper
 
     return decorator
+
+
+def signed_out_after_lock():
+    """The answer to the wrong password that locked the account (credentials.WrongPassword.locked):
+    every session of the user has ended, so this browser is signed out too and told why."""
+    logout_user()
+    session.clear()
+    minutes = int(lockout_policy().lock_for.total_seconds() // 60)
+    flash(
+        _(
+            "Too many wrong passwords: you were signed out and the account is locked for %(minutes)d minutes.",
+            minutes=minutes,
+        ),
+        "error",
+    )
+    return redirect(url_for("auth.sign_in"))

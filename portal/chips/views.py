@@ -15,6 +15,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from portal.auth.credentials import WrongPassword, confirm_password
+from portal.auth.web import lockout_policy, signed_out_after_lock
 from portal.cards.models import Card
 from portal.chips import loads as load_services
 from portal.chips.forms import LoadForm, PurchaseForm, SyncForm
@@ -168,9 +169,13 @@ def load():
     card = _chosen_card(_visible_cards(), form.card_id.data)
     now = clock().now()
     try:
-        confirm_password(db.session, current_user.login, form.password.data, now=now, ip=client_ip())
-    except WrongPassword:
+        confirm_password(
+            db.session, current_user.login, form.password.data, now=now, ip=client_ip(), lockout=lockout_policy()
+        )
+    except WrongPassword as wrong:
         db.session.commit()
+        if wrong.locked:
+            return signed_out_after_lock()
         form.password.errors.append(_("The password is not correct."))
         return _load_page(form, 422)
     expiry = current_app.config.get("CHIP_LOAD_EXPIRY", load_services.DEFAULT_LOAD_EXPIRY)

@@ -8,6 +8,7 @@ from flask_login import current_user
 
 from portal import ledger
 from portal.auth.credentials import WrongPassword, confirm_password
+from portal.auth.web import lockout_policy, signed_out_after_lock
 from portal.chips.loads import pending_load_totals
 from portal.customers.models import Customer
 from portal.extensions import client_ip, clock, db
@@ -175,9 +176,13 @@ def confirm(batch_id: str):
         return _render_preview(batch, form, 422)
     now = clock().now()
     try:
-        confirm_password(db.session, current_user.login, form.password.data, now=now, ip=client_ip())
-    except WrongPassword:
+        confirm_password(
+            db.session, current_user.login, form.password.data, now=now, ip=client_ip(), lockout=lockout_policy()
+        )
+    except WrongPassword as wrong:
         db.session.commit()  # keeps the audit record of the failed re-entry; nothing else changed
+        if wrong.locked:
+            return signed_out_after_lock()
         form.password.errors.append(_("The password is not correct."))
         return _render_preview(batch, form, 422)
     try:

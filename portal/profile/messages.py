@@ -11,6 +11,7 @@ ACTION_LABELS = {
     "auth.sign_in": _l("Signed in"),
     "auth.sign_in_failed": _l("Sign-in failed"),
     "auth.locked": _l("Account locked after failed sign-ins"),
+    "auth.locked_in_session": _l("Account locked after wrong passwords in a signed-in session"),
     "auth.password_changed": _l("Password changed"),
     "auth.recovery_requested": _l("Password recovery requested"),
     "auth.password_recovered": _l("Password reset by recovery"),

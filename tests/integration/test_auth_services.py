@@ -225,3 +225,51 @@ def test_a_password_change_kills_links_sent_before_it(session):
     assert codes.find_link(session, token, changed) is None
     with pytest.raises(LookupError):
         credentials.finish_recovery(session, token, "Other-Passw0rd-88", policy=POLICY, rounds=4, now=changed)
+
+
+def _live_sessions(session, user) -> int:
+    return session.scalar(
+        select(func.count())
+        .select_from(LoginSession)
+        .where(LoginSession.user_id == user.id, LoginSession.revoked_at.is_(None))
+    )
+
+
+def test_wrong_passwords_inside_a_session_lock_like_sign_in(session):
+    """Failures count per user across every in-session password form; the 5th ends all sessions and locks."""
+    user = add_user(session, "alice", "sysadmin", T0)
+    services.start_session(session, user, now=T0)
+    services.start_session(session, user, now=T0)
+    login = session.scalar(select(LoginSession).where(LoginSession.user_id == user.id))
+    attempts = [
+        lambda: credentials.confirm_password(session, login, "wrong", now=T0),
+        lambda: credentials.change_password(session, user, "wrong", "New-Pass-2026", policy=POLICY, rounds=4, now=T0),
+    ]
+    for n in range(4):
+        with pytest.raises(credentials.WrongPassword) as wrong:
+            attempts[n % 2]()
+        assert not wrong.value.locked
+    assert _live_sessions(session, user) == 2 and user.locked_until is None
+    with pytest.raises(credentials.WrongPassword) as wrong:
+        attempts[0]()
+    assert wrong.value.locked
+    session.commit()
+    assert _live_sessions(session, user) == 0
+    assert user.locked_until is not None and user.locked_until > T0
+    with pytest.raises(services.AccountLocked):
+        sign_in(session, "alice", PASSWORD, now=T0 + timedelta(minutes=1))
+    actions = session.scalars(select(AuditEvent.action).where(AuditEvent.user_id == user.id)).all()
+    assert actions.count("auth.locked_in_session") == 1
+
+
+def test_a_right_password_in_a_session_resets_the_count(session):
+    user = add_user(session, "alice", "sysadmin", T0)
+    services.start_session(session, user, now=T0)
+    login = session.scalar(select(LoginSession).where(LoginSession.user_id == user.id))
+    for _ in range(2):
+        for _ in range(4):
+            with pytest.raises(credentials.WrongPassword) as wrong:
+                credentials.confirm_password(session, login, "wrong", now=T0)
+            assert not wrong.value.locked
+        credentials.confirm_password(session, login, PASSWORD, now=T0)
+    assert user.locked_until is None and _live_sessions(session, user) == 1

@@ -251,3 +251,33 @@ def test_reauth_guard_redirects_until_the_password_is_confirmed(app, client, db,
     back = client.post("/auth/confirm-password?next=/_sensitive", data={"password": PASSWORD, "csrf_token": token})
     assert back.headers["Location"] == "/_sensitive"
     assert client.get("/_sensitive").data == b"moved money"
+
+
+def test_five_wrong_passwords_inside_a_session_sign_out_and_lock(client, db, clock):
+    make(db, clock, "alice", "sysadmin")
+    other = client.application.test_client()
+    login(client, "alice", PASSWORD)
+    login(other, "alice", PASSWORD)
+    forms = [
+        ("/auth/confirm-password", lambda token: {"password": "wrong", "csrf_token": token}),
+        (
+            "/auth/password",
+            lambda token: {
+                "current_password": "wrong",
+                "new_password": "New-Pass-2026",
+                "confirm": "New-Pass-2026",
+                "csrf_token": token,
+            },
+        ),  # fmt: skip
+    ]
+    for n in range(4):
+        url, data = forms[n % 2]
+        assert client.post(url, data=data(csrf_token(client, url))).status_code == 422
+    url, data = forms[0]
+    locked = client.post(url, data=data(csrf_token(client, url)))
+    assert locked.status_code == 302 and locked.headers["Location"].startswith("/auth/sign-in")
+    page = client.get(locked.headers["Location"]).get_data(as_text=True)
+    assert "密码输错次数过多：您已被登出，账户锁定 30 分钟。" in page
+    assert client.get("/").status_code == 302  # this browser is signed out
+    assert other.get("/").status_code == 302  # and every other session ended
+    assert login(client, "alice", PASSWORD).status_code != 302  # locked as sign-in locks
