@@ -1,20 +1,26 @@
 """The terminal API: JSON over HTTP under /api/terminal/v1, authenticated by an API key header
 (`Authorization: Bearer <key>` or `X-Terminal-Key`), never by cookies, hence CSRF-exempt.
 
-Every bad request gets a 4xx `{"error": {"code", "message"}}` and changes nothing. Answers and
+Every bad request gets a 4xx `{"error": {"code", "message"}}` and changes nothing. Bodies are
+bounded (64 KiB) before they are read; failed key checks are limited per address and requests per
+terminal (429 with Retry-After), in the rate limiter's shared storage. Answers and
 messages are in the terminal's `language` ("zh_CN" default, or "en").
 """
 
 from __future__ import annotations
 
+import math
+import time
 from datetime import UTC, datetime
 
 from flask import Blueprint, current_app, g, jsonify, request
 from flask_babel import force_locale
+from limits import parse as parse_limit
 from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from portal import ledger
-from portal.extensions import clock, csrf, db, limiter
+from portal.extensions import client_ip, clock, csrf, db, limiter
 from portal.purchases.authorization import Answer, AuthorizationError, PurchaseRequest, authorize
 from portal.purchases.refunds import refund
 from portal.reference.models import Station
@@ -37,10 +43,11 @@ class BadRequest(Exception):
 
 
 def _json() -> dict | None:
-    """The request's JSON object, or None if it is not one (malformed, or nested too deep to parse)."""
+    """The request's JSON object, or None if it is not one (malformed, too large, or nested too deep
+    to parse)."""
     try:
         body = request.get_json(silent=True)
-    except RecursionError:  # nested thousands deep: the parser gives up, and so do we
+    except (RecursionError, RequestEntityTooLarge):  # nested thousands deep, or over the body limit
         return None
     return body if isinstance(body, dict) else None
 
@@ -71,15 +78,52 @@ def _ledger_refused(error):
     return _error("ledger_refused", str(error), 409)
 
 
+#: A terminal request's body, at most (a purchase is a few hundred bytes); larger ones are refused
+#: before anything reads them.
+MAX_BODY_BYTES = 64 * 1024
+#: Failed key checks per client address, and requests per terminal (config may override either).
+AUTH_FAILURE_LIMIT = "20 per minute"
+TERMINAL_REQUEST_LIMIT = "600 per minute"
+
+
 @bp.before_request
 def _authenticate():
+    limit = current_app.config.get("TERMINAL_MAX_BODY_BYTES", MAX_BODY_BYTES)
+    if request.content_length is not None and request.content_length > limit:
+        return _error("body_too_large", f"the body may be at most {limit} bytes", 413)
+    request.max_content_length = limit  # a body sent without a length is cut off there too
+    failures = ("terminal-auth-failures", client_ip())
+    refused = _over_limit("TERMINAL_AUTH_FAILURE_LIMIT", AUTH_FAILURE_LIMIT, failures, count=False)
+    if refused is not None:
+        return refused
     header = request.headers.get("Authorization", "")
     key = header[7:].strip() if header.startswith("Bearer ") else request.headers.get("X-Terminal-Key")
     terminal = terminal_for_key(db.session, key)
     if terminal is None:
+        _over_limit("TERMINAL_AUTH_FAILURE_LIMIT", AUTH_FAILURE_LIMIT, failures)
         return _error("unauthorized", "missing, unknown or revoked API key", 401)
     g.terminal = terminal
-    return None
+    return _over_limit("TERMINAL_REQUEST_LIMIT", TERMINAL_REQUEST_LIMIT, ("terminal-requests", str(terminal.id)))
+
+
+def _over_limit(setting: str, default: str, key: tuple[str, str], *, count: bool = True):
+    """None while `key` is within the limit (counting this request when `count`); else a 429 with
+    Retry-After. Uses the rate limiter's storage (Redis in production, so all workers share it); a
+    storage outage lets the request through with a warning rather than stopping the pumps."""
+    if not limiter.enabled:
+        return None
+    item = parse_limit(current_app.config.get(setting, default))
+    try:
+        allowed = limiter.limiter.hit(item, *key) if count else limiter.limiter.test(item, *key)
+        reset_at = None if allowed else limiter.limiter.get_window_stats(item, *key).reset_time
+    except Exception:  # noqa: BLE001  (any storage error: fail open, loudly)
+        current_app.logger.warning("terminal API rate limit storage unavailable; request let through")
+        return None
+    if allowed:
+        return None
+    response, status = _error("rate_limited", f"too many requests ({item})", 429)
+    response.headers["Retry-After"] = str(max(1, math.ceil(reset_at - time.time())))
+    return response, status
 
 
 #: The largest integer a field may carry: the database's BIGINT.

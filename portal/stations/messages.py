@@ -27,6 +27,8 @@ DECLINE_MESSAGES = {
 
 ERROR_MESSAGES = {
     "unauthorized": _l("A valid terminal API key is required."),
+    "body_too_large": _l("The request body is too large."),
+    "rate_limited": _l("Too many requests: try again after the time in Retry-After."),
     "malformed_json": _l("The request body must be a JSON object."),
     "missing_field": _l("A required field is missing."),
     "bad_field": _l("A field has the wrong type or format."),

@@ -170,3 +170,53 @@ def test_registration_code_goes_out_over_smtp(client, app, clock):
     assert envelope.rcpt_tos == [world.email_a]
     body = email.message_from_bytes(envelope.content, policy=email.policy.default).get_content()
     assert re.search(r"\b\d{6}\b", body)
+
+
+# --- the terminal API: bounded bodies, limited failed keys, limited requests per terminal ----------
+TERMINAL_URL = "/api/terminal/v1/purchases"
+
+
+def _terminal_key(app) -> str:
+    from portal.extensions import clock, db
+    from tests.builders import station_setup
+
+    with app.app_context():
+        world = station_setup(db.session, now=clock().now())
+        db.session.commit()
+        return world.key
+
+
+def test_terminal_bodies_over_64_kib_are_refused_before_they_are_read(client):
+    big = b'{"card_number": "' + b"9" * (70 * 1024) + b'"}'
+    for headers in ({}, {"Authorization": "Bearer pt_unknown"}):
+        response = client.post(TERMINAL_URL, data=big, headers={**headers, "Content-Type": "application/json"})
+        assert response.status_code == 413
+        assert response.get_json()["error"]["code"] == "body_too_large"
+
+
+def test_failed_terminal_keys_are_limited_per_address(limited_app):
+    app = limited_app(RATELIMIT_STORAGE_URI="memory://", PROXY_COUNT=0, TERMINAL_AUTH_FAILURE_LIMIT="3 per minute")
+    key = _terminal_key(app)
+    client = app.test_client()
+
+    def post(api_key, ip):
+        return client.post(
+            TERMINAL_URL, json={}, headers={"Authorization": f"Bearer {api_key}"}, environ_base={"REMOTE_ADDR": ip}
+        )
+
+    assert [post("pt_guess", "203.0.113.9").status_code for _ in range(3)] == [401, 401, 401]
+    refused = post("pt_guess", "203.0.113.9")
+    assert refused.status_code == 429 and refused.get_json()["error"]["code"] == "rate_limited"
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert post(key, "203.0.113.9").status_code == 429  # that address is refused for now, whatever key
+    assert post(key, "203.0.113.10").status_code == 400  # another address, a good key: heard (empty body)
+
+
+def test_requests_per_terminal_are_limited(limited_app):
+    app = limited_app(RATELIMIT_STORAGE_URI="memory://", TERMINAL_REQUEST_LIMIT="2 per minute")
+    key = _terminal_key(app)
+    client = app.test_client()
+    codes = [
+        client.post(TERMINAL_URL, json={}, headers={"Authorization": f"Bearer {key}"}).status_code for _ in range(3)
+    ]
+    assert codes[:2] == [400, 400] and codes[2] == 429
