@@ -45,6 +45,9 @@ class Config:
 
     HSTS = False
 
+    #: Shortest password accepted (8, the MLPS 2.0 floor; OWASP ASVS recommends 12). 8 to 64.
+    PASSWORD_MIN_LENGTH = 8
+
     #: Card services: a lost card is blocked at once; the loss takes full effect after this many
     #: hours, and a replacement card can be issued after this many days.
     LOSS_EFFECT_HOURS = 24
@@ -101,6 +104,7 @@ _ENV_SETTINGS = {
     "SMTP_PORT": int,
     "MAIL_BACKEND": str,
     "MAIL_SENDER": str,
+    "PASSWORD_MIN_LENGTH": int,
 }
 
 
@@ -124,6 +128,8 @@ def load_config(name: str | None = None, environ: dict[str, str] | None = None) 
                 settings[key] = parse(environ[key])
             except ValueError:
                 raise ConfigError(f"{key} must be {parse.__name__}") from None
+    if not 8 <= settings["PASSWORD_MIN_LENGTH"] <= 64:
+        raise ConfigError("PASSWORD_MIN_LENGTH must be 8 to 64 (MLPS 2.0 requires at least 8)")
     if settings.get("REDIS_URL") and "RATELIMIT_STORAGE_URI" not in environ:
         settings["RATELIMIT_STORAGE_URI"] = settings["REDIS_URL"]
     if name == "production":
