@@ -105,6 +105,8 @@ _ENV_SETTINGS = {
     "MAIL_BACKEND": str,
     "MAIL_SENDER": str,
     "PASSWORD_MIN_LENGTH": int,
+    "TERMINAL_AUTH_FAILURE_LIMIT": str,
+    "TERMINAL_REQUEST_LIMIT": str,
 }
 
 
