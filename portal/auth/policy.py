@@ -277,7 +277,7 @@ class PasswordPolicy:
             problems.append(_l("Do not include your user name."))
         if any(number and number in password for number in card_numbers):
             problems.append(_l("Do not include a card number."))
-        if self.check_common and is_common(password):
+        if self.check_common and length <= self.max_length and is_common(password):  # bounded work
             problems.append(_l("This is one of the most common passwords; choose another."))
         if self.history and length <= self.max_length:
             for password_hash in list(recent_hashes)[: self.history]:

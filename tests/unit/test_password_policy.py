@@ -146,3 +146,13 @@ def test_minimum_length_comes_from_the_environment_and_never_drops_below_8():
     assert load_config("testing", {"PASSWORD_MIN_LENGTH": "12"})["PASSWORD_MIN_LENGTH"] == 12
     with pytest.raises(ConfigError):
         load_config("testing", {"PASSWORD_MIN_LENGTH": "6"})
+
+
+def test_an_overlong_password_is_refused_without_the_pattern_checks():
+    """The pattern checks grow with the length: a megabyte-long candidate gets the length message only, at once."""
+    import time
+
+    started = time.perf_counter()
+    problems = PasswordPolicy().problems("a" * 1_000_000)
+    assert time.perf_counter() - started < 1.0
+    assert len(problems) >= 1 and not any("common" in str(p) for p in problems)
