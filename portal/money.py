@@ -19,9 +19,10 @@ MAX_ML = 100_000_000
 _MAX_INPUT_CHARS = 64
 
 #: Full-width forms (U+FF01-U+FF5E: １２３，．ＲＭＢ) and the ideographic space fold to ASCII, the
-#: full-width yen sign to ¥. Nothing else is folded: NFKC would also read look-alike digits
-#: (superscript 10², circled ①, mathematical 𝟏) as digits, and "10²" would become ¥102.00.
-_FOLD = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20, 0xFFE5: 0xA5}
+#: full-width yen sign to ¥, the half-width ideographic full stop ｡ to a point. Nothing else is
+#: folded: NFKC would also read look-alike digits (superscript 10², circled ①, mathematical 𝟏) as
+#: digits, and "10²" would become ¥102.00.
+_FOLD = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20, 0xFFE5: 0xA5, 0xFF61: 0x2E}
 
 #: Currency marks accepted around an amount (after folding, ￥ is ¥).
 _PREFIXES = ("cn¥", "rmb", "cny", "¥")

@@ -7,6 +7,7 @@ to `bp`; the app imports all three (portal.app.VIEW_MODULES).
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 from functools import wraps
 
@@ -110,7 +111,7 @@ def signed_out_after_lock():
     every session of the user has ended, so this browser is signed out too and told why."""
     logout_user()
     session.clear()
-    minutes = int(lockout_policy().lock_for.total_seconds() // 60)
+    minutes = math.ceil(lockout_policy().lock_for.total_seconds() / 60)
     flash(
         _(
             "Too many wrong passwords: you were signed out and the account is locked for %(minutes)d minutes.",

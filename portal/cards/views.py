@@ -16,7 +16,7 @@ from portal.cards.forms import AssignCardForm
 from portal.cards.messages import CARD_STATUSES, error_message
 from portal.cards.models import Card
 from portal.cards.web import actor_id, bp
-from portal.chips.loads import pending_loads_for_card
+from portal.chips.loads import pending_load_totals
 from portal.chips.models import ChipSync
 from portal.drivers.services import search_drivers, search_vehicles
 from portal.extensions import clock, db
@@ -130,4 +130,4 @@ def _synced_version(card_id: int) -> int | None:
 
 def _pending_loads(card_id: int) -> int:
     """Total of loads waiting to reach the chip (lapsed holds left out, as on the load page)."""
-    return sum(load.amount for load in pending_loads_for_card(db.session, card_id, now=clock().now()))
+    return pending_load_totals(db.session, [card_id], now=clock().now()).get(card_id, 0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
@@ -32,13 +33,14 @@ class CardMoney:
     pending_load: int = 0
 
 
-def card_money(session: Session, card_ids: Iterable[int]) -> dict[int, CardMoney]:
-    """{card id: CardMoney} for every given card (zeros for cards without ledger accounts yet)."""
+def card_money(session: Session, card_ids: Iterable[int], *, now: datetime | None = None) -> dict[int, CardMoney]:
+    """{card id: CardMoney} for every given card (zeros for cards without ledger accounts yet). With
+    `now` (pages), loads whose hold has lapsed are not counted as waiting."""
     ids = list(card_ids)
     if not ids:
         return {}
     balances = ledger.many_card_balances(session, ids)
-    waiting = pending_load_totals(session, ids)
+    waiting = pending_load_totals(session, ids, now=now)
     return {
         card_id: CardMoney(
             reserve=balances[card_id].reserve.posted,

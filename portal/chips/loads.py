@@ -170,9 +170,7 @@ def pending_loads_for_card(session: Session, card_id: int, *, now: datetime | No
     With `now`, loads whose hold has lapsed are left out even before `expire_loads` voids them: they
     can no longer be written (pages pass `now`; writing is for the expiry command, never a GET).
     """
-    stmt = select(LoadRequest).where(LoadRequest.card_id == card_id, LoadRequest.status == "pending")
-    if now is not None:
-        stmt = stmt.where(LoadRequest.expires_at > now)
+    stmt = select(LoadRequest).where(_waiting([card_id], now))
     return list(session.scalars(stmt.order_by(LoadRequest.requested_at)))
 
 
@@ -183,16 +181,34 @@ def shown_status(load: LoadRequest, now: datetime) -> str:
     return load.status
 
 
-def pending_load_totals(session: Session, card_ids: list[int]) -> dict[int, int]:
-    """{card id: fen of its loads not yet on the chip}, in one query; cards without any are left out."""
+def _waiting(card_ids: list[int], now: datetime | None):
+    """The condition "pending loads of these cards" (lapsed holds left out when `now` is given)."""
+    condition = LoadRequest.card_id.in_(card_ids) & (LoadRequest.status == "pending")
+    return condition & (LoadRequest.expires_at > now) if now is not None else condition
+
+
+def pending_load_totals(session: Session, card_ids: list[int], *, now: datetime | None = None) -> dict[int, int]:
+    """{card id: fen of its loads not yet on the chip}, in one query; cards without any are left out.
+    With `now`, lapsed holds are left out, as `pending_loads_for_card` does for pages."""
     if not card_ids:
         return {}
     rows = session.execute(
         select(LoadRequest.card_id, func.sum(LoadRequest.amount))
-        .where(LoadRequest.card_id.in_(card_ids), LoadRequest.status == "pending")
+        .where(_waiting(card_ids, now))
         .group_by(LoadRequest.card_id)
     )
     return {card_id: int(total) for card_id, total in rows}
+
+
+def pending_loads_by_card(session: Session, card_ids: list[int], *, now: datetime) -> dict[int, list[LoadRequest]]:
+    """{card id: its waiting loads, oldest first} for every given card, in one query (pages)."""
+    found: dict[int, list[LoadRequest]] = {card_id: [] for card_id in card_ids}
+    if card_ids:
+        for load in session.scalars(
+            select(LoadRequest).where(_waiting(card_ids, now)).order_by(LoadRequest.requested_at)
+        ):
+            found[load.card_id].append(load)
+    return found
 
 
 def recent_loads(session: Session, customer_id: int, *, card_id: int | None = None, limit: int = 50):

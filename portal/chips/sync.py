@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal import ledger
@@ -143,9 +143,19 @@ def last_synced(session: Session, card_id: int) -> ChipSync | None:
     return session.scalar(select(ChipSync).where(ChipSync.card_id == card_id).order_by(ChipSync.at.desc()).limit(1))
 
 
-def compare_chip(session: Session, card: Card, chip: ChipData) -> list[Comparison]:
-    """Chip vs host, field by field."""
-    money = card_money(session, [card.id])[card.id]
+def last_synced_at(session: Session, card_ids: list[int]) -> dict[int, datetime]:
+    """{card id: time of its last sync} for the given cards that were ever synced, in one query."""
+    if not card_ids:
+        return {}
+    rows = session.execute(
+        select(ChipSync.card_id, func.max(ChipSync.at)).where(ChipSync.card_id.in_(card_ids)).group_by(ChipSync.card_id)
+    )
+    return dict(rows.all())
+
+
+def compare_chip(session: Session, card: Card, chip: ChipData, *, now: datetime | None = None) -> list[Comparison]:
+    """Chip vs host, field by field (with `now`, lapsed load holds are not counted as waiting)."""
+    money = card_money(session, [card.id], now=now)[card.id]
     settings = host_settings(session, card)
     uploaded = set(session.scalars(select(PurchaseUpload.counter).where(PurchaseUpload.card_id == card.id)))
     not_uploaded = [e for e in chip.entries if e.kind == "purchase" and e.counter not in uploaded]

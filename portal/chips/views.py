@@ -22,7 +22,7 @@ from portal.chips.forms import LoadForm, PurchaseForm, SyncForm
 from portal.chips.host import card_money
 from portal.chips.models import LoadRequest
 from portal.chips.reader import ReaderError
-from portal.chips.sync import compare_chip, last_synced, sync_card
+from portal.chips.sync import compare_chip, last_synced, last_synced_at, sync_card
 from portal.chips.virtual import VirtualReader
 from portal.extensions import client_ip, clock, db
 from portal.funds.messages import service_error_message
@@ -53,15 +53,17 @@ def _visible_cards() -> list[Card]:
 
 def _chosen_card(cards: list[Card], raw) -> Card | None:
     """The card named by `raw` among the page's `cards`; 404 for any other id: other customers' or
-    drivers' cards (`owned_or_404`), and main or closed cards (not on these pages)."""
+    drivers' cards, and main or closed cards (not on these pages)."""
     if raw in (None, ""):
         return cards[0] if len(cards) == 1 else None
     try:
         card_id = int(raw)
     except (TypeError, ValueError):
         abort(404)
-    card = owned_or_404(Card, card_id)
-    if card not in cards:
+    # `cards` are already the ones the user reaches (`_visible_cards` applies the same rule as
+    # `owned_or_404`); looking the id up among them also spares the database an id out of range.
+    card = {c.id: c for c in cards}.get(card_id)
+    if card is None:
         abort(404)
     return card
 
@@ -80,7 +82,7 @@ def read():
         except ReaderError as exc:
             problem = service_error_message(exc.code)
         else:
-            rows = compare_chip(db.session, card, chip)
+            rows = compare_chip(db.session, card, chip, now=clock().now())
     return render_template(
         "chips/read.html", cards=cards, card=card, chip=chip, rows=rows, problem=problem, reader=reader,
         last_sync=last_synced(db.session, card.id) if card else None,
@@ -123,7 +125,7 @@ def sync():
         flash(_("Card synced."), "success")
     else:
         card = _chosen_card(cards, request.args.get("card"))
-    last = {c.id: last_synced(db.session, c.id) for c in cards}
+    last = last_synced_at(db.session, [c.id for c in cards])
     return render_template(
         "chips/sync.html", cards=cards, card=card, result=result, reader=reader, form=form, last=last
     )
@@ -133,8 +135,8 @@ def _load_page(form: LoadForm, status: int = 200):
     user = current_user.user
     cards = _visible_cards()
     now = clock().now()
-    money = card_money(db.session, [c.id for c in cards])
-    pending = {c.id: load_services.pending_loads_for_card(db.session, c.id, now=now) for c in cards}
+    money = card_money(db.session, [c.id for c in cards], now=now)
+    pending = load_services.pending_loads_by_card(db.session, [c.id for c in cards], now=now)
     history = load_services.recent_loads(db.session, user.customer_id) if user.role == "admin" else []
     return render_template(
         "chips/load.html", cards=cards, money=money, pending=pending, history=history, form=form,

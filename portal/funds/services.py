@@ -22,7 +22,6 @@ from portal.cards.models import Card
 from portal.customers.models import Customer
 from portal.funds.models import Deposit, FundsBatch, FundsBatchLine
 from portal.funds.plan import CardInfo, LineError, PlannedLine, PlanRejected, RawLine, card_refusal, plan
-from portal.money import format_fen_plain
 
 #: A preview older than this must be redone: balances may have moved since.
 DRAFT_LIFETIME = timedelta(hours=1)
@@ -214,18 +213,6 @@ def recent_batches(session: Session, customer_id: int, *, kind: str, limit: int 
             .limit(limit)
         )
     )
-
-
-def planned_from_amounts(cards: list[Card], amounts: dict[int, int]) -> list[RawLine]:
-    """Page rows -> raw lines (row number = position on the page), for `prepare_batch`."""
-    return [
-        RawLine(i, card.number, format_fen_plain(amounts[card.id]))
-        for i, card in enumerate(cards, start=1)
-        if amounts.get(card.id)
-    ]
-
-
-# -- deposits ----------------------------------------------------------------------------------
 
 
 def record_deposit(

@@ -39,7 +39,7 @@ def _render_table(kind: str, *, amounts: dict[int, str], picked: set[int], error
         kind=kind,
         cards=cards,
         balances=balances,
-        waiting=pending_load_totals(db.session, [c.id for c in cards]),
+        waiting=pending_load_totals(db.session, [c.id for c in cards], now=clock().now()),
         usable_ids={c.id for c in cards if card_refusal(c.status, kind) is None},
         amounts=amounts,
         picked=picked,

@@ -30,9 +30,8 @@ from portal.stations.terminals import terminal_for_key
 
 bp = Blueprint("terminal_api", __name__, url_prefix="/api/terminal/v1")
 csrf.exempt(bp)
-#: Rate limits guard sign-in pages against guessing; a terminal proves itself with its API key on
-#: every request, and a pump must not be refused for being busy. Exempt, the limiter's per-request
-#: bookkeeping is skipped too.
+#: Exempt from the limiter's per-request bookkeeping for pages: the terminal API has its own limits
+#: (failed keys per address, requests per terminal), checked in `_authenticate`.
 limiter.exempt(bp)
 
 
@@ -50,6 +49,11 @@ def _json() -> dict | None:
     except (RecursionError, RequestEntityTooLarge):  # nested thousands deep, or over the body limit
         return None
     return body if isinstance(body, dict) else None
+
+
+def _too_large() -> bool:
+    limit = request.max_content_length
+    return limit is not None and request.content_length is not None and request.content_length > limit
 
 
 def _language() -> str:
@@ -88,10 +92,10 @@ TERMINAL_REQUEST_LIMIT = "600 per minute"
 
 @bp.before_request
 def _authenticate():
-    limit = current_app.config.get("TERMINAL_MAX_BODY_BYTES", MAX_BODY_BYTES)
-    if request.content_length is not None and request.content_length > limit:
-        return _error("body_too_large", f"the body may be at most {limit} bytes", 413)
-    request.max_content_length = limit  # a body sent without a length is cut off there too
+    # Set first: from here on nothing (not even choosing the error's language) reads a larger body.
+    request.max_content_length = current_app.config.get("TERMINAL_MAX_BODY_BYTES", MAX_BODY_BYTES)
+    if _too_large():
+        return _error("body_too_large", f"the body may be at most {request.max_content_length} bytes", 413)
     failures = ("terminal-auth-failures", client_ip())
     refused = _over_limit("TERMINAL_AUTH_FAILURE_LIMIT", AUTH_FAILURE_LIMIT, failures, count=False)
     if refused is not None:
@@ -113,6 +117,7 @@ def _over_limit(setting: str, default: str, key: tuple[str, str], *, count: bool
     if not limiter.enabled:
         return None
     item = parse_limit(current_app.config.get(setting, default))
+    key = (current_app.config.get("RATELIMIT_KEY_PREFIX", ""), *key)  # deployments sharing a Redis stay apart
     try:
         allowed = limiter.limiter.hit(item, *key) if count else limiter.limiter.test(item, *key)
         reset_at = None if allowed else limiter.limiter.get_window_stats(item, *key).reset_time
@@ -136,6 +141,12 @@ EARLIEST_YEAR, LATEST_YEAR = 2000, 2099
 def _body() -> dict:
     body = _json()
     if body is None:
+        try:
+            request.get_data(cache=True)  # a body over the limit raises here (one without a length too)
+        except RequestEntityTooLarge:
+            raise BadRequest(
+                "body_too_large", f"the body may be at most {request.max_content_length} bytes", 413
+            ) from None
         raise BadRequest("malformed_json", "the body must be a JSON object")
     return body
 

@@ -126,6 +126,8 @@ def in_scope(model: type[T], id, *, lock: bool = False) -> T | None:
     """The `model` row with primary key `id` if the current user reaches it, else None."""
     if id is None or isinstance(id, bool):
         return None
+    if isinstance(id, int) and not -(2**63) <= id < 2**63:  # no row has it; SQLite would overflow on it
+        return None
     obj = db.session.get(model, id, with_for_update=lock)
     if obj is None or not permissions.reaches(current_actor(), OWNERS[model](obj)):
         return None

@@ -166,3 +166,44 @@ def test_a_driver_reads_their_own_chip_but_cannot_spend_or_sync(client, world):
     assert 'data-testid="chip-vs-host"' in page and 'data-testid="virtual-reader"' in page
     assert "simulate-purchase" not in page
     assert client.get("/chips/sync").status_code == 403
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/chips/read?card={2**63}",
+        f"/chips/read?card={10**30}",
+        f"/chips/loads/{'9' * 40}/cancel",
+        f"/cards/{2**63}/controls",
+    ],
+)
+def test_ids_out_of_range_are_404_not_500(client, world, path):
+    signed_in(client, "admin_a")
+    response = (
+        client.get(path) if "cancel" not in path else client.post(path, data={"csrf_token": csrf_token(client, "/")})
+    )
+    assert response.status_code == 404
+
+
+def test_a_lapsed_load_is_waiting_nowhere(client, session, clock, world):
+    """Before `chips expire-loads` runs, a load whose hold lapsed is left out of every "waiting"
+    figure: the load page, the funds table and the read page agree."""
+    from datetime import timedelta
+
+    from portal.cards.models import Card
+    from portal.chips import loads
+
+    w = world
+    loads.request_load(session, load_id="d" * 32, card=session.get(Card, w.a1), amount=12_300, actor_id=w.admin_a,
+                       now=clock.now())  # fmt: skip
+    session.commit()
+    signed_in(client, "admin_a")
+    assert "123.00" in client.get("/funds/allocate").get_data(as_text=True)
+    clock.advance(timedelta(days=4))
+    signed_in(client, "admin_a")  # the first session has timed out meanwhile
+    load_page = client.get("/chips/load").get_data(as_text=True)
+    waiting = re.search(rf'data-testid="waiting-{w.a1}">(.*?)</td>', load_page, re.S).group(1)
+    assert "123.00" not in waiting  # (the recent-loads list still shows it, as expired)
+    for page in ("/funds/allocate", f"/chips/read?card={w.a1}"):
+        response = client.get(page)
+        assert response.status_code == 200 and "123.00" not in response.get_data(as_text=True), page

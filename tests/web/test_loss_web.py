@@ -60,6 +60,14 @@ def test_reporting_again_or_a_bad_reason_is_refused(app, client, world):
     assert _card(app, one.cards[1]).status == "active"
 
 
+@pytest.mark.parametrize("card_id", ["²", "١٢", str(2**63), "1e3", "-1"])
+def test_a_card_id_that_is_no_id_is_refused_not_a_500(app, client, world, card_id):
+    one, _ = world
+    login(client, one.admin, PASSWORD)
+    assert _report(client, card_id).status_code in (404, 422)
+    assert all(_card(app, card).status == "active" for card in one.cards)
+
+
 def test_a_driver_reports_their_own_card(app, client, world):
     one, _ = world
     login(client, one.driver_user, PASSWORD)

@@ -93,7 +93,7 @@ def as_user(app, world, who):
     from flask_login import login_user
 
     from portal.auth import services
-    from portal.auth.views import SignedIn
+    from portal.auth.web import SignedIn
     from portal.extensions import db
 
     ctx = app.test_request_context("/")

@@ -215,3 +215,12 @@ def test_fuzzed_bodies_never_cause_a_server_error(client, world, url):
         assert response.status_code < 500, (url, payload, response.status_code)
 
     probe()
+
+
+def test_an_oversized_body_is_not_read_even_to_choose_the_language(client, world):
+    """A 413 answers in the default language: the body (which asks for English) is never parsed."""
+    big = '{"language": "en", "pad": "' + "x" * (70 * 1024) + '"}'
+    response = post(client, world["key"], data=big)
+    assert response.status_code == 413
+    error = response.get_json()["error"]
+    assert error["code"] == "body_too_large" and error["message"] == "请求正文过大。"
