@@ -63,7 +63,7 @@ def change_password():
 
 
 def recovery_link_message(token: str) -> tuple[str, str]:
-    link = url_for("auth.reset_password", token=token, _external=True)
+    link = notify_web.public_link("auth.reset_password", token=token)
     subject = _("Fleet Card Portal: reset your password")
     body = _(
         "Open this link within 30 minutes to choose a new password: %(link)s\n"
