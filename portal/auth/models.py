@@ -93,6 +93,8 @@ class OneTimeCode(Base):
         CheckConstraint("purpose <> 'register' OR customer_id IS NOT NULL", name="register_customer"),
         CheckConstraint("purpose <> 'recover' OR user_id IS NOT NULL", name="recover_user"),
         CheckConstraint("expires_at > created_at", name="expires_after_created"),
+        #: Serves the send limits: codes and links sent to one phone or address lately.
+        Index("ix_one_time_codes_destination_created", "destination", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

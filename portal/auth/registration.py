@@ -53,16 +53,32 @@ def find_customer(session: Session, card_number: str, credit_code: str, contact:
 
 
 def start(
-    session: Session, card_number: str, credit_code: str, contact: str, *, now: datetime, ip: str = ""
+    session: Session,
+    card_number: str,
+    credit_code: str,
+    contact: str,
+    *,
+    now: datetime,
+    ip: str = "",
+    limits: codes.SendLimits = codes.DEFAULT_SEND_LIMITS,
 ) -> tuple[OneTimeCode, str]:
-    """Check the details and issue a code to the customer's phone or email on file."""
+    """Check the details and issue a code to the customer's phone or email on file. Raises
+    DetailsMismatch, or codes.TooManySent past the send limits (recorded; the caller commits it)."""
     customer = find_customer(session, card_number, credit_code, contact)
     if customer is None:
         record(session, "auth.registration_refused", ip=ip, detail={"card": card_number[-4:]}, now=now)
         session.flush()
         raise DetailsMismatch()
     destination = customer.email if "@" in contact else customer.phone
-    row, code = codes.issue_numeric_code(session, customer_id=customer.id, destination=destination, now=now)
+    try:
+        row, code = codes.issue_numeric_code(
+            session, customer_id=customer.id, destination=destination, now=now, limits=limits
+        )
+    except codes.TooManySent as limited:
+        detail = {"until": limited.retry_at.isoformat()}
+        record(session, "auth.registration_limited", customer_id=customer.id, ip=ip, detail=detail, now=now)
+        session.flush()
+        raise
     record(session, "auth.registration_started", customer_id=customer.id, ip=ip, now=now)
     return row, code
 

@@ -15,6 +15,7 @@ from portal.auth.web import (
     password_policy,
     rate_limit,
     rounds,
+    send_limits,
     signed_out_after_lock,
     start_signed_in_session,
 )
@@ -88,7 +89,7 @@ def recover():
     form = RecoverForm()
     if form.validate_on_submit():
         issued = credentials.start_recovery(
-            db.session, form.username.data, form.contact.data, now=clock().now(), ip=client_ip()
+            db.session, form.username.data, form.contact.data, now=clock().now(), ip=client_ip(), limits=send_limits()
         )
         message_ids = [queue_recovery_link(*issued)] if issued else []
         db.session.commit()
