@@ -14,11 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.audit.services import record
-from portal.auth import codes
+from portal.auth import codes, services
 from portal.auth.credentials import same_contact
 from portal.auth.models import OneTimeCode, User
 from portal.auth.policy import PasswordPolicy
-from portal.auth.services import create_user, find_user
+from portal.auth.services import create_user
 from portal.cards.models import Card
 from portal.customers.models import Customer
 
@@ -35,8 +35,8 @@ class CodeRejected(Exception):
         self.remaining = remaining
 
 
-class UsernameTaken(Exception):
-    pass
+#: The user name is in use; `suggestion` is a free one (the one rule: auth.services.claim_username).
+UsernameTaken = services.UsernameTaken
 
 
 def find_customer(session: Session, card_number: str, credit_code: str, contact: str) -> Customer | None:
@@ -107,14 +107,13 @@ def complete(
     now: datetime,
     ip: str = "",
 ) -> User:
-    """Create the fleet admin. Raises CodeRejected, UsernameTaken or PasswordRejected (code not spent)."""
+    """Create the fleet admin. Raises CodeRejected, UsernameTaken (with a free suggestion) or
+    PasswordRejected (code not spent)."""
     row = check_code(session, code_id, code, now=now)
-    if find_user(session, username) is not None:
-        raise UsernameTaken()
     customer = session.get(Customer, row.customer_id)
     user = create_user(
         session,
-        username=username.strip(),
+        username=username,
         password=password,
         role="admin",
         rounds=rounds,

@@ -8,7 +8,7 @@ from flask_login import current_user
 
 from portal.auth import codes, registration, services
 from portal.auth.forms import RegisterAccountForm, RegisterForm
-from portal.auth.web import bp, password_policy, rate_limit, rounds, send_limits, too_many_sent
+from portal.auth.web import bp, password_policy, rate_limit, rounds, send_limits, too_many_sent, username_taken
 from portal.extensions import client_ip, clock, db
 from portal.notify import services as notify
 from portal.notify import web as notify_web
@@ -92,9 +92,9 @@ def register_account():
         session.pop(PENDING, None)
         flash(_("This code can no longer be used. Please start again."), "error")
         return redirect(url_for("auth.register"))
-    except registration.UsernameTaken:
+    except registration.UsernameTaken as taken:
         db.session.rollback()
-        form.username.errors = [_("This user name is taken; choose another.")]
+        form.username.errors = [username_taken(taken.suggestion)]
         return again(422)
     except services.PasswordRejected as rejected:
         db.session.rollback()

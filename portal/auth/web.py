@@ -68,6 +68,12 @@ def send_limits() -> codes.SendLimits:
     return codes.SendLimits.from_config(current_app.config)
 
 
+def username_taken(suggestion: str) -> str:
+    """What every form that chooses a user name says when another account has it: the same whoever
+    has it (never whose), with a free name to use instead."""
+    return _("This user name is not available. You could use %(suggestion)s, or choose another.", suggestion=suggestion)
+
+
 def too_many_sent(limited: codes.TooManySent) -> tuple[str, dict[str, str]]:
     """The message for a code or link refused by the send limits, and its Retry-After header."""
     seconds = max(math.ceil((limited.retry_at - clock().now()).total_seconds()), 1)
