@@ -56,6 +56,18 @@ def channel_for(contact: str) -> str:
     return "email" if "@" in contact else "sms"
 
 
+def contact_key(contact: str) -> str:
+    """A phone number or mail address as one key however it is written: an address in one case; a
+    phone number's digits, without a leading +86 / 0086 (mainland numbers are the same with it)."""
+    if "@" in contact:
+        return contact.strip().casefold()
+    digits = "".join(char for char in contact if char.isascii() and char.isdigit())
+    for prefix in ("0086", "86"):
+        if digits.startswith(prefix) and len(digits) == len(prefix) + 11 and digits[len(prefix)] == "1":
+            return digits[len(prefix) :]
+    return digits
+
+
 def _salted(code: str, salt: str) -> str:
     return salt + "$" + hashlib.sha256(f"{salt}:{code}".encode()).hexdigest()
 
@@ -75,7 +87,7 @@ def check_send_limit(
 ) -> None:
     """Raise TooManySent if one more code or link to `destination` (or for the user or customer) would
     pass the limits. On PostgreSQL the keys are locked first, so concurrent requests count each other."""
-    keys = {f"to:{destination}": OneTimeCode.destination == destination}
+    keys = {f"to:{contact_key(destination)}": OneTimeCode.destination_key == contact_key(destination)}
     if user_id is not None:
         keys[f"user:{user_id}"] = OneTimeCode.user_id == user_id
     if customer_id is not None:
@@ -123,6 +135,7 @@ def issue_numeric_code(
         customer_id=customer_id,
         channel=channel_for(destination),
         destination=destination,
+        destination_key=contact_key(destination),
         created_at=now,
         expires_at=now + REGISTER_CODE_LIFETIME,
     )
@@ -159,6 +172,7 @@ def issue_link_token(
         user_id=user_id,
         channel=channel_for(destination),
         destination=destination,
+        destination_key=contact_key(destination),
         created_at=now,
         expires_at=now + RECOVER_LINK_LIFETIME,
     )

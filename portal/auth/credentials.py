@@ -148,10 +148,9 @@ def change_password(
 
 
 def same_contact(given: str, *on_file: str) -> bool:
-    given = given.strip().casefold().replace(" ", "").replace("-", "")
-    return bool(given) and any(
-        given == value.strip().casefold().replace(" ", "").replace("-", "") for value in on_file if value
-    )
+    """The typed phone number or mail address is one on file, however either is written."""
+    given = codes.contact_key(given)
+    return bool(given) and any(given == codes.contact_key(value) for value in on_file if value)
 
 
 def start_recovery(

@@ -122,3 +122,21 @@ def test_staff_sending_links_is_limited_too(session, world):
     with pytest.raises(codes.TooManySent) as refused:
         credentials.staff_send_reset_link(session, staff, user, channel="email", now=T0 + 3 * HOUR, limits=limits)
     assert refused.value.retry_at == T0 + DAY
+
+
+def test_one_phone_written_in_different_ways_is_one_destination(session):
+    """An admin cannot spread one phone over accounts by writing it differently."""
+    written = [
+        "13911112222",
+        "139-1111-2222",
+        "139 1111 2222",
+        "+86 139 1111 2222",
+        "0086-13911112222",
+        "(139)11112222",
+    ]
+    for i, phone in enumerate(written):
+        add_user(session, f"driver{i}", "sysadmin", T0, phone=phone)
+    session.commit()
+    sent = [recover(session, f"driver{i}", phone, T0) for i, phone in enumerate(written)]
+    assert [bool(s) for s in sent] == [True] * 5 + [False]
+    assert codes.contact_key("Alice@Example.CN ") == codes.contact_key("alice@example.cn")
