@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 
 class Config:
@@ -34,10 +35,17 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
     #: Number of proxies in front of the app whose X-Forwarded-For we trust (0: none).
     PROXY_COUNT = 0
+    #: The portal's address as users reach it (scheme://host[:port]): every link in mail and SMS is
+    #: built on it, never on the request's Host or X-Forwarded-Host. Required in production.
+    PUBLIC_URL: str | None = "http://127.0.0.1:5000"
 
     #: Where one-time codes and mail go in development: "console" prints and keeps an outbox.
     MAIL_BACKEND = "console"
     SMS_BACKEND = "console"
+    #: One-time codes and links (registration codes, reset links) sent to one phone number, one mail
+    #: address or one account, at most this many per hour and per day.
+    CODE_SEND_LIMIT_PER_HOUR = 5
+    CODE_SEND_LIMIT_PER_DAY = 10
 
     #: Largest single amount any form accepts, in fen (100 million yuan).
     MAX_AMOUNT_FEN = 100_000_000_00
@@ -75,6 +83,7 @@ class TestingConfig(Config):
     SECRET_KEY = "testing-secret"
     RATELIMIT_ENABLED = False
     BCRYPT_ROUNDS = 4  # tests hash many passwords; production keeps the library default
+    PUBLIC_URL = "http://localhost"  # the test client's own host
     #: Test worlds insert purchases directly, without the daily totals; tests/web/test_queries_rollup.py
     #: turns this on and checks the pages are identical either way.
     PURCHASE_ROLLUP = False
@@ -85,6 +94,7 @@ class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = True
     HSTS = True
     PROXY_COUNT = 1
+    PUBLIC_URL = None
 
 
 CONFIGS = {
@@ -100,11 +110,14 @@ _ENV_SETTINGS = {
     "REDIS_URL": str,
     "RATELIMIT_STORAGE_URI": str,
     "PROXY_COUNT": int,
+    "PUBLIC_URL": str,
     "SMTP_HOST": str,
     "SMTP_PORT": int,
     "MAIL_BACKEND": str,
     "MAIL_SENDER": str,
     "PASSWORD_MIN_LENGTH": int,
+    "CODE_SEND_LIMIT_PER_HOUR": int,
+    "CODE_SEND_LIMIT_PER_DAY": int,
     "TERMINAL_AUTH_FAILURE_LIMIT": str,
     "TERMINAL_REQUEST_LIMIT": str,
 }
@@ -112,6 +125,36 @@ _ENV_SETTINGS = {
 
 class ConfigError(RuntimeError):
     """A required setting is missing or malformed."""
+
+
+def public_url(value: str) -> str:
+    """PUBLIC_URL checked: http(s)://host[:port], nothing after it; returned without a trailing slash."""
+    try:
+        parts = urlsplit(value.strip())
+        parts.port  # noqa: B018  (raises ValueError for a port that is not a number)
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or "@" in parts.netloc
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or value.strip().endswith(("?", "#"))
+        or any(char.isspace() or char == "\\" for char in value.strip())
+    ):
+        raise ConfigError(
+            f"PUBLIC_URL must be the portal's address as http(s)://host[:port] with nothing after it, not {value!r}"
+        )
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _check_code_send_limits(settings: dict) -> None:
+    hour, day = settings["CODE_SEND_LIMIT_PER_HOUR"], settings["CODE_SEND_LIMIT_PER_DAY"]
+    if not 1 <= hour <= day:
+        raise ConfigError("CODE_SEND_LIMIT_PER_HOUR must be at least 1 and at most CODE_SEND_LIMIT_PER_DAY")
 
 
 def load_config(name: str | None = None, environ: dict[str, str] | None = None) -> dict:
@@ -132,6 +175,9 @@ def load_config(name: str | None = None, environ: dict[str, str] | None = None) 
                 raise ConfigError(f"{key} must be {parse.__name__}") from None
     if not 8 <= settings["PASSWORD_MIN_LENGTH"] <= 64:
         raise ConfigError("PASSWORD_MIN_LENGTH must be 8 to 64 (MLPS 2.0 requires at least 8)")
+    _check_code_send_limits(settings)
+    if settings.get("PUBLIC_URL"):
+        settings["PUBLIC_URL"] = public_url(settings["PUBLIC_URL"])
     if settings.get("REDIS_URL") and "RATELIMIT_STORAGE_URI" not in environ:
         settings["RATELIMIT_STORAGE_URI"] = settings["REDIS_URL"]
     if name == "production":
@@ -140,4 +186,9 @@ def load_config(name: str | None = None, environ: dict[str, str] | None = None) 
             raise ConfigError("production needs " + " and ".join(missing) + " in the environment")
         if settings["SECRET_KEY"] == Config.SECRET_KEY or len(settings["SECRET_KEY"]) < 32:
             raise ConfigError("production SECRET_KEY must be a random string of 32+ characters")
+        if not settings.get("PUBLIC_URL"):
+            raise ConfigError(
+                "production needs PUBLIC_URL in the environment (the portal's address, e.g. https://portal.example.cn):"
+                " links in mail and SMS are built on it"
+            )
     return settings

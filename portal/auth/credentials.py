@@ -148,18 +148,24 @@ def change_password(
 
 
 def same_contact(given: str, *on_file: str) -> bool:
-    given = given.strip().casefold().replace(" ", "").replace("-", "")
-    return bool(given) and any(
-        given == value.strip().casefold().replace(" ", "").replace("-", "") for value in on_file if value
-    )
+    """The typed phone number or mail address is one on file, however either is written."""
+    given = codes.contact_key(given)
+    return bool(given) and any(given == codes.contact_key(value) for value in on_file if value)
 
 
 def start_recovery(
-    session: Session, username: str, contact: str, *, now: datetime, ip: str = ""
+    session: Session,
+    username: str,
+    contact: str,
+    *,
+    now: datetime,
+    ip: str = "",
+    limits: codes.SendLimits = codes.DEFAULT_SEND_LIMITS,
 ) -> tuple[OneTimeCode, str] | None:
     """A recovery link for the user if the name and registered phone/email match, else None.
 
-    The caller answers the same either way and sends nothing when None.
+    Past the send limits it is None too (recorded as `auth.recovery_limited`). The caller answers the
+    same either way and sends nothing when None.
     """
     user = find_user(session, username)
     if user is None or not user.active or not same_contact(contact, user.phone, user.email):
@@ -167,7 +173,21 @@ def start_recovery(
         session.flush()
         return None
     destination = user.email if "@" in contact else user.phone
-    row, token = codes.issue_link_token(session, user_id=user.id, destination=destination, now=now)
+    try:
+        row, token = codes.issue_link_token(session, user_id=user.id, destination=destination, now=now, limits=limits)
+    except codes.TooManySent as limited:
+        detail = {"until": limited.retry_at.isoformat()}
+        record(
+            session,
+            "auth.recovery_limited",
+            user_id=user.id,
+            customer_id=user.customer_id,
+            ip=ip,
+            detail=detail,
+            now=now,
+        )
+        session.flush()
+        return None
     record(session, "auth.recovery_requested", user_id=user.id, customer_id=user.customer_id, ip=ip, now=now)
     return row, token
 
@@ -231,13 +251,21 @@ def staff_reset_password(
 
 
 def staff_send_reset_link(
-    session: Session, staff: User, user: User, *, channel: str, now: datetime, ip: str = ""
+    session: Session,
+    staff: User,
+    user: User,
+    *,
+    channel: str,
+    now: datetime,
+    ip: str = "",
+    limits: codes.SendLimits = codes.DEFAULT_SEND_LIMITS,
 ) -> tuple[OneTimeCode, str] | None:
-    """Send the user a recovery link to their registered email or phone (None if none is on file)."""
+    """Send the user a recovery link to their registered email or phone (None if none is on file).
+    Raises codes.TooManySent past the send limits."""
     destination = user.email if channel == "email" else user.phone
     if not destination:
         return None
-    row, token = codes.issue_link_token(session, user_id=user.id, destination=destination, now=now)
+    row, token = codes.issue_link_token(session, user_id=user.id, destination=destination, now=now, limits=limits)
     _staff_record(session, "support.send_reset_link", staff, user, now=now, ip=ip)
     return row, token
 

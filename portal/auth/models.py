@@ -93,6 +93,8 @@ class OneTimeCode(Base):
         CheckConstraint("purpose <> 'register' OR customer_id IS NOT NULL", name="register_customer"),
         CheckConstraint("purpose <> 'recover' OR user_id IS NOT NULL", name="recover_user"),
         CheckConstraint("expires_at > created_at", name="expires_after_created"),
+        #: Serves the send limits: codes and links sent to one phone or address lately.
+        Index("ix_one_time_codes_destination_key_created", "destination_key", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -104,6 +106,9 @@ class OneTimeCode(Base):
     channel: Mapped[str] = mapped_column(String(8))
     #: The phone number or mail address the code went to.
     destination: Mapped[str] = mapped_column(String(254))
+    #: The destination as the send limits count it (codes.contact_key): digits of a phone number,
+    #: a mail address in one case, so that "139-0000-0001" and "13900000001" are one phone.
+    destination_key: Mapped[str] = mapped_column(String(254), server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     #: Wrong guesses so far; the code dies at the policy's maximum.

@@ -14,11 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.audit.services import record
-from portal.auth import codes
+from portal.auth import codes, services
 from portal.auth.credentials import same_contact
 from portal.auth.models import OneTimeCode, User
 from portal.auth.policy import PasswordPolicy
-from portal.auth.services import create_user, find_user
+from portal.auth.services import create_user
 from portal.cards.models import Card
 from portal.customers.models import Customer
 
@@ -35,8 +35,8 @@ class CodeRejected(Exception):
         self.remaining = remaining
 
 
-class UsernameTaken(Exception):
-    pass
+#: The user name is in use; `suggestion` is a free one (the one rule: auth.services.claim_username).
+UsernameTaken = services.UsernameTaken
 
 
 def find_customer(session: Session, card_number: str, credit_code: str, contact: str) -> Customer | None:
@@ -53,16 +53,32 @@ def find_customer(session: Session, card_number: str, credit_code: str, contact:
 
 
 def start(
-    session: Session, card_number: str, credit_code: str, contact: str, *, now: datetime, ip: str = ""
+    session: Session,
+    card_number: str,
+    credit_code: str,
+    contact: str,
+    *,
+    now: datetime,
+    ip: str = "",
+    limits: codes.SendLimits = codes.DEFAULT_SEND_LIMITS,
 ) -> tuple[OneTimeCode, str]:
-    """Check the details and issue a code to the customer's phone or email on file."""
+    """Check the details and issue a code to the customer's phone or email on file. Raises
+    DetailsMismatch, or codes.TooManySent past the send limits (recorded; the caller commits it)."""
     customer = find_customer(session, card_number, credit_code, contact)
     if customer is None:
         record(session, "auth.registration_refused", ip=ip, detail={"card": card_number[-4:]}, now=now)
         session.flush()
         raise DetailsMismatch()
     destination = customer.email if "@" in contact else customer.phone
-    row, code = codes.issue_numeric_code(session, customer_id=customer.id, destination=destination, now=now)
+    try:
+        row, code = codes.issue_numeric_code(
+            session, customer_id=customer.id, destination=destination, now=now, limits=limits
+        )
+    except codes.TooManySent as limited:
+        detail = {"until": limited.retry_at.isoformat()}
+        record(session, "auth.registration_limited", customer_id=customer.id, ip=ip, detail=detail, now=now)
+        session.flush()
+        raise
     record(session, "auth.registration_started", customer_id=customer.id, ip=ip, now=now)
     return row, code
 
@@ -91,14 +107,13 @@ def complete(
     now: datetime,
     ip: str = "",
 ) -> User:
-    """Create the fleet admin. Raises CodeRejected, UsernameTaken or PasswordRejected (code not spent)."""
+    """Create the fleet admin. Raises CodeRejected, UsernameTaken (with a free suggestion) or
+    PasswordRejected (code not spent)."""
     row = check_code(session, code_id, code, now=now)
-    if find_user(session, username) is not None:
-        raise UsernameTaken()
     customer = session.get(Customer, row.customer_id)
     user = create_user(
         session,
-        username=username.strip(),
+        username=username,
         password=password,
         role="admin",
         rounds=rounds,

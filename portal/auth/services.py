@@ -41,6 +41,19 @@ def card_numbers_of(session: Session, customer_id: int | None) -> list[str]:
     return list(session.scalars(select(Card.number).where(Card.customer_id == customer_id)))
 
 
+class UsernameTaken(Exception):
+    """Another account has this user name (in any case). Whose it is is never said, so a name cannot be
+    probed for the company that owns it; `suggestion` is a free name like it to offer instead."""
+
+    def __init__(self, suggestion: str):
+        super().__init__("user name in use")
+        self.suggestion = suggestion
+
+
+#: Suggested names fit every form that chooses one (registration allows 32 characters, drivers 64).
+SUGGESTION_MAX_LENGTH = 32
+
+
 class SignInError(Exception):
     """Sign-in refused. The message never says whether the account exists."""
 
@@ -74,7 +87,9 @@ def create_user(
     policy: PasswordPolicy | None = None,
     **fields,
 ) -> User:
-    """Create a user. With a `policy`, the password must pass it (raises PasswordRejected)."""
+    """Create a user. The name must be free (raises UsernameTaken, see `claim_username`); with a
+    `policy`, the password must pass it (raises PasswordRejected)."""
+    username = claim_username(session, username)
     if policy is not None:
         problems = policy.problems(
             password, username=username, card_numbers=card_numbers_of(session, fields.get("customer_id"))
@@ -96,6 +111,26 @@ def create_user(
 
 def find_user(session: Session, username: str) -> User | None:
     return session.scalar(select(User).where(func.lower(User.username) == username.strip().lower()))
+
+
+def claim_username(session: Session, username: str) -> str:
+    """The one check of a chosen user name, wherever it is chosen: `username` stripped if no account
+    has it (in any case), else UsernameTaken with a free suggestion, the same whoever has the name."""
+    username = username.strip()
+    if find_user(session, username) is None:
+        return username
+    raise UsernameTaken(suggest_username(session, username))
+
+
+def suggest_username(session: Session, taken: str) -> str:
+    """A free user name like `taken`: it with random digits added (random, so that suggestions say
+    nothing about which similar names exist)."""
+    for attempt in range(30):
+        digits = str(secrets.randbelow(9 * 10 ** (2 + attempt // 10)) + 10 ** (2 + attempt // 10))
+        candidate = taken[: SUGGESTION_MAX_LENGTH - len(digits)] + digits
+        if find_user(session, candidate) is None:
+            return candidate
+    return "user" + secrets.token_hex(6)  # 30 misses in a row: not a name people pick
 
 
 def user_region_id(session: Session, user: User) -> int | None:

@@ -15,6 +15,7 @@ from portal.auth.web import (
     password_policy,
     rate_limit,
     rounds,
+    send_limits,
     signed_out_after_lock,
     start_signed_in_session,
 )
@@ -63,7 +64,7 @@ def change_password():
 
 
 def recovery_link_message(token: str) -> tuple[str, str]:
-    link = url_for("auth.reset_password", token=token, _external=True)
+    link = notify_web.public_link("auth.reset_password", token=token)
     subject = _("Fleet Card Portal: reset your password")
     body = _(
         "Open this link within 30 minutes to choose a new password: %(link)s\n"
@@ -88,7 +89,7 @@ def recover():
     form = RecoverForm()
     if form.validate_on_submit():
         issued = credentials.start_recovery(
-            db.session, form.username.data, form.contact.data, now=clock().now(), ip=client_ip()
+            db.session, form.username.data, form.contact.data, now=clock().now(), ip=client_ip(), limits=send_limits()
         )
         message_ids = [queue_recovery_link(*issued)] if issued else []
         db.session.commit()

@@ -6,9 +6,9 @@ from flask import flash, redirect, render_template, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from portal.auth import registration, services
+from portal.auth import codes, registration, services
 from portal.auth.forms import RegisterAccountForm, RegisterForm
-from portal.auth.web import bp, password_policy, rate_limit, rounds
+from portal.auth.web import bp, password_policy, rate_limit, rounds, send_limits, too_many_sent, username_taken
 from portal.extensions import client_ip, clock, db
 from portal.notify import services as notify
 from portal.notify import web as notify_web
@@ -30,12 +30,23 @@ def register():
         now = clock().now()
         try:
             row, code = registration.start(
-                db.session, form.card_number.data, form.credit_code.data, form.contact.data, now=now, ip=client_ip()
+                db.session,
+                form.card_number.data,
+                form.credit_code.data,
+                form.contact.data,
+                now=now,
+                ip=client_ip(),
+                limits=send_limits(),
             )
         except registration.DetailsMismatch:
             db.session.commit()  # keep the audit record
             flash(_("These details do not match our records. Check them, or call your customer service."), "error")
             return render_template("auth/register.html", form=form), 422
+        except codes.TooManySent as limited:
+            db.session.commit()  # keep the audit record
+            message, headers = too_many_sent(limited)
+            flash(message, "error")
+            return render_template("auth/register.html", form=form), 429, headers
         body = _("Your Fleet Card Portal registration code is %(code)s. It is valid for 10 minutes.", code=code)
         message = notify.queue(db.session, row.channel, row.destination, _("Registration code"), body, now=now)
         db.session.commit()
@@ -81,9 +92,9 @@ def register_account():
         session.pop(PENDING, None)
         flash(_("This code can no longer be used. Please start again."), "error")
         return redirect(url_for("auth.register"))
-    except registration.UsernameTaken:
+    except registration.UsernameTaken as taken:
         db.session.rollback()
-        form.username.errors = [_("This user name is taken; choose another.")]
+        form.username.errors = [username_taken(taken.suggestion)]
         return again(422)
     except services.PasswordRejected as rejected:
         db.session.rollback()

@@ -12,10 +12,11 @@ from datetime import timedelta
 from functools import wraps
 
 from flask import Blueprint, current_app, flash, redirect, request, session, url_for
+from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import UserMixin, current_user, login_user, logout_user
 
-from portal.auth import services
+from portal.auth import codes, services
 from portal.auth.models import User
 from portal.auth.policy import PasswordPolicy
 from portal.auth.reauth import DEFAULT_WINDOW, is_recent
@@ -61,6 +62,26 @@ def lockout_policy() -> LockoutPolicy:
 
 def rounds() -> int:
     return current_app.config.get("BCRYPT_ROUNDS", 12)
+
+
+def send_limits() -> codes.SendLimits:
+    return codes.SendLimits.from_config(current_app.config)
+
+
+def username_taken(suggestion: str) -> str:
+    """What every form that chooses a user name says when another account has it: the same whoever
+    has it (never whose), with a free name to use instead."""
+    return _("This user name is not available. You could use %(suggestion)s, or choose another.", suggestion=suggestion)
+
+
+def too_many_sent(limited: codes.TooManySent) -> tuple[str, dict[str, str]]:
+    """The message for a code or link refused by the send limits, and its Retry-After header."""
+    seconds = max(math.ceil((limited.retry_at - clock().now()).total_seconds()), 1)
+    when = format_datetime(limited.retry_at, "yyyy-MM-dd HH:mm")
+    message = _(
+        "Too many codes or links have been sent to this number or address. Try again after %(time)s.", time=when
+    )
+    return message, {"Retry-After": str(seconds)}
 
 
 def rate_limit(name: str, default: str):

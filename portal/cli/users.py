@@ -25,8 +25,6 @@ def _password_option(command):
 
 
 def _create(username: str, password: str, role: str, **fields) -> None:
-    if services.find_user(db.session, username) is not None:
-        raise click.ClickException(f"user {username!r} already exists")
     try:
         services.create_user(
             db.session,
@@ -38,6 +36,8 @@ def _create(username: str, password: str, role: str, **fields) -> None:
             policy=_policy(),
             **fields,
         )
+    except services.UsernameTaken as taken:
+        raise click.ClickException(f"user {username!r} already exists; {taken.suggestion!r} is free") from None
     except services.PasswordRejected as rejected:
         with force_locale("en"):  # the command line speaks English (no request to pick a locale from)
             rules = "\n".join(f"  - {rule}" for rule in _policy().rules())

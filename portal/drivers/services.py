@@ -14,10 +14,11 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from portal.audit.services import record
+from portal.auth import services as auth
 from portal.auth.credentials import set_password, temporary_password
 from portal.auth.models import User
 from portal.auth.policy import PasswordPolicy
-from portal.auth.services import create_user, end_all_sessions, find_user
+from portal.auth.services import create_user, end_all_sessions
 from portal.cards.controls import normalize_plate
 from portal.drivers.models import Driver, Vehicle
 
@@ -31,7 +32,13 @@ class DriverError(Exception):
 
 
 class UsernameTaken(DriverError):
+    """The name is in use (whose is never said); `suggestion` is a free one."""
+
     code = "username_taken"
+
+    def __init__(self, suggestion: str):
+        super().__init__("this user name is taken")
+        self.suggestion = suggestion
 
 
 class InvalidUsername(DriverError):
@@ -93,8 +100,7 @@ def add_driver(
     rounds: int,
 ) -> tuple[Driver, User, str]:
     """A new driver with a login. Returns (driver, user, initial password): show the password once."""
-    username = username.strip()
-    _check_username(session, username)
+    username = _check_username(session, username)
     driver = Driver(
         customer_id=customer_id,
         name=name.strip(),
@@ -111,11 +117,15 @@ def add_driver(
     return driver, user, password
 
 
-def _check_username(session: Session, username: str) -> None:
+def _check_username(session: Session, username: str) -> str:
+    """The driver login's name, stripped, if well formed and free (auth's one rule for taken names)."""
+    username = username.strip()
     if not USERNAME.match(username):
         raise InvalidUsername("3-64 letters, digits, or . _ - @")
-    if find_user(session, username) is not None:
-        raise UsernameTaken("this user name is taken")
+    try:
+        return auth.claim_username(session, username)
+    except auth.UsernameTaken as taken:
+        raise UsernameTaken(taken.suggestion) from None
 
 
 def _create_login(
@@ -153,8 +163,7 @@ def create_driver_login(
         raise DriverError("this driver has a login already")
     if not driver.active:
         raise DriverError("an inactive driver cannot get a login")
-    username = username.strip()
-    _check_username(session, username)
+    username = _check_username(session, username)
     user, password = _create_login(session, driver, username, now=now, policy=policy, rounds=rounds)
     _audit(session, "drivers.create_login", driver.customer_id, actor_id, now, driver_id=driver.id, username=username)
     return user, password

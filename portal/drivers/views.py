@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from portal.auth.forms import EmptyForm
 from portal.auth.policy import PasswordPolicy
+from portal.auth.web import username_taken
 from portal.cards.services import customer_cards
 from portal.drivers import services
 from portal.drivers.forms import DriverForm, DriverLoginForm, NewDriverForm, VehicleForm
@@ -19,12 +20,17 @@ from portal.web.access import customer_scope, guard, owned_or_404, requires
 bp = guard(Blueprint("drivers", __name__, url_prefix="/drivers"))
 
 MESSAGES = {
-    "username_taken": lambda: _("This user name is taken; choose another."),
     "invalid_username": lambda: _("Use 3 to 64 letters, digits or . _ - @ for the user name."),
     "plate_taken": lambda: _("A vehicle with this plate is registered already."),
     "invalid_plate": lambda: _("This is not a licence plate (e.g. 京A12345)."),
     "driver_error": lambda: _("This driver already has a sign-in, or is inactive."),
 }
+
+
+def _message(error: services.DriverError) -> str:
+    if isinstance(error, services.UsernameTaken):
+        return username_taken(error.suggestion)
+    return MESSAGES[error.code]()
 
 
 def _policy() -> PasswordPolicy:
@@ -103,7 +109,7 @@ def new():
             )
         except services.DriverError as error:
             db.session.rollback()
-            form.username.errors.append(MESSAGES[error.code]())
+            form.username.errors.append(_message(error))
             return render_template("drivers/driver_form.html", form=form, driver=None), 409
         db.session.commit()
         return _show_password(driver, user.username, password)
@@ -159,7 +165,7 @@ def create_login(driver_id: int):
         )
     except services.DriverError as error:
         db.session.rollback()
-        flash(MESSAGES[error.code](), "error")
+        flash(_message(error), "error")
         return redirect(url_for("drivers.edit", driver_id=driver.id), 303)
     db.session.commit()
     return _show_password(driver, user.username, password)
@@ -237,7 +243,7 @@ def vehicle(vehicle_id: int | None):
                 )
         except services.DriverError as error:
             db.session.rollback()
-            form.plate.errors.append(MESSAGES[error.code]())
+            form.plate.errors.append(_message(error))
             return render_template("drivers/vehicle_form.html", form=form, vehicle=vehicle), 409
         db.session.commit()
         flash(_("Vehicle %(plate)s saved.", plate=vehicle.plate), "success")

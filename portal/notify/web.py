@@ -4,6 +4,8 @@ Config: MAIL_BACKEND ("console" or "smtp", with SMTP_HOST, SMTP_PORT, MAIL_SENDE
 SMS_BACKEND ("console"). NOTIFY_IN_BACKGROUND (default: on outside testing) delivers in a thread so
 the response does not wait for the mail server, and takes the same time whether or not a message
 was sent (account recovery must not reveal which accounts exist).
+
+PUBLIC_URL is where every link in a message points (`public_link`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,16 @@ from flask import Flask, current_app
 from portal.extensions import clock, db
 from portal.notify import services
 from portal.notify.backends import Backend, ConsoleBackend, SmtpMailer
+
+
+def public_link(endpoint: str, **values) -> str:
+    """An absolute link to a portal page, for a mail or SMS: PUBLIC_URL and the page's path. Never built
+    from the request's Host or X-Forwarded-Host, which a client can forge to send users elsewhere."""
+    base = current_app.config.get("PUBLIC_URL")
+    if not base:
+        raise RuntimeError("PUBLIC_URL is not set: links in mail and SMS need it")
+    path = current_app.url_map.bind("portal.invalid", script_name="/").build(endpoint, values)
+    return base.rstrip("/") + path
 
 
 def backends(app: Flask) -> dict[str, Backend]:

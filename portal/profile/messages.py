@@ -14,6 +14,8 @@ ACTION_LABELS = {
     "auth.locked_in_session": _l("Account locked after wrong passwords in a signed-in session"),
     "auth.password_changed": _l("Password changed"),
     "auth.recovery_requested": _l("Password recovery requested"),
+    "auth.recovery_limited": _l("Password recovery refused: too many links sent lately"),
+    "auth.registration_limited": _l("Registration code refused: too many codes sent lately"),
     "auth.password_recovered": _l("Password reset by recovery"),
     # support staff
     "support.reset_password": _l("Password reset by support staff (temporary password)"),

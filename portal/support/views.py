@@ -7,11 +7,11 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from portal.auth import credentials
+from portal.auth import codes, credentials
 from portal.auth.forms import EmptyForm
 from portal.auth.models import User
 from portal.auth.views_password import queue_recovery_link
-from portal.auth.web import password_policy, rounds
+from portal.auth.web import password_policy, rounds, send_limits, too_many_sent
 from portal.extensions import client_ip, clock, db
 from portal.notify import web as notify_web
 from portal.support import services
@@ -71,9 +71,20 @@ def send_reset_link(user_id: int):
     if not EmptyForm().validate_on_submit():
         abort(400)
     channel = "email" if user.email else "sms"
-    issued = credentials.staff_send_reset_link(
-        db.session, current_user.user, user, channel=channel, now=clock().now(), ip=client_ip()
-    )
+    try:
+        issued = credentials.staff_send_reset_link(
+            db.session,
+            current_user.user,
+            user,
+            channel=channel,
+            now=clock().now(),
+            ip=client_ip(),
+            limits=send_limits(),
+        )
+    except codes.TooManySent as limited:
+        db.session.rollback()
+        flash(too_many_sent(limited)[0], "error")
+        return redirect(url_for("support.user", user_id=user.id))
     if issued is None:
         flash(_("This user has no mobile number or email on file."), "error")
         return redirect(url_for("support.user", user_id=user.id))

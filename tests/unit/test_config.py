@@ -29,6 +29,7 @@ def test_production_reads_environment_and_uses_redis_for_rate_limits():
             "SECRET_KEY": "s" * 40,
             "DATABASE_URL": "postgresql+psycopg://db/portal",
             "REDIS_URL": "redis://cache:6379/0",
+            "PUBLIC_URL": "https://portal.example.cn",
         },
     )
     assert settings["DATABASE_URL"] == "postgresql+psycopg://db/portal"
@@ -53,3 +54,54 @@ def test_create_app_in_production_fails_fast(monkeypatch):
     monkeypatch.delenv("DATABASE_URL", raising=False)
     with pytest.raises(ConfigError):
         create_app("production")
+
+
+PRODUCTION = {"SECRET_KEY": "s" * 40, "DATABASE_URL": "postgresql+psycopg://db/portal"}
+
+
+def test_production_refuses_to_start_without_public_url():
+    with pytest.raises(ConfigError, match="PUBLIC_URL"):
+        load_config("production", environ=PRODUCTION)
+    settings = load_config("production", environ={**PRODUCTION, "PUBLIC_URL": "https://portal.example.cn/"})
+    assert settings["PUBLIC_URL"] == "https://portal.example.cn"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "portal.example.cn",
+        "ftp://portal.example.cn",
+        "https://",
+        "https://portal.example.cn/auth",
+        "https://portal.example.cn/?next=x",
+        "https://portal.example.cn/#x",
+        "https://user@portal.example.cn",
+        "https://portal.example.cn:99999",
+        "https://portal.example.cn /x",
+    ],
+)
+def test_a_malformed_public_url_is_refused_naming_the_setting(value):
+    with pytest.raises(ConfigError, match="PUBLIC_URL"):
+        load_config("production", environ={**PRODUCTION, "PUBLIC_URL": value})
+    with pytest.raises(ConfigError, match="PUBLIC_URL"):
+        load_config("development", environ={"PUBLIC_URL": value})
+
+
+def test_development_links_point_at_make_run():
+    assert load_config(environ={})["PUBLIC_URL"] == "http://127.0.0.1:5000"
+
+
+def test_code_send_limits_come_from_the_environment_and_are_checked():
+    settings = load_config(environ={"CODE_SEND_LIMIT_PER_HOUR": "3", "CODE_SEND_LIMIT_PER_DAY": "6"})
+    assert (settings["CODE_SEND_LIMIT_PER_HOUR"], settings["CODE_SEND_LIMIT_PER_DAY"]) == (3, 6)
+    assert (
+        load_config(environ={})["CODE_SEND_LIMIT_PER_HOUR"],
+        load_config(environ={})["CODE_SEND_LIMIT_PER_DAY"],
+    ) == (
+        5,
+        10,
+    )
+    with pytest.raises(ConfigError, match="CODE_SEND_LIMIT_PER_HOUR"):
+        load_config(environ={"CODE_SEND_LIMIT_PER_HOUR": "0"})
+    with pytest.raises(ConfigError, match="CODE_SEND_LIMIT_PER_HOUR"):
+        load_config(environ={"CODE_SEND_LIMIT_PER_HOUR": "20", "CODE_SEND_LIMIT_PER_DAY": "10"})

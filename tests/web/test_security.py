@@ -37,6 +37,7 @@ def test_no_hsts_outside_production(client):
 def test_hsts_in_production(database_url, db_engine, monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "s" * 40)
     monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("PUBLIC_URL", "https://portal.example")
     app = create_app("production")
     try:
         response = app.test_client().get("/auth/sign-in", base_url="https://portal.example")
