@@ -144,8 +144,8 @@ class Run:
     deadline: float
     seed: int
     operations: list[Operation] = field(default_factory=list)
-    #: When (time.monotonic()) the app's database connections were terminated.
-    kills: list[float] = field(default_factory=list)
+    #: When (time.monotonic()) the app's database connections were terminated, and how many.
+    kills: list[tuple[float, int]] = field(default_factory=list)
     stats: Counter = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -404,12 +404,13 @@ def chaos(run: Run, gunicorn_pid: int, url: str) -> None:
                     os.kill(rng.choice(workers), signal.SIGKILL)
                     run.count("workers_killed")
             else:
-                run.kills.append(time.monotonic())
+                at = time.monotonic()
                 with engine.connect() as conn:
-                    killed = conn.execute(text(TERMINATE)).scalar()
+                    killed = conn.execute(text(TERMINATE)).scalar() or 0
                     conn.commit()
+                run.kills.append((at, killed))
                 run.count("connection_kills")
-                run.count("connections_killed", killed or 0)
+                run.count("connections_killed", killed)
     finally:
         engine.dispose()
 
@@ -465,7 +466,7 @@ def self_test(url: str, run: Run, baseline) -> dict[str, bool]:
         for fault in FAULTS:
             with make_sessionmaker(engine)() as session:
                 operations = list(run.operations)
-                what = inject(session, fault, operations, kills=run.kills)
+                what = inject(session, fault, operations)
                 result = check(session, operations, kills=run.kills)
                 session.rollback()
             new = [v for v in result.violations if v not in baseline.violations]
@@ -477,8 +478,8 @@ def self_test(url: str, run: Run, baseline) -> dict[str, bool]:
 
 
 def summarise(run: Run, outcome, seconds: float, log_path: str) -> dict:
-    outcomes = Counter(outcome_of(op, run.kills) for op in run.operations)
-    kinds = Counter(f"{op.kind}:{outcome_of(op, run.kills)}" for op in run.operations)
+    outcomes = Counter(outcome_of(op) for op in run.operations)
+    kinds = Counter(f"{op.kind}:{outcome_of(op)}" for op in run.operations)
     print(f"operations: {len(run.operations)} ({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))})")
     print(f"chaos: {run.stats['workers_killed']} workers killed, {run.stats['connection_kills']} times the "
           f"app's database connections terminated ({run.stats['connections_killed']} connections)")  # fmt: skip
@@ -527,7 +528,7 @@ def main() -> int:
     with make_sessionmaker(engine)() as session:
         operations = list(run.operations)
         if args.inject_fault:
-            print(f"injected: {inject(session, args.inject_fault, operations, kills=run.kills)}")
+            print(f"injected: {inject(session, args.inject_fault, operations)}")
         outcome = check(session, operations, kills=run.kills)
         session.rollback()
     engine.dispose()

@@ -31,9 +31,8 @@ from portal import ledger
 #: Kinds of operation, and the prefix of their ledger batch (funds) where they have one.
 KINDS = ("purchase", "refund", "allocation", "collection", "load", "deposit")
 BATCH_PREFIX = {"allocation": "alloc", "collection": "collect"}
-#: A 5xx answered this long (seconds) after the app's database connections were terminated is put
-#: down to it: each worker's connection fails once, on its next use (portal.db.ping_when_idle).
-#: A killed worker's requests get no answer at all, never a 5xx.
+#: A 5xx answered this long (seconds) after the app's database connections were terminated may be
+#: put down to it (see attribute_kills). A killed worker's requests get no answer at all, never a 5xx.
 KILL_WINDOW = 3.0
 #: At most this many examples of one kind of violation are listed.
 MAX_EXAMPLES = 10
@@ -53,6 +52,8 @@ class Attempt:
     paired: bool = False
     #: A success answer for this kind of operation (set by the client that knows the endpoint).
     success: bool = False
+    #: A 5xx put down to a terminated database connection (set by `attribute_kills`).
+    explained: bool = False
 
 
 @dataclass
@@ -83,24 +84,37 @@ class Outcome:
         return not self.violations
 
 
-def verdict(attempt: Attempt, kills: list[float]) -> str:
-    """ "ack", "unknown" or "refused" for one attempt, given when the kills happened."""
+def attribute_kills(operations: list[Operation], kills: list[tuple[float, int]]) -> None:
+    """Mark the 5xx answers that terminated database connections explain. `kills`: (when, as
+    time.monotonic(); how many connections were terminated). A terminated connection fails one
+    request, the one using it or its worker's next (portal.db.ping_when_idle), so each kill of n
+    connections explains at most the first n 5xx answers within KILL_WINDOW after it."""
+    failed = sorted(
+        (a for op in operations for a in op.attempts if a.status is not None and a.status >= 500 and a.status != 503),
+        key=lambda a: a.at,
+    )
+    for attempt in failed:
+        attempt.explained = False
+    for at, connections in sorted(kills):
+        near = [a for a in failed if not a.explained and at <= a.at <= at + KILL_WINDOW]
+        for attempt in near[:connections]:
+            attempt.explained = True
+
+
+def verdict(attempt: Attempt) -> str:
+    """ "ack", "unknown", "refused", or "error" for a 5xx that no kill explains (see attribute_kills)."""
     if attempt.success:
         return "ack"
     if attempt.status is None or attempt.status == 503:
         return "unknown"
     if attempt.status >= 500:
-        return "unknown" if explained(attempt, kills) else "error"
+        return "unknown" if attempt.explained else "error"
     return "refused"
 
 
-def explained(attempt: Attempt, kills: list[float]) -> bool:
-    return any(kill <= attempt.at <= kill + KILL_WINDOW for kill in kills)
-
-
-def outcome_of(operation: Operation, kills: list[float]) -> str:
+def outcome_of(operation: Operation) -> str:
     """ack if any attempt was acknowledged; else unknown if any may have happened; else refused."""
-    verdicts = {verdict(a, kills) for a in operation.attempts}
+    verdicts = {verdict(a) for a in operation.attempts}
     if "ack" in verdicts:
         return "ack"
     if verdicts & {"unknown", "error"}:
@@ -112,28 +126,35 @@ def outcome_of(operation: Operation, kills: list[float]) -> str:
 
 
 def check(
-    session: Session, operations: list[Operation], *, kills: list[float] = (), setup_prefix: str = "soak-setup:"
+    session: Session,
+    operations: list[Operation],
+    *,
+    kills: list[tuple[float, int]] = (),
+    setup_prefix: str = "soak-setup:",
 ) -> Outcome:
-    """Hold the clients' record against the database. Read-only."""
+    """Hold the clients' record against the database. Read-only. `kills`: see `attribute_kills`."""
     out = Outcome()
+    attribute_kills(operations, kills)
     books = _Books(session)
     by_kind = defaultdict(list)
     for operation in operations:
         by_kind[operation.kind].append(operation)
-        out.counts[outcome_of(operation, kills)] += 1
+        out.counts[outcome_of(operation)] += 1
     problems: dict[str, list[str]] = defaultdict(list)
     for operation in operations:
-        _check_operation(books, operation, outcome_of(operation, kills), problems)
+        _check_operation(books, operation, outcome_of(operation), problems)
     _check_nothing_unasked(books, by_kind, problems)
     _check_journal_claims(books, setup_prefix, problems)
-    _check_answers(operations, kills, problems, out)
+    _check_answers(operations, problems, out)
     _check_no_negative(session, problems)
     report = ledger.verify(session)
     if not report.ok:
         problems["ledger verify failed"].extend(report.problems)
     for description, examples in problems.items():
         shown = "; ".join(examples[:MAX_EXAMPLES]) + (" ..." if len(examples) > MAX_EXAMPLES else "")
-        out.violations.append(f"{description} ({len(examples)}): {shown}")
+        kinds = Counter(e.split(" ", 1)[0] for e in examples if e.split(" ", 1)[0] in KINDS)
+        by_kind = "".join(f", {kind} {n}" for kind, n in sorted(kinds.items())) if len(kinds) > 1 else ""
+        out.violations.append(f"{description} ({len(examples)}{by_kind}): {shown}")
     return out
 
 
@@ -285,15 +306,15 @@ def _check_journal_claims(books: _Books, setup_prefix: str, problems) -> None:
             )
 
 
-def _check_answers(operations: list[Operation], kills: list[float], problems, out: Outcome) -> None:
+def _check_answers(operations: list[Operation], problems, out: Outcome) -> None:
     """Both answers of a pair sent at once agree; no 5xx without a kill to explain it."""
     for op in operations:
         for attempt in op.attempts:
-            if verdict(attempt, kills) == "error":
+            if verdict(attempt) == "error":
                 out.unexplained_5xx += 1
                 problems["5xx answers no kill explains"].append(f"{op.kind} {op.key}: {attempt.status}")
         pair = [a for a in op.attempts if a.paired][:2]
-        if len(pair) == 2 and all(verdict(a, kills) in ("ack", "refused", "error") for a in pair):
+        if len(pair) == 2 and all(verdict(a) in ("ack", "refused", "error") for a in pair):
             if pair[0].answer != pair[1].answer:
                 out.duplicate_mismatches += 1
                 problems["duplicates sent at once that got different answers"].append(
@@ -319,7 +340,7 @@ def _check_no_negative(session: Session, problems) -> None:
 FAULTS = ("duplicate", "negative", "conservation", "lost")
 
 
-def inject(session: Session, fault: str, operations: list[Operation], *, kills: list[float] = ()) -> str:
+def inject(session: Session, fault: str, operations: list[Operation]) -> str:
     """Write one bad row (flush, never commit: roll back to undo) or, for "lost", add to the
     record an acknowledged operation that is not in the books. Returns what was done."""
     if fault == "lost":
@@ -328,7 +349,7 @@ def inject(session: Session, fault: str, operations: list[Operation], *, kills: 
         )
         return "an acknowledged deposit the books never saw"
     acked = next(
-        (op for op in operations if op.kind == "purchase" and outcome_of(op, kills) == "ack" and op.attempts),
+        (op for op in operations if op.kind == "purchase" and outcome_of(op) == "ack" and op.attempts),
         None,
     )
     row = session.execute(

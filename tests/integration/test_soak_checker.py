@@ -88,8 +88,8 @@ def test_duplicates_with_different_answers_fail(session, world):
 
 def test_a_5xx_is_unknown_only_right_after_a_database_kill(session, world):
     world[3].attempts = [Attempt(500, (500,), at=100.0)]
-    assert _check(session, world, kills=[99.0]).ok
-    outcome = _check(session, world, kills=[90.0])
+    assert _check(session, world, kills=[(99.0, 1)]).ok
+    outcome = _check(session, world, kills=[(90.0, 1)])
     assert outcome.unexplained_5xx == 1
     assert any(v.startswith("5xx answers no kill explains") for v in outcome.violations)
 
@@ -104,3 +104,9 @@ def test_an_effect_no_client_asked_for_fails(session, world):
     del world[1]
     outcome = _check(session, world)
     assert any(v.startswith("rows no client asked for") for v in outcome.violations)
+
+
+def test_a_kill_explains_one_5xx_per_connection_it_terminated(session, world):
+    world[3].attempts = [Attempt(500, (500,), at=100.0), Attempt(500, (500,), at=100.5)]
+    assert _check(session, world, kills=[(99.0, 2)]).ok
+    assert _check(session, world, kills=[(99.0, 1)]).unexplained_5xx == 1
