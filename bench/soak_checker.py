@@ -33,7 +33,7 @@ KINDS = ("purchase", "refund", "allocation", "collection", "load", "deposit")
 BATCH_PREFIX = {"allocation": "alloc", "collection": "collect"}
 #: A 5xx answered this long (seconds) after the app's database connections were terminated may be
 #: put down to it (see attribute_kills). A killed worker's requests get no answer at all, never a 5xx.
-KILL_WINDOW = 3.0
+KILL_WINDOW = 5.0
 #: At most this many examples of one kind of violation are listed.
 MAX_EXAMPLES = 10
 
