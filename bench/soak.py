@@ -52,7 +52,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import text  # noqa: E402
 
 from bench._common import free_port, rebuild_database, serve  # noqa: E402
-from bench.soak_checker import FAULTS, Attempt, Operation, check, inject, outcome_of  # noqa: E402
+from bench.soak_checker import FAULTS, KINDS, Attempt, Operation, check, inject, outcome_of  # noqa: E402
 from portal import ledger  # noqa: E402
 from portal.auth.services import create_user  # noqa: E402
 from portal.cards.models import Card  # noqa: E402
@@ -477,6 +477,18 @@ def self_test(url: str, run: Run, baseline) -> dict[str, bool]:
     return caught
 
 
+def coverage_problems(run: Run) -> list[str]:
+    """A soak that never exercised an operation proves nothing about it: say so."""
+    problems = []
+    if run.stats["sign_in_failures"]:
+        problems.append(f"clients that could not sign in: {run.stats['sign_in_failures']}")
+    acknowledged = Counter(op.kind for op in run.operations if outcome_of(op) == "ack")
+    missing = [kind for kind in KINDS if not acknowledged[kind]]
+    if missing:
+        problems.append(f"no acknowledged operation of kind {', '.join(missing)}: the soak did not exercise it")
+    return problems
+
+
 def summarise(run: Run, outcome, seconds: float, log_path: str) -> dict:
     outcomes = Counter(outcome_of(op) for op in run.operations)
     kinds = Counter(f"{op.kind}:{outcome_of(op)}" for op in run.operations)
@@ -532,6 +544,7 @@ def main() -> int:
         outcome = check(session, operations, kills=run.kills)
         session.rollback()
     engine.dispose()
+    outcome.violations += coverage_problems(run)
     figures = summarise(run, outcome, seconds, log.name)
     status = 0 if outcome.ok else 1
     if args.self_test:
