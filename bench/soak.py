@@ -30,6 +30,7 @@ import argparse
 import http.client
 import itertools
 import json
+import logging
 import os
 import random
 import re
@@ -157,15 +158,19 @@ class Run:
             self.stats[name] += n
 
     def http(self, method: str, path: str, body: bytes | None, headers: dict):
-        """(status, headers, body text); status None when no answer came."""
-        self.count("requests")
+        """(status, headers, body text, request id); status None when no answer came. The id goes
+        in an X-Soak-Request header: the server names it when it logs an error (see soak_app)."""
+        with self.lock:
+            self.stats["requests"] += 1
+            request_id = str(self.stats["requests"])
+        headers = {**headers, "X-Soak-Request": request_id}
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=TIMEOUT)
         try:
             conn.request(method, path, body, headers)
             response = conn.getresponse()
-            return response.status, response.headers, response.read().decode("utf-8", "replace")
+            return response.status, response.headers, response.read().decode("utf-8", "replace"), request_id
         except (OSError, http.client.HTTPException):
-            return None, {}, ""
+            return None, {}, "", request_id
         finally:
             conn.close()
 
@@ -220,23 +225,24 @@ class Browser:
         if form is not None:
             body = urlencode(form).encode()
             headers["Content-Type"] = "application/x-www-form-urlencoded"
-        status, response_headers, html = self.run.http(method, path, body, headers)
+        status, response_headers, html, request_id = self.run.http(method, path, body, headers)
         for cookie in (response_headers.get_all("Set-Cookie") if status else None) or []:
             name, _, rest = cookie.partition("=")
             with self.lock:
                 self.cookies[name.strip()] = rest.split(";", 1)[0]
-        return status, response_headers, html
+        return status, response_headers, html, request_id
 
     def post(self, path: str, form: dict, done: str) -> Attempt:
         """POST a form; success is a redirect to the path `done` (a pattern)."""
-        status, headers, _html = self.request("POST", path, form)
+        status, headers, _html, request_id = self.request("POST", path, form)
         where = urlsplit(headers.get("Location", "")).path if status in (302, 303) else ""
         answer = (status, where) if where else (status,)
-        return Attempt(status, answer, time.monotonic(), success=bool(where and re.fullmatch(done, where)))
+        success = bool(where and re.fullmatch(done, where))
+        return Attempt(status, answer, time.monotonic(), success=success, request_id=request_id)
 
     def sign_in(self, username: str) -> bool:
         for _ in range(10):
-            status, _headers, html = self.request("GET", "/auth/sign-in")
+            status, _headers, html, _id = self.request("GET", "/auth/sign-in")
             if status == 200:
                 form = {"csrf_token": hidden(html, "csrf_token"), "region": "11", "username": username,
                         "password": PASSWORD}  # fmt: skip
@@ -293,15 +299,16 @@ def terminal_client(run: Run, index: int) -> None:
 
 def _terminal_call(run: Run, key: str, path: str, body: dict) -> Attempt:
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
-    status, _headers, payload = run.http("POST", path, json.dumps(body).encode(), headers)
+    status, _headers, payload, request_id = run.http("POST", path, json.dumps(body).encode(), headers)
     at = time.monotonic()
     try:
         data = json.loads(payload) if status else {}
     except ValueError:
         data = {}
     if status == 200 and "purchase_id" in data:
-        return Attempt(status, (status, data["approved"], data["purchase_id"], data["code"]), at, success=True)
-    return Attempt(status, (status, (data.get("error") or {}).get("code")), at)
+        answer = (status, data["approved"], data["purchase_id"], data["code"])
+        return Attempt(status, answer, at, success=True, request_id=request_id)
+    return Attempt(status, (status, (data.get("error") or {}).get("code")), at, request_id=request_id)
 
 
 def admin_client(run: Run, index: int) -> None:
@@ -322,18 +329,18 @@ def admin_client(run: Run, index: int) -> None:
 
 
 def _funds_batch(run: Run, browser: Browser, rng: random.Random, kind: str, page: str) -> None:
-    status, _headers, html = browser.request("GET", page)
+    status, _headers, html, _id = browser.request("GET", page)
     cards = re.findall(r'<input name="amount-(\d+)"(?![^>]*\bdisabled)[^>]*>', html) if status == 200 else []
     if not cards:
         time.sleep(0.2)
         return
     amounts = {f"amount-{card}": f"{rng.randint(1, 5)}.00" for card in rng.sample(cards, rng.randint(1, 3))}
     form = {"csrf_token": hidden(html, "csrf_token"), "action": "preview", **amounts}
-    status, headers, _html = browser.request("POST", page, form)
+    status, headers, _html, _id = browser.request("POST", page, form)
     if status != 302:  # no preview: nothing was asked of the books yet
         return
     preview = urlsplit(headers["Location"]).path
-    status, _headers, html = browser.request("GET", preview)
+    status, _headers, html, _id = browser.request("GET", preview)
     confirm = re.search(r'<form method="post" action="([^"]*/confirm)"', html) if status == 200 else None
     if confirm is None:
         return
@@ -345,7 +352,7 @@ def _funds_batch(run: Run, browser: Browser, rng: random.Random, kind: str, page
 
 
 def _chip_load(run: Run, browser: Browser, rng: random.Random) -> None:
-    status, _headers, html = browser.request("GET", "/chips/load")
+    status, _headers, html, _id = browser.request("GET", "/chips/load")
     cards = options(html, "card_id") if status == 200 else []
     key = hidden(html, "key")
     if not cards or not key:
@@ -368,7 +375,7 @@ def staff_client(run: Run, index: int) -> None:
     for n in itertools.count(1):
         if not run.running():
             return
-        status, _headers, html = browser.request("GET", "/funds/deposits")
+        status, _headers, html, _id = browser.request("GET", "/funds/deposits")
         customers = options(html, "customer_id") if status == 200 else []
         key = hidden(html, "key")
         if not customers or not key:
@@ -428,6 +435,43 @@ def _children(pid: int) -> list[int]:
         return []
 
 
+# --- the server ----------------------------------------------------------------------------------
+
+
+def soak_app():
+    """The portal as gunicorn serves it, plus one line on stderr per unhandled error naming the
+    request (X-Soak-Request) and whether it was a lost database connection: so a 5xx is put down to
+    a kill only when the server says so."""
+    from portal import create_app
+
+    app = create_app()
+    app.logger.addHandler(_ErrorNote())
+    return app
+
+
+class _ErrorNote(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        from flask import has_request_context, request
+        from sqlalchemy.exc import DBAPIError, OperationalError
+
+        if not record.exc_info or not has_request_context() or not str(record.msg).startswith("unhandled error"):
+            return
+        error = record.exc_info[1]
+        lost = isinstance(error, OperationalError) or (isinstance(error, DBAPIError) and error.connection_invalidated)
+        sys.stderr.write(f"soak-error {request.headers.get('X-Soak-Request', '-')} {type(error).__name__} {lost}\n")
+        sys.stderr.flush()
+
+
+def server_errors(log_path: str) -> dict[str, bool]:
+    """{request id: the error was a lost database connection} from the server's log."""
+    errors = {}
+    for line in Path(log_path).read_text(errors="replace").splitlines():
+        if line.startswith("soak-error "):
+            _word, request_id, _name, lost = line.split()
+            errors[request_id] = lost == "True"
+    return errors
+
+
 # --- the run -------------------------------------------------------------------------------------
 
 
@@ -437,7 +481,7 @@ def drive(url: str, world: World, args, log) -> Run:
     env.update(DATABASE_URL=url, PORTAL_ENV="development", TERMINAL_REQUEST_LIMIT="1000000 per minute",
                TERMINAL_AUTH_FAILURE_LIMIT="1000000 per minute")  # fmt: skip
     port = free_port()
-    server = serve("portal:create_app()", port, env, workers=args.workers, log=log)
+    server = serve("bench.soak:soak_app()", port, env, workers=args.workers, log=log)
     run = Run(port, world, time.monotonic() + args.seconds, args.seed)
     threads = [threading.Thread(target=chaos, args=(run, server.pid, url), daemon=True)]
     for i in range(args.clients):
@@ -458,7 +502,7 @@ def drive(url: str, world: World, args, log) -> Run:
     return run
 
 
-def self_test(url: str, run: Run, baseline) -> dict[str, bool]:
+def self_test(url: str, run: Run, baseline, errors: dict[str, bool]) -> dict[str, bool]:
     """Each fault injected in turn (rolled back): caught when the checker finds something new."""
     engine = make_engine(url)
     caught = {}
@@ -467,7 +511,7 @@ def self_test(url: str, run: Run, baseline) -> dict[str, bool]:
             with make_sessionmaker(engine)() as session:
                 operations = list(run.operations)
                 what = inject(session, fault, operations)
-                result = check(session, operations, kills=run.kills)
+                result = check(session, operations, kills=run.kills, server_errors=errors)
                 session.rollback()
             new = [v for v in result.violations if v not in baseline.violations]
             caught[fault] = bool(new)
@@ -541,14 +585,14 @@ def main() -> int:
         operations = list(run.operations)
         if args.inject_fault:
             print(f"injected: {inject(session, args.inject_fault, operations)}")
-        outcome = check(session, operations, kills=run.kills)
+        outcome = check(session, operations, kills=run.kills, server_errors=server_errors(log.name))
         session.rollback()
     engine.dispose()
     outcome.violations += coverage_problems(run)
     figures = summarise(run, outcome, seconds, log.name)
     status = 0 if outcome.ok else 1
     if args.self_test:
-        caught = self_test(args.database_url, run, outcome)
+        caught = self_test(args.database_url, run, outcome, server_errors(log.name))
         figures["self_test"] = caught
         status = status or (0 if all(caught.values()) else 2)
     print(json.dumps(figures, ensure_ascii=False))

@@ -54,6 +54,8 @@ class Attempt:
     success: bool = False
     #: A 5xx put down to a terminated database connection (set by `attribute_kills`).
     explained: bool = False
+    #: The request's id (the server names it when it logs an error).
+    request_id: str = ""
 
 
 @dataclass
@@ -84,17 +86,23 @@ class Outcome:
         return not self.violations
 
 
-def attribute_kills(operations: list[Operation], kills: list[tuple[float, int]]) -> None:
-    """Mark the 5xx answers that terminated database connections explain. `kills`: (when, as
-    time.monotonic(); how many connections were terminated). A terminated connection fails one
-    request, the one using it or its worker's next (portal.db.ping_when_idle), so each kill of n
-    connections explains at most the first n 5xx answers within KILL_WINDOW after it."""
+def attribute_kills(
+    operations: list[Operation], kills: list[tuple[float, int]], server_errors: dict[str, bool] | None = None
+) -> None:
+    """Mark the 5xx answers that terminated database connections explain. `server_errors`: {request
+    id: the server logged the error as a lost database connection}; it decides where it names the
+    request. Otherwise `kills` do: (when, as time.monotonic(); how many connections were
+    terminated). A terminated connection fails one request, the one using it or its worker's next
+    (portal.db.ping_when_idle), so each kill of n connections explains at most the first n 5xx
+    answers within KILL_WINDOW after it."""
+    server_errors = server_errors or {}
     failed = sorted(
         (a for op in operations for a in op.attempts if a.status is not None and a.status >= 500 and a.status != 503),
         key=lambda a: a.at,
     )
     for attempt in failed:
-        attempt.explained = False
+        attempt.explained = server_errors.get(attempt.request_id, False)
+    failed = [a for a in failed if a.request_id not in server_errors]
     for at, connections in sorted(kills):
         near = [a for a in failed if not a.explained and at <= a.at <= at + KILL_WINDOW]
         for attempt in near[:connections]:
@@ -130,11 +138,13 @@ def check(
     operations: list[Operation],
     *,
     kills: list[tuple[float, int]] = (),
+    server_errors: dict[str, bool] | None = None,
     setup_prefix: str = "soak-setup:",
 ) -> Outcome:
-    """Hold the clients' record against the database. Read-only. `kills`: see `attribute_kills`."""
+    """Hold the clients' record against the database. Read-only. `kills`, `server_errors`: see
+    `attribute_kills`."""
     out = Outcome()
-    attribute_kills(operations, kills)
+    attribute_kills(operations, kills, server_errors)
     books = _Books(session)
     by_kind = defaultdict(list)
     for operation in operations:

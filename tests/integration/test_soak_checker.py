@@ -110,3 +110,10 @@ def test_a_kill_explains_one_5xx_per_connection_it_terminated(session, world):
     world[3].attempts = [Attempt(500, (500,), at=100.0), Attempt(500, (500,), at=100.5)]
     assert _check(session, world, kills=[(99.0, 2)]).ok
     assert _check(session, world, kills=[(99.0, 1)]).unexplained_5xx == 1
+
+
+def test_the_server_s_word_on_a_5xx_overrides_the_kill_timing(session, world):
+    world[3].attempts = [Attempt(500, (500,), at=100.0, request_id="7")]
+    assert _check(session, world, kills=[(10.0, 1)], server_errors={"7": True}).ok
+    outcome = _check(session, world, kills=[(99.0, 1)], server_errors={"7": False})
+    assert outcome.unexplained_5xx == 1
