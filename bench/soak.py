@@ -12,7 +12,8 @@ workers and database connections killed at random; then the books are checked.
   preview's batch id), and requests chip loads (the form's hidden key); the staff member records
   deposits (the form's hidden key). Forms are read like a browser does: CSRF token and keys from
   the HTML, cookies kept. About one operation in five is sent twice at once (two connections, one
-  key); one with no answer (connection lost, 5xx, 503) is retried with the same key.
+  key); most that get no answer (connection lost, 5xx, 503) are retried with the same key, the
+  rest stay unknown (in the books once or not at all).
 - Chaos: every few seconds a gunicorn worker is SIGKILLed (gunicorn starts another) or every
   database connection of the app is terminated (`pg_terminate_backend`).
 - Then bench/soak_checker.py holds what the clients were told against the books.
@@ -69,8 +70,9 @@ ADMIN, STAFF = "soak_admin", "soak_staff"
 CARDS = 24
 #: Each card starts with this much on its reserve and on its chip purse (fen); the unit account more.
 CARD_FUNDS, UNIT_FUNDS = 10_000_00, 1_000_000_00
-#: Share of operations sent twice at once, and retries of one that got no answer.
-DUPLICATE_RATE, RETRIES = 0.2, 3
+#: Share of operations sent twice at once; share of those that got no answer retried, and how often
+#: (the others stay unknown: the checker then accepts them in the books once or not at all).
+DUPLICATE_RATE, RETRY_RATE, RETRIES = 0.2, 0.7, 3
 #: Seconds a request may take (a killed worker's connection is reset long before).
 TIMEOUT = 30
 #: Client roles, dealt round-robin: most traffic is terminals, then the fleet admin, then staff.
@@ -174,12 +176,12 @@ class Run:
         finally:
             conn.close()
 
-    def send(self, op: Operation, fire, *, duplicate: bool) -> Operation:
-        """Send `op` once, or twice at once; retry with the same key while nothing answered."""
-        op.duplicate = duplicate
+    def send(self, op: Operation, fire, rng: random.Random) -> Operation:
+        """Send `op` once, or twice at once; mostly retry with the same key while nothing answered."""
+        op.duplicate = rng.random() < DUPLICATE_RATE
         self.operations.append(op)
-        op.attempts += _at_once(fire) if duplicate else [fire()]
-        for _ in range(RETRIES):
+        op.attempts += _at_once(fire) if op.duplicate else [fire()]
+        for _ in range(RETRIES if rng.random() < RETRY_RATE else 0):
             if any(a.success for a in op.attempts) or not any(_no_answer(a) for a in op.attempts[-2:]):
                 break
             time.sleep(0.3)
@@ -291,7 +293,7 @@ def terminal_client(run: Run, index: int) -> None:
                     "at": utcnow().isoformat()}  # fmt: skip
             op = Operation("purchase", f"{terminal_id}:{seq}", body["amount_fen"])
         path = "/api/terminal/v1/" + ("refunds" if op.kind == "refund" else "purchases")
-        run.send(op, partial(_terminal_call, run, key, path, body), duplicate=rng.random() < DUPLICATE_RATE)
+        run.send(op, partial(_terminal_call, run, key, path, body), rng)
         approved = [a.answer for a in op.attempts if a.success and a.answer[1]]
         if op.kind == "purchase" and approved:
             refundable.append((station, approved[0][2], op.amount))
@@ -348,7 +350,7 @@ def _funds_batch(run: Run, browser: Browser, rng: random.Random, kind: str, page
     op = Operation(kind, preview.rsplit("/", 1)[1], total)
     form = {"csrf_token": hidden(html, "csrf_token"), "password": PASSWORD}
     done = re.escape(preview) + "/receipt"
-    run.send(op, lambda: browser.post(unescape(confirm.group(1)), form, done), duplicate=rng.random() < DUPLICATE_RATE)
+    run.send(op, lambda: browser.post(unescape(confirm.group(1)), form, done), rng)
 
 
 def _chip_load(run: Run, browser: Browser, rng: random.Random) -> None:
@@ -362,7 +364,7 @@ def _chip_load(run: Run, browser: Browser, rng: random.Random) -> None:
     form = {"csrf_token": hidden(html, "csrf_token"), "key": key, "card_id": rng.choice(cards),
             "amount": f"{yuan}.00", "password": PASSWORD}  # fmt: skip
     op = Operation("load", key, yuan * 100)
-    run.send(op, lambda: browser.post("/chips/load", form, "/chips/load"), duplicate=rng.random() < DUPLICATE_RATE)
+    run.send(op, lambda: browser.post("/chips/load", form, "/chips/load"), rng)
 
 
 def staff_client(run: Run, index: int) -> None:
@@ -386,7 +388,7 @@ def staff_client(run: Run, index: int) -> None:
                 "amount": f"{yuan}.00", "bank_reference": f"SOAK-{run.seed}-{index}-{n}", "memo": "soak"}  # fmt: skip
         op = Operation("deposit", key, yuan * 100)
         fire = partial(browser.post, "/funds/deposits", form, "/funds/deposits")
-        run.send(op, fire, duplicate=rng.random() < DUPLICATE_RATE)
+        run.send(op, fire, rng)
 
 
 CLIENTS = {"terminal": terminal_client, "admin": admin_client, "staff": staff_client}
