@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt |
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: install translations translations-update migrate demo run test lint bench clean
+.PHONY: install translations translations-update migrate demo run test lint bench soak clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,13 @@ test: translations lint
 
 bench: install
 	$(BIN)/python bench/ledger.py
+
+# The crash test (bench/soak.py): gunicorn on PostgreSQL under concurrent clients, duplicates and
+# random worker/connection kills, then the books checked; --self-test shows the checker catches
+# injected faults. Rebuilds $$SOAK_DATABASE_URL (default: a local database named portal_soak).
+SOAK_SECONDS ?= 60
+soak: translations
+	$(BIN)/python bench/soak.py --seconds $(SOAK_SECONDS) --self-test
 
 clean:
 	rm -rf $(VENV) instance/*.db*

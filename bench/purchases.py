@@ -20,8 +20,6 @@ import json
 import multiprocessing
 import os
 import random
-import socket
-import subprocess
 import sys
 import time
 from datetime import date
@@ -30,15 +28,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import make_url, text  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 
+from bench._common import free_port, rebuild_database, serve  # noqa: E402
 from portal import ledger  # noqa: E402
 from portal.cards.models import Card  # noqa: E402
 from portal.clock import utcnow  # noqa: E402
 from portal.customers.models import Customer  # noqa: E402
 from portal.db import make_engine, make_sessionmaker  # noqa: E402
 from portal.reference.models import Product, Region, Station  # noqa: E402
-from portal.schema import upgrade  # noqa: E402
 from portal.stations.terminals import create_terminal  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/portal_stations_bench"
@@ -65,18 +63,8 @@ def hello_app():
 
 
 def prepare(url: str, cards: int) -> tuple[str, list[str]]:
-    admin = make_engine(make_url(url).set(database="postgres").render_as_string(hide_password=False))
-    name = make_url(url).database
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar():
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
+    rebuild_database(url)
     engine = make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    with engine.begin() as conn:
-        upgrade(conn)
     now = utcnow()
     with make_sessionmaker(engine)() as session:
         region = Region(code="11", name_zh="北京", name_en="Beijing")
@@ -110,30 +98,6 @@ def prepare(url: str, cards: int) -> tuple[str, list[str]]:
         session.commit()
     engine.dispose()
     return key, numbers
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def serve(app_spec: str, port: int, env: dict, threads: int = 1) -> subprocess.Popen:
-    """gunicorn with 2 workers; with threads > 1, gthread workers of that many threads each."""
-    workers = ["-w", "2"] + (["-k", "gthread", "--threads", str(threads)] if threads > 1 else [])
-    proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), *workers, "-b", f"127.0.0.1:{port}", "--log-level", "warning", app_spec],
-        cwd=ROOT,
-        env=env,
-    )
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise SystemExit(f"gunicorn did not start for {app_spec}")
 
 
 def _client(args) -> tuple[int, int]:
