@@ -13,6 +13,16 @@ class Config:
     #: SQLAlchemy URL; None means "a SQLite file in the instance folder" (resolved by create_app).
     DATABASE_URL: str | None = None
     SQL_ECHO = False
+    #: PostgreSQL limits for web pages and the terminal API, in milliseconds (0: none). A request that
+    #: waits longer for a row lock, runs one statement longer, or leaves its transaction idle longer
+    #: is stopped and rolled back: a 503 with Retry-After, nothing changed (see portal.db.Timeouts).
+    DB_LOCK_TIMEOUT_MS = 3000
+    DB_STATEMENT_TIMEOUT_MS = 15000
+    DB_IDLE_IN_TRANSACTION_TIMEOUT_MS = 30000
+    #: CLI commands and other work outside a request (ledger verify, points expiry, the statistics
+    #: rebuild, migrations) keep the lock timeout but get this statement timeout (0: none) and no
+    #: idle-in-transaction limit.
+    DB_JOB_STATEMENT_TIMEOUT_MS = 0
 
     BABEL_DEFAULT_LOCALE = "zh_CN"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -105,9 +115,21 @@ _ENV_SETTINGS = {
     "MAIL_BACKEND": str,
     "MAIL_SENDER": str,
     "PASSWORD_MIN_LENGTH": int,
+    "DB_LOCK_TIMEOUT_MS": int,
+    "DB_STATEMENT_TIMEOUT_MS": int,
+    "DB_IDLE_IN_TRANSACTION_TIMEOUT_MS": int,
+    "DB_JOB_STATEMENT_TIMEOUT_MS": int,
     "TERMINAL_AUTH_FAILURE_LIMIT": str,
     "TERMINAL_REQUEST_LIMIT": str,
 }
+
+#: The database time limits, in milliseconds (0: none).
+DB_TIMEOUT_SETTINGS = (
+    "DB_LOCK_TIMEOUT_MS",
+    "DB_STATEMENT_TIMEOUT_MS",
+    "DB_IDLE_IN_TRANSACTION_TIMEOUT_MS",
+    "DB_JOB_STATEMENT_TIMEOUT_MS",
+)
 
 
 class ConfigError(RuntimeError):
@@ -132,6 +154,9 @@ def load_config(name: str | None = None, environ: dict[str, str] | None = None) 
                 raise ConfigError(f"{key} must be {parse.__name__}") from None
     if not 8 <= settings["PASSWORD_MIN_LENGTH"] <= 64:
         raise ConfigError("PASSWORD_MIN_LENGTH must be 8 to 64 (MLPS 2.0 requires at least 8)")
+    for key in DB_TIMEOUT_SETTINGS:
+        if settings[key] < 0:
+            raise ConfigError(f"{key} must be 0 (no limit) or a number of milliseconds")
     if settings.get("REDIS_URL") and "RATELIMIT_STORAGE_URI" not in environ:
         settings["RATELIMIT_STORAGE_URI"] = settings["REDIS_URL"]
     if name == "production":
