@@ -10,8 +10,18 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, DateTime, Engine, ForeignKeyConstraint, Integer, MetaData, create_engine, event, exc
-from sqlalchemy.orm import DeclarativeBase, sessionmaker
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Engine,
+    ForeignKeyConstraint,
+    Integer,
+    MetaData,
+    create_engine,
+    event,
+    exc,
+)
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
@@ -104,6 +114,21 @@ def make_engine(
     return engine
 
 
+_SET_TIMEOUTS_SQL = (
+    "SELECT set_config('lock_timeout', %(lock)s, {local}), "
+    "set_config('statement_timeout', %(statement)s, {local}), "
+    "set_config('idle_in_transaction_session_timeout', %(idle)s, {local})"
+)
+
+
+def _timeout_values(timeouts: Timeouts) -> dict[str, str]:
+    return {
+        "lock": str(timeouts.lock_ms),
+        "statement": str(timeouts.statement_ms),
+        "idle": str(timeouts.idle_in_transaction_ms),
+    }
+
+
 def set_timeouts_on_connect(engine: Engine, timeouts: Timeouts) -> None:
     """Set the PostgreSQL time limits on each new connection, with one statement, for its whole life.
 
@@ -115,11 +140,7 @@ def set_timeouts_on_connect(engine: Engine, timeouts: Timeouts) -> None:
     connection ran it, put the same limits on the web's database role instead
     (`ALTER ROLE ... SET lock_timeout = '3s'`, see README, Production recipe).
     """
-    values = {
-        "lock": str(timeouts.lock_ms),
-        "statement": str(timeouts.statement_ms),
-        "idle": str(timeouts.idle_in_transaction_ms),
-    }
+    sql, values = _SET_TIMEOUTS_SQL.format(local="false"), _timeout_values(timeouts)
 
     @event.listens_for(engine, "connect")
     def _set_timeouts(dbapi_connection, _record):
@@ -128,15 +149,18 @@ def set_timeouts_on_connect(engine: Engine, timeouts: Timeouts) -> None:
         dbapi_connection.autocommit = True
         try:
             cursor = dbapi_connection.cursor()
-            cursor.execute(
-                "SELECT set_config('lock_timeout', %(lock)s, false), "
-                "set_config('statement_timeout', %(statement)s, false), "
-                "set_config('idle_in_transaction_session_timeout', %(idle)s, false)",
-                values,
-            )
+            cursor.execute(sql, values)
             cursor.close()
         finally:
             dbapi_connection.autocommit = autocommit
+
+
+def set_local_timeouts(session: Session, timeouts: Timeouts) -> None:
+    """Other limits for the session's current transaction only (PostgreSQL; SQLite has none): for
+    work inside a request that is meant to take long, such as a streamed download."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    session.connection().exec_driver_sql(_SET_TIMEOUTS_SQL.format(local="true"), _timeout_values(timeouts))
 
 
 #: PostgreSQL's SQLSTATEs for giving up: lock_not_available (lock_timeout, NOWAIT), query_canceled

@@ -92,3 +92,20 @@ def test_real_lock_and_statement_timeouts_are_busy(db_engine, database_url):
         engine.dispose()
     assert lock_wait.value.orig.sqlstate == "55P03" and is_busy(lock_wait.value)
     assert long_statement.value.orig.sqlstate == "57014" and is_busy(long_statement.value)
+
+
+@pytest.mark.postgres
+def test_set_local_timeouts_lasts_one_transaction(db_engine, database_url):
+    from portal.db import make_sessionmaker, set_local_timeouts
+
+    engine = pg_engine(database_url, lock_ms=250, statement_ms=1500, idle_in_transaction_ms=60_000)
+    session = make_sessionmaker(engine)()
+    try:
+        set_local_timeouts(session, Timeouts(lock_ms=250))
+        assert session.execute(text("SHOW statement_timeout")).scalar() == "0"
+        assert session.execute(text("SHOW idle_in_transaction_session_timeout")).scalar() == "0"
+        session.rollback()
+        assert session.execute(text("SHOW statement_timeout")).scalar() == "1500ms"
+    finally:
+        session.close()
+        engine.dispose()
