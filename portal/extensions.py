@@ -47,7 +47,13 @@ class Database:
 
     @property
     def engine(self):
-        return current_app.extensions[self._kind()][0]
+        """The app's engine: the one requests use (and what tests watch)."""
+        return current_app.extensions["portal.db"][0]
+
+    @property
+    def jobs(self) -> JobsDatabase:
+        """The jobs engine, as Flask-Migrate wants a database: migrations run under the CLI's limits."""
+        return JobsDatabase()
 
     @property
     def session(self) -> Session:
@@ -63,6 +69,16 @@ class Database:
         session = g.pop("db_session", None)
         if session is not None:
             session.close()
+
+
+class JobsDatabase:
+    """`metadata` and `engine` (the jobs engine) for Flask-Migrate."""
+
+    metadata = Base.metadata
+
+    @property
+    def engine(self):
+        return current_app.extensions["portal.db.jobs"][0]
 
 
 def web_timeouts(config) -> Timeouts:

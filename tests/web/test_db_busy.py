@@ -225,8 +225,11 @@ def test_web_connections_carry_the_limits_and_cli_commands_no_statement_timeout(
         assert show(db.session, "lock_timeout") == "250ms"
         assert show(db.session, "statement_timeout") == "5s"
         assert show(db.session, "idle_in_transaction_session_timeout") == "4s"
-    with busy_app.extensions["portal.db"][0].connect() as connection:
-        assert connection.execute(text("SHOW statement_timeout")).scalar() == "5s"
+    with busy_app.app_context():
+        with db.engine.connect() as connection:  # the app's engine is the web one, also outside a request
+            assert connection.execute(text("SHOW statement_timeout")).scalar() == "5s"
+        with busy_app.extensions["migrate"].db.engine.connect() as connection:  # migrations: the CLI's
+            assert connection.execute(text("SHOW statement_timeout")).scalar() == "0"
 
     @busy_app.cli.command("show-timeouts")
     def show_timeouts():
