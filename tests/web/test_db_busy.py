@@ -127,6 +127,22 @@ def test_api_answers_503_busy_retry_while_the_purse_is_locked_then_the_same_requ
 
 
 @pytest.mark.postgres
+def test_a_refund_is_503_while_the_cards_accounts_are_locked(busy_app, db_engine, session, station):
+    client = busy_app.test_client()
+    headers = {"Authorization": f"Bearer {station['key']}"}
+    purchase_id = purchase(client, station["key"], seq=1).get_json()["purchase_id"]
+    refund = {"purchase_id": purchase_id, "terminal_seq": 2}
+    before = books(session, station["card_id"])
+    with lock_card_accounts(db_engine, station["card_id"]):
+        response = client.post("/api/terminal/v1/refunds", json=refund, headers=headers)
+        assert response.status_code == 503, response.get_json()
+        assert response.get_json()["error"]["code"] == "busy_retry" and response.headers["Retry-After"]
+        assert books(session, station["card_id"]) == before
+    assert client.post("/api/terminal/v1/refunds", json=refund, headers=headers).status_code == 200
+    assert books(session, station["card_id"])[0] == before[0] + 30_000
+
+
+@pytest.mark.postgres
 def test_a_statement_over_its_time_is_the_same_503(db_engine, database_url, clock, session, station):
     """The lock is waited for longer than a statement may run: statement_timeout stops it."""
     app = make_app(database_url, clock, DB_LOCK_TIMEOUT_MS=10_000, DB_STATEMENT_TIMEOUT_MS=200)
