@@ -14,6 +14,16 @@ class Config:
     #: SQLAlchemy URL; None means "a SQLite file in the instance folder" (resolved by create_app).
     DATABASE_URL: str | None = None
     SQL_ECHO = False
+    #: PostgreSQL limits for web pages and the terminal API, in milliseconds (0: none). A request that
+    #: waits longer for a row lock, runs one statement longer, or leaves its transaction idle longer
+    #: is stopped and rolled back: a 503 with Retry-After, nothing changed (see portal.db.Timeouts).
+    DB_LOCK_TIMEOUT_MS = 3000
+    DB_STATEMENT_TIMEOUT_MS = 15000
+    DB_IDLE_IN_TRANSACTION_TIMEOUT_MS = 30000
+    #: CLI commands and other work outside a request (ledger verify, points expiry, the statistics
+    #: rebuild, migrations) keep the lock timeout but get this statement timeout (0: none) and no
+    #: idle-in-transaction limit.
+    DB_JOB_STATEMENT_TIMEOUT_MS = 0
 
     BABEL_DEFAULT_LOCALE = "zh_CN"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -118,9 +128,21 @@ _ENV_SETTINGS = {
     "PASSWORD_MIN_LENGTH": int,
     "CODE_SEND_LIMIT_PER_HOUR": int,
     "CODE_SEND_LIMIT_PER_DAY": int,
+    "DB_LOCK_TIMEOUT_MS": int,
+    "DB_STATEMENT_TIMEOUT_MS": int,
+    "DB_IDLE_IN_TRANSACTION_TIMEOUT_MS": int,
+    "DB_JOB_STATEMENT_TIMEOUT_MS": int,
     "TERMINAL_AUTH_FAILURE_LIMIT": str,
     "TERMINAL_REQUEST_LIMIT": str,
 }
+
+#: The database time limits, in milliseconds (0: none).
+DB_TIMEOUT_SETTINGS = (
+    "DB_LOCK_TIMEOUT_MS",
+    "DB_STATEMENT_TIMEOUT_MS",
+    "DB_IDLE_IN_TRANSACTION_TIMEOUT_MS",
+    "DB_JOB_STATEMENT_TIMEOUT_MS",
+)
 
 
 class ConfigError(RuntimeError):
@@ -178,6 +200,9 @@ def load_config(name: str | None = None, environ: dict[str, str] | None = None) 
     _check_code_send_limits(settings)
     if settings.get("PUBLIC_URL"):
         settings["PUBLIC_URL"] = public_url(settings["PUBLIC_URL"])
+    for key in DB_TIMEOUT_SETTINGS:
+        if settings[key] < 0:
+            raise ConfigError(f"{key} must be 0 (no limit) or a number of milliseconds")
     if settings.get("REDIS_URL") and "RATELIMIT_STORAGE_URI" not in environ:
         settings["RATELIMIT_STORAGE_URI"] = settings["REDIS_URL"]
     if name == "production":

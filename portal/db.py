@@ -5,11 +5,24 @@ Pure SQLAlchemy (no Flask) so that the ledger and other services can use it from
 
 from __future__ import annotations
 
+import sqlite3
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, DateTime, Engine, ForeignKeyConstraint, Integer, MetaData, create_engine, event, exc
-from sqlalchemy.orm import DeclarativeBase, sessionmaker
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Engine,
+    ForeignKeyConstraint,
+    Integer,
+    MetaData,
+    create_engine,
+    event,
+    exc,
+)
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -50,15 +63,45 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime(), int: BigInt}
 
 
-def make_engine(url: str, *, echo: bool = False, pool_size: int | None = None) -> Engine:
+@dataclass(frozen=True)
+class Timeouts:
+    """How long PostgreSQL lets one connection wait, in milliseconds (0: no limit).
+
+    `lock_ms` bounds a wait for a row or table lock (a stuck worker holding a card's purse lock
+    must not stop every other payment for that card), `statement_ms` one statement's run, and
+    `idle_in_transaction_ms` a transaction left open with nothing running (the server then ends the
+    session, releasing its locks). Each stop rolls the whole transaction back: see `is_busy`.
+    """
+
+    lock_ms: int = 0
+    statement_ms: int = 0
+    idle_in_transaction_ms: int = 0
+
+
+#: SQLite's own wait for the database's write lock (its only lock); "database is locked" after it.
+SQLITE_BUSY_SECONDS = 30.0
+
+
+def make_engine(
+    url: str,
+    *,
+    echo: bool = False,
+    pool_size: int | None = None,
+    timeouts: Timeouts | None = None,
+    pooled: bool = True,
+) -> Engine:
     """Create an engine with this project's per-database settings.
 
     SQLite: WAL, foreign keys on, a busy timeout, and every transaction begins IMMEDIATE so that two
-    writers queue for the lock instead of failing half-way with "database is locked".
+    writers queue for the lock instead of failing half-way with "database is locked". PostgreSQL:
+    `timeouts`, if given, set on every new connection (see `set_timeouts_on_connect`). `pooled=False`
+    opens and closes a connection per use (for CLI commands: one connection, nothing to keep).
     """
     kwargs: dict = {"echo": echo, "future": True}
     if url.startswith("sqlite"):
-        kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        kwargs["connect_args"] = {"timeout": SQLITE_BUSY_SECONDS, "check_same_thread": False}
+    elif not pooled:
+        kwargs["poolclass"] = NullPool
     elif pool_size is not None:
         kwargs["pool_size"] = pool_size
     engine = create_engine(url, **kwargs)
@@ -66,7 +109,82 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int | None = None) -
         _configure_sqlite(engine)
     else:
         ping_when_idle(engine)
+        if timeouts is not None:
+            set_timeouts_on_connect(engine, timeouts)
     return engine
+
+
+_SET_TIMEOUTS_SQL = (
+    "SELECT set_config('lock_timeout', %(lock)s, {local}), "
+    "set_config('statement_timeout', %(statement)s, {local}), "
+    "set_config('idle_in_transaction_session_timeout', %(idle)s, {local})"
+)
+
+
+def _timeout_values(timeouts: Timeouts) -> dict[str, str]:
+    return {
+        "lock": str(timeouts.lock_ms),
+        "statement": str(timeouts.statement_ms),
+        "idle": str(timeouts.idle_in_transaction_ms),
+    }
+
+
+def set_timeouts_on_connect(engine: Engine, timeouts: Timeouts) -> None:
+    """Set the PostgreSQL time limits on each new connection, with one statement, for its whole life.
+
+    Why a statement on connect rather than libpq's startup `options=-c lock_timeout=...`: PgBouncer
+    refuses a connection that sends startup parameters it does not know (or, listed in its
+    `ignore_startup_parameters`, drops them silently), while a SET is an ordinary statement every
+    pooler passes on. Why not `SET LOCAL` in every transaction: one more round trip on every payment.
+    Behind PgBouncer in transaction pooling, where a session's SET stays on whichever server
+    connection ran it, put the same limits on the web's database role instead
+    (`ALTER ROLE ... SET lock_timeout = '3s'`, see README, Production recipe).
+    """
+    sql, values = _SET_TIMEOUTS_SQL.format(local="false"), _timeout_values(timeouts)
+
+    @event.listens_for(engine, "connect")
+    def _set_timeouts(dbapi_connection, _record):
+        # Outside a transaction: a SET inside one is undone by the pool's first rollback.
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        try:
+            cursor = dbapi_connection.cursor()
+            cursor.execute(sql, values)
+            cursor.close()
+        finally:
+            dbapi_connection.autocommit = autocommit
+
+
+def set_local_timeouts(session: Session, timeouts: Timeouts) -> None:
+    """Other limits for the session's current transaction only (PostgreSQL; SQLite has none): for
+    work inside a request that is meant to take long, such as a streamed download."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    session.connection().exec_driver_sql(_SET_TIMEOUTS_SQL.format(local="true"), _timeout_values(timeouts))
+
+
+#: PostgreSQL's SQLSTATEs for giving up: lock_not_available (lock_timeout, NOWAIT), query_canceled
+#: (statement_timeout, a cancel), idle_in_transaction_session_timeout.
+BUSY_SQLSTATES = frozenset({"55P03", "57014", "25P03"})
+#: SQLite's primary result codes SQLITE_BUSY ("database is locked") and SQLITE_LOCKED.
+_SQLITE_BUSY_CODES = (5, 6)
+
+
+def is_busy(error: BaseException) -> bool:
+    """Whether a database error (SQLAlchemy's, or the driver's own) means the database gave up
+    waiting: a lock held elsewhere too long, a statement over its time, a transaction idle too long,
+    SQLite's busy timeout. The transaction is lost whole (nothing of it can commit) and the same
+    request may be sent again."""
+    original = getattr(error, "orig", None) or error
+    sqlstate = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+    if sqlstate is not None:
+        return sqlstate in BUSY_SQLSTATES
+    if isinstance(original, sqlite3.OperationalError):
+        code = getattr(original, "sqlite_errorcode", None)
+        if code is not None:
+            return code & 0xFF in _SQLITE_BUSY_CODES
+        return "database is locked" in str(original) or "database table is locked" in str(original)
+    return False
 
 
 #: A pooled connection idle longer than this is checked before use (see ping_when_idle).
@@ -113,7 +231,7 @@ def _configure_sqlite(engine: Engine) -> None:
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_SECONDS * 1000)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_request_context
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_login import LoginManager
@@ -11,31 +11,57 @@ from flask_wtf import CSRFProtect
 from sqlalchemy.orm import Session
 
 from portal.clock import SystemClock
-from portal.db import Base, make_engine, make_sessionmaker
+from portal.db import Base, Timeouts, make_engine, make_sessionmaker
 
 
 class Database:
-    """One engine per app; one session per app context (request or CLI command).
+    """One engine per app for requests and one for work outside a request; one session per app context.
 
     Views call services with `db.session` and commit once at the end of the user action. The
     session is closed (rolling back anything uncommitted) when the context ends.
+
+    Pages and the terminal API run under the web time limits (DB_LOCK_TIMEOUT_MS,
+    DB_STATEMENT_TIMEOUT_MS, DB_IDLE_IN_TRANSACTION_TIMEOUT_MS); CLI commands, migrations and other
+    work in an app context without a request (`ledger verify`, `points expire`, `statistics
+    rebuild-rollup`) use the jobs engine: the same lock timeout, DB_JOB_STATEMENT_TIMEOUT_MS and no
+    idle limit, unpooled (a command holds one connection for its run). SQLite has no such limits
+    (its busy timeout is set in portal.db): one engine serves both.
     """
 
     metadata = Base.metadata
 
     def init_app(self, app: Flask) -> None:
-        engine = make_engine(app.config["DATABASE_URL"], echo=app.config.get("SQL_ECHO", False))
-        app.extensions["portal.db"] = (engine, make_sessionmaker(engine))
+        url, echo = app.config["DATABASE_URL"], app.config.get("SQL_ECHO", False)
+        web = make_engine(url, echo=echo, timeouts=web_timeouts(app.config))
+        app.extensions["portal.db"] = (web, make_sessionmaker(web))
+        if web.dialect.name == "sqlite":
+            app.extensions["portal.db.jobs"] = app.extensions["portal.db"]
+        else:
+            jobs = make_engine(url, echo=echo, timeouts=job_timeouts(app.config), pooled=False)
+            app.extensions["portal.db.jobs"] = (jobs, make_sessionmaker(jobs))
         app.teardown_appcontext(self._close)
+
+    @staticmethod
+    def _kind() -> str:
+        return "portal.db" if has_request_context() else "portal.db.jobs"
 
     @property
     def engine(self):
+        """The app's engine: the one requests use (and what tests watch)."""
         return current_app.extensions["portal.db"][0]
 
     @property
+    def jobs(self) -> JobsDatabase:
+        """The jobs engine, as Flask-Migrate wants a database: migrations run under the CLI's limits."""
+        return JobsDatabase()
+
+    @property
     def session(self) -> Session:
+        # The context's first use picks the engine. A request pushes its own app context, except in
+        # tests that send one inside theirs: the request then shares the test's session, as it did
+        # before there were two engines (on SQLite a second session would wait for the first).
         if "db_session" not in g:
-            g.db_session = current_app.extensions["portal.db"][1]()
+            g.db_session = current_app.extensions[self._kind()][1]()
         return g.db_session
 
     @staticmethod
@@ -43,6 +69,30 @@ class Database:
         session = g.pop("db_session", None)
         if session is not None:
             session.close()
+
+
+class JobsDatabase:
+    """`metadata` and `engine` (the jobs engine) for Flask-Migrate."""
+
+    metadata = Base.metadata
+
+    @property
+    def engine(self):
+        return current_app.extensions["portal.db.jobs"][0]
+
+
+def web_timeouts(config) -> Timeouts:
+    """The limits for pages and the terminal API."""
+    return Timeouts(
+        lock_ms=config["DB_LOCK_TIMEOUT_MS"],
+        statement_ms=config["DB_STATEMENT_TIMEOUT_MS"],
+        idle_in_transaction_ms=config["DB_IDLE_IN_TRANSACTION_TIMEOUT_MS"],
+    )
+
+
+def job_timeouts(config) -> Timeouts:
+    """The limits for CLI commands and other work outside a request: long statements are their job."""
+    return Timeouts(lock_ms=config["DB_LOCK_TIMEOUT_MS"], statement_ms=config["DB_JOB_STATEMENT_TIMEOUT_MS"])
 
 
 def clock():

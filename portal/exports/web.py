@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from flask import Response, stream_with_context
+from flask import Response, current_app, stream_with_context
 
+from portal.db import set_local_timeouts
 from portal.exports import copy
 from portal.exports.writers import Column, csv_chunks, xlsx_chunks
-from portal.extensions import db
+from portal.extensions import db, job_timeouts
 
 FORMATS = {
     "csv": "text/csv; charset=utf-8",
@@ -43,6 +44,9 @@ def _streamed(fmt: str, filename: str, chunks) -> Response:
 
     def closing():
         try:
+            # A download lasts as long as the client takes to read it: its transaction gets the
+            # CLI's limits (no statement timeout, no idle limit), not the web's.
+            set_local_timeouts(session, job_timeouts(current_app.config))
             yield from chunks
         finally:
             chunks.close()

@@ -1,7 +1,9 @@
 """The terminal API: JSON over HTTP under /api/terminal/v1, authenticated by an API key header
 (`Authorization: Bearer <key>` or `X-Terminal-Key`), never by cookies, hence CSRF-exempt.
 
-Every bad request gets a 4xx `{"error": {"code", "message"}}` and changes nothing. Bodies are
+Every bad request gets a 4xx `{"error": {"code", "message"}}` and changes nothing; a request the
+database could not serve in time (a lock held too long, a statement over its limit) gets a 503
+`busy_retry` with Retry-After, and also changes nothing. Bodies are
 bounded (64 KiB) before they are read; failed key checks are limited per address and requests per
 terminal (429 with Retry-After), in the rate limiter's shared storage. Answers and
 messages are in the terminal's `language` ("zh_CN" default, or "en").
@@ -27,6 +29,7 @@ from portal.reference.models import Station
 from portal.stations import messages
 from portal.stations.services import redeem_at_station
 from portal.stations.terminals import terminal_for_key
+from portal.web.errors import Busy
 
 bp = Blueprint("terminal_api", __name__, url_prefix="/api/terminal/v1")
 csrf.exempt(bp)
@@ -80,6 +83,17 @@ def _refused(error):
 @bp.errorhandler(ledger.LedgerError)
 def _ledger_refused(error):
     return _error("ledger_refused", str(error), 409)
+
+
+@bp.errorhandler(Busy)
+def _busy(error: Busy):
+    """The database gave up waiting (portal.web.errors maps it): nothing was recorded, so the
+    terminal sends the same request (same terminal_seq) again after Retry-After."""
+    response, status = _error(
+        "busy_retry", "the database is busy; nothing was changed, send the same request again", 503
+    )
+    response.headers["Retry-After"] = str(error.retry_after)
+    return response, status
 
 
 #: A terminal request's body, at most (a purchase is a few hundred bytes); larger ones are refused

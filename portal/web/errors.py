@@ -8,8 +8,10 @@ from flask import Flask, Response, current_app, jsonify, render_template, reques
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
-from werkzeug.exceptions import HTTPException, InternalServerError
+from sqlalchemy.exc import DBAPIError
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
+from portal.db import is_busy
 from portal.extensions import db
 
 #: What a person is told for each status, unless the view gave its own (translated) description.
@@ -24,6 +26,7 @@ MESSAGES = {
     422: _l("Some of what you entered is not valid."),
     429: _l("Too many requests. Please wait a moment and try again."),
     500: _l("Something went wrong on our side. Please try again later."),
+    503: _l("The system is busy and nothing was changed. Please try again in a moment."),
 }
 TITLES = {
     400: _l("Bad request"),
@@ -36,8 +39,22 @@ TITLES = {
     422: _l("Invalid input"),
     429: _l("Too many requests"),
     500: _l("Server error"),
+    503: _l("System busy"),
 }
 CSRF_MESSAGE = _l("This form has expired or was already sent. Reload the page and try again.")
+
+#: Seconds a client is asked to wait before sending the same request again after a Busy.
+BUSY_RETRY_AFTER_SECONDS = 2
+
+
+class Busy(ServiceUnavailable):
+    """The database gave up waiting (a lock held elsewhere too long, a statement over its time):
+    the transaction was rolled back whole, so the same request may be sent again. Pages show the
+    503 page; the terminal API answers its own JSON error (`busy_retry`). Both carry Retry-After."""
+
+    def __init__(self, retry_after: int = BUSY_RETRY_AFTER_SECONDS):
+        super().__init__(retry_after=retry_after)
+
 
 #: Headers of the original error response worth keeping (e.g. Allow on 405, Retry-After on 429).
 _KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
@@ -100,3 +117,14 @@ def register_error_handlers(app: Flask) -> None:
         _rollback()
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(InternalServerError())
+
+    @app.errorhandler(DBAPIError)
+    def database_error(error: DBAPIError):
+        """The one place a database's "gave up waiting" becomes a Busy (portal.db.is_busy), from
+        any view, API or before-request hook; it is then answered by the handler for Busy of the
+        request's blueprint (the terminal API's JSON) or the app's (the error page)."""
+        if not is_busy(error):
+            return server_error(error)
+        _rollback()
+        app.logger.warning("database busy on %s %s: %s", request.method, request.path, error.orig)
+        return app.handle_user_exception(Busy())

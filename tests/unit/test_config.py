@@ -105,3 +105,17 @@ def test_code_send_limits_come_from_the_environment_and_are_checked():
         load_config(environ={"CODE_SEND_LIMIT_PER_HOUR": "0"})
     with pytest.raises(ConfigError, match="CODE_SEND_LIMIT_PER_HOUR"):
         load_config(environ={"CODE_SEND_LIMIT_PER_HOUR": "20", "CODE_SEND_LIMIT_PER_DAY": "10"})
+
+
+def test_database_time_limits_have_defaults_and_come_from_the_environment():
+    defaults = load_config(environ={})
+    assert (defaults["DB_LOCK_TIMEOUT_MS"], defaults["DB_STATEMENT_TIMEOUT_MS"]) == (3000, 15000)
+    assert (defaults["DB_IDLE_IN_TRANSACTION_TIMEOUT_MS"], defaults["DB_JOB_STATEMENT_TIMEOUT_MS"]) == (30000, 0)
+    environ = {"DB_LOCK_TIMEOUT_MS": "1500", "DB_STATEMENT_TIMEOUT_MS": "0", "DB_JOB_STATEMENT_TIMEOUT_MS": "3600000"}
+    settings = load_config(environ=environ)
+    assert (settings["DB_LOCK_TIMEOUT_MS"], settings["DB_STATEMENT_TIMEOUT_MS"]) == (1500, 0)
+    assert settings["DB_JOB_STATEMENT_TIMEOUT_MS"] == 3_600_000
+    with pytest.raises(ConfigError, match="DB_LOCK_TIMEOUT_MS"):
+        load_config(environ={"DB_LOCK_TIMEOUT_MS": "-1"})
+    with pytest.raises(ConfigError, match="DB_IDLE_IN_TRANSACTION_TIMEOUT_MS"):
+        load_config(environ={"DB_IDLE_IN_TRANSACTION_TIMEOUT_MS": "3s"})
