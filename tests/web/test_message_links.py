@@ -64,3 +64,11 @@ def test_public_link_ignores_the_request_and_a_trailing_slash(app):
     app.config["PUBLIC_URL"] = "https://portal.example.cn/"
     with app.test_request_context("/", headers=FORGED, base_url="http://attacker.example/prefix"):
         assert public_link("auth.reset_password", token="abc") == "https://portal.example.cn/auth/reset/abc"
+
+
+def test_the_app_never_believes_x_forwarded_host_behind_a_trusted_proxy(proxied_app):
+    from flask import request
+
+    proxied_app.add_url_rule("/test-only/host", "test_only_host", lambda: request.host)
+    response = proxied_app.test_client().get("/test-only/host", headers={"X-Forwarded-Host": "evil.example"})
+    assert response.get_data(as_text=True) == "localhost"
