@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.clock import utcnow
@@ -24,6 +24,8 @@ class User(Base):
         CheckConstraint("role NOT IN ('admin', 'driver') OR customer_id IS NOT NULL", name="customer_scope"),
         CheckConstraint("role <> 'staff' OR region_id IS NOT NULL", name="region_scope"),
         CheckConstraint("role <> 'driver' OR driver_id IS NOT NULL", name="driver_scope"),
+        # One account per name in any case; sign-in and `find_user` look names up through it.
+        Index("uq_users_username_lower", func.lower("username"), unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

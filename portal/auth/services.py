@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal.audit.services import record
@@ -104,8 +105,11 @@ def create_user(
         created_at=now,
         **fields,
     )
-    session.add(user)
-    session.flush()
+    try:
+        with session.begin_nested():  # a name claimed by a request running at the same time
+            session.add(user)
+    except IntegrityError:
+        raise UsernameTaken(suggest_username(session, username)) from None
     return user
 
 

@@ -104,3 +104,15 @@ def test_every_account_creation_goes_through_the_one_check(session):
     add_user(session, "root", "sysadmin", T0)
     with pytest.raises(services.UsernameTaken):
         services.create_user(session, username=" ROOT ", password="x", role="sysadmin", rounds=4, now=T0)
+
+
+def test_a_name_claimed_at_the_same_time_in_another_case_is_refused_by_the_database_not_a_500(
+    session, fleets, monkeypatch
+):
+    """The check and the insert are two statements: a request that passed the check while another
+    created the name meets the case-insensitive unique index, and gets the same refusal."""
+    monkeypatch.setattr(services, "claim_username", lambda session, username: username.strip())
+    with pytest.raises(services.UsernameTaken) as taken:
+        services.create_user(session, username="ADMIN1", password="x", role="sysadmin", rounds=4, now=T0)
+    assert services.find_user(session, taken.value.suggestion) is None
+    assert services.find_user(session, "admin1").username == "admin1"  # the session is still usable
