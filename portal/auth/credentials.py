@@ -36,8 +36,7 @@ def _wrong_password(session: Session, user: User, action: str, *, now: datetime,
     failed sign-ins: at the limit the account locks as at sign-in and every session of the user ends.
     Raises WrongPassword either way."""
     record(session, action, actor_id=user.id, user_id=user.id, ip=ip, now=now)
-    user.failed_sign_ins += 1
-    if user.failed_sign_ins < lockout.max_failures:
+    if throttle.count_user_failure(session, user) < lockout.max_failures:
         session.flush()
         raise WrongPassword()
     user.failed_sign_ins, user.locked_until = 0, now + lockout.lock_for

@@ -228,7 +228,8 @@ def _count_failure(
     """Count and record a failed sign-in (by address, by name, on the user); lock the name or the
     user when the failures reach the limit. Returns the end of the lock it set, else None."""
     throttle.count_failure(session, throttle.address_key(ip), now, lockout.address_window)
-    name_row = throttle.count_failure(session, throttle.name_key(identifier), now)
+    name_key = throttle.name_key(identifier)
+    failures = throttle.count_failure(session, name_key, now)
     record(
         session,
         "auth.sign_in_failed",
@@ -238,28 +239,26 @@ def _count_failure(
         detail={"identifier": identifier[:64]},
         now=now,
     )
-    failures = name_row.failures
     if user is not None:
-        user.failed_sign_ins += 1
-        failures = user.failed_sign_ins
-    if failures >= lockout.max_failures:
-        until = now + lockout.lock_for
-        name_row.failures, name_row.locked_until = 0, (until if user is None else None)
-        if user is not None:
-            user.failed_sign_ins, user.locked_until = 0, until
-        record(
-            session,
-            "auth.locked",
-            user_id=user and user.id,
-            customer_id=user and user.customer_id,
-            ip=ip,
-            detail={"identifier": identifier[:64], "until": until.isoformat()},
-            now=now,
-        )
+        failures = throttle.count_user_failure(session, user)
+    if failures < lockout.max_failures:
         session.flush()
-        return until
+        return None
+    until = now + lockout.lock_for
+    throttle.lock_name(session, name_key, until if user is None else None)
+    if user is not None:
+        user.failed_sign_ins, user.locked_until = 0, until
+    record(
+        session,
+        "auth.locked",
+        user_id=user and user.id,
+        customer_id=user and user.customer_id,
+        ip=ip,
+        detail={"identifier": identifier[:64], "until": until.isoformat()},
+        now=now,
+    )
     session.flush()
-    return None
+    return until
 
 
 def start_session(session: Session, user: User, *, now: datetime, ip: str = "", user_agent: str = "") -> str:

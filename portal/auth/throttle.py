@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import case, delete, false, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from portal.auth.models import SignInThrottle
+from portal.auth.models import SignInThrottle, User
 
 
 @dataclass(frozen=True)
@@ -35,14 +36,6 @@ def address_key(ip: str) -> str:
     return "ip:" + ip[:90]
 
 
-def _row(session: Session, key: str, now: datetime) -> SignInThrottle:
-    row = session.get(SignInThrottle, key)
-    if row is None:
-        row = SignInThrottle(key=key, failures=0, window_started_at=now)
-        session.add(row)
-    return row
-
-
 def failures(session: Session, key: str, now: datetime, window: timedelta | None = None) -> int:
     row = session.get(SignInThrottle, key)
     if row is None:
@@ -52,13 +45,45 @@ def failures(session: Session, key: str, now: datetime, window: timedelta | None
     return row.failures
 
 
-def count_failure(session: Session, key: str, now: datetime, window: timedelta | None = None) -> SignInThrottle:
-    row = _row(session, key, now)
-    if window is not None and now - row.window_started_at > window:
-        row.failures, row.window_started_at = 0, now
-    row.failures += 1
-    session.flush()
-    return row
+def count_failure(session: Session, key: str, now: datetime, window: timedelta | None = None) -> int:
+    """Add one failure to `key` (restarting a count older than `window`) and return the new count.
+
+    One statement that inserts or increments in the database: failures sent at the same time each
+    count (reading the count and writing it back would let parallel guesses count as one)."""
+    table = SignInThrottle.__table__
+    restart = false() if window is None else table.c.window_started_at < now - window
+    insert = _insert_for(session)(table).values(key=key, failures=1, window_started_at=now)
+    upsert = insert.on_conflict_do_update(
+        index_elements=[table.c.key],
+        set_={
+            "failures": case((restart, 1), else_=table.c.failures + 1),
+            "window_started_at": case((restart, now), else_=table.c.window_started_at),
+        },
+    )
+    return session.execute(upsert.returning(table.c.failures)).scalar_one()
+
+
+def lock_name(session: Session, key: str, until: datetime | None) -> None:
+    """Start the count of `key` again, locked until `until` (None: not locked)."""
+    session.execute(
+        update(SignInThrottle.__table__).where(SignInThrottle.key == key).values(failures=0, locked_until=until)
+    )
+
+
+def count_user_failure(session: Session, user: User) -> int:
+    """One more wrong password on `user`, counted in the database in one statement (parallel wrong
+    passwords each count); returns the new count."""
+    return session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(failed_sign_ins=User.failed_sign_ins + 1)
+        .returning(User.failed_sign_ins)
+    ).scalar_one()
+
+
+def _insert_for(session: Session):
+    """The dialect's INSERT, which has ON CONFLICT DO UPDATE (PostgreSQL and SQLite alike)."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def name_locked_until(session: Session, identifier: str, now: datetime) -> datetime | None:
