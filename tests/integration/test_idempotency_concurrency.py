@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 
 from portal import ledger
 from portal.audit.models import AuditEvent
-from portal.cards.models import Card
+from portal.cards import loss
+from portal.cards.models import Card, LossReport
 from portal.chips import loads
 from portal.chips.models import LoadRequest, PurchaseUpload, VirtualChipEntry
 from portal.chips.sync import sync_card
@@ -34,7 +35,16 @@ from portal.purchases.refunds import refund
 from portal.rewards import services as rewards
 from portal.stations.models import Terminal
 from portal.stations.services import redeem_at_station
-from tests.builders import CARD_NUMBER, UNIT_A, funds_customers, points_balance, purse_balance, station_setup
+from tests.builders import (
+    CARD_NUMBER,
+    UNIT_A,
+    create_card,
+    fund_card,
+    funds_customers,
+    points_balance,
+    purse_balance,
+    station_setup,
+)
 from tests.builders import reserve_balance as reserve
 from tests.builders import unit_balance as unit
 from tests.conftest import T0
@@ -359,4 +369,27 @@ def test_card_synced_twice_at_once_uploads_each_purchase_once(db_engine, session
         assert outcomes == [(0, ()), (1, ())], outcomes
         assert count(session, of=PurchaseUpload) == n + 1
     assert purse_balance(session, world.card) == 100_000 - ROUNDS // 2 * 750
+    assert ledger.verify(session).ok
+
+
+# --- cards: replacing a lost card -----------------------------------------------------------------
+
+
+def test_replace_form_submitted_twice_at_once_issues_one_card(db_engine, session, world):
+    for n in range(ROUNDS // 2):
+        card = create_card(session, world.customer, f"90301100000001{n:02d}")
+        fund_card(session, card, reserve=100_00, purse=10_00, now=T0, key=f"r{n}")
+        report_id = loss.report_loss(session, card, reason="lost", actor_id=None, now=T0).id
+        session.commit()
+
+        def replace_copy(s, report_id=report_id, n=n):
+            new = loss.replace_card(
+                s, s.get(LossReport, report_id), actor_id=None, now=T0 + timedelta(days=7), password_confirmed=True,
+                idempotency_key=f"replace-form-{n}",
+            )  # fmt: skip
+            return new.id, new.number
+
+        new_id, _ = one_answer(race(db_engine, replace_copy))
+        assert count(session, Card.replaces_card_id == card.id, of=Card) == 1
+        assert ledger.balance(ledger.card_account(session, new_id, "reserve")) == 100_00
     assert ledger.verify(session).ok

@@ -1,7 +1,8 @@
 """Issue #14, item 10, through the browser-facing views on PostgreSQL: one deposit form submitted
 twice at once (two tabs, a double click that reaches two workers) is recorded once, and both
 submissions end on the same page: the deposit recorded, never a 500 or "reference already
-recorded". Likewise a preview confirmed twice at once: posted once, both shown the receipt."""
+recorded". Likewise a preview confirmed twice at once: posted once, both shown the receipt; and a
+terminal's refund sent twice at once: one refund, both answered alike (but the `replayed` flag)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import uuid
 import pytest
 
 from portal.funds.models import Deposit
-from tests.builders import PASSWORD, UNIT_A, funds_customers, unit_balance
+from portal.purchases.models import Purchase
+from tests.builders import CARD_NUMBER, PASSWORD, UNIT_A, funds_customers, purse_balance, station_setup, unit_balance
 from tests.web.conftest import count, csrf_token, peek, signed_in
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -89,3 +91,24 @@ def test_one_preview_confirmed_twice_at_once_posts_once(app, session, world):
         assert [r.status_code for r in responses] == [302, 302], [r.get_data(as_text=True)[:300] for r in responses]
         assert {r.headers["Location"] for r in responses} == {f"{batch_path}/receipt"}
     assert peek(session, lambda: unit_balance(session, world.a)) == UNIT_A - ROUNDS // 2 * 10_00
+
+
+def test_one_refund_sent_twice_at_once_is_answered_alike(app, session, clock):
+    stations = station_setup(session, now=clock.now(), purse_fen=100_000)
+    session.commit()
+    headers = {"Authorization": f"Bearer {stations.key}"}
+    pumps = [app.test_client() for _ in range(2)]
+    purchase = {"card_number": CARD_NUMBER, "product_code": "92", "litres_ml": 10_000, "unit_price_fen": 750,
+                "amount_fen": 7_500, "at": clock.now().isoformat()}  # fmt: skip
+    for seq in range(1, ROUNDS + 1):
+        bought = pumps[0].post("/api/terminal/v1/purchases", json=purchase | {"terminal_seq": 1_000 + seq},
+                               headers=headers)  # fmt: skip
+        body = {"purchase_id": bought.get_json()["purchase_id"], "terminal_seq": seq}
+        responses = at_once([lambda pump=pump, body=body: pump.post("/api/terminal/v1/refunds", json=body,
+                                                                    headers=headers) for pump in pumps])  # fmt: skip
+        assert [r.status_code for r in responses] == [200, 200], [r.get_json() for r in responses]
+        answers = [r.get_json() for r in responses]
+        assert sorted(answer.pop("replayed") for answer in answers) == [False, True]
+        assert answers[0] == answers[1] and answers[0]["kind"] == "refund" and answers[0]["approved"]
+    assert count(session, session.query(Purchase).filter(Purchase.kind == "refund")) == ROUNDS
+    assert peek(session, lambda: purse_balance(session, stations.card)) == 100_000
