@@ -59,8 +59,8 @@ def record_offline_purchase(
 
     A second call with the same counter (also one at the same moment: the counter is claimed
     first) returns the first Purchase and posts nothing. The chip already took the money, so
-    controls never refuse it here, and neither does a loss report for a
-    purchase made before the loss took full effect. One made after it is refused
+    controls never refuse it here, and neither does a loss report for a purchase made before the
+    loss took full effect. One made after it is refused
     (`OfflinePurchaseRefused`, code "card_lost" or "card_closed"): nothing is posted, and card sync
     lists it among the problems, as it does the ledger's own refusals (InsufficientFunds,
     AccountFrozen, AccountClosed), which propagate for the caller to report.

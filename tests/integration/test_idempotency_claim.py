@@ -42,6 +42,19 @@ def test_a_claim_is_held_until_the_transaction_ends(db_engine):
     assert _claim_without_waiting(maker, "deposit", "form-1")
 
 
+@pytest.mark.postgres
+def test_a_single_writer_claims_nothing(db_engine):
+    """The demo builder books months of activity in one transaction: no lock held per key."""
+    maker = make_sessionmaker(db_engine)
+    with maker() as job:
+        with idempotency.single_writer(job):
+            idempotency.claim(job, "deposit", "demo-1")
+        assert _claim_without_waiting(maker, "deposit", "demo-1")
+        idempotency.claim(job, "deposit", "demo-2")  # outside the block, claims are taken again
+        assert not _claim_without_waiting(maker, "deposit", "demo-2")
+        job.rollback()
+
+
 def test_a_claim_costs_nothing_on_sqlite(db_engine, session):
     if db_engine.dialect.name != "sqlite":
         pytest.skip("SQLite only")
