@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from portal import ledger
+from portal import idempotency, ledger
 from portal.audit.services import record
 from portal.cards.errors import (
     AlreadyReported,
@@ -253,11 +253,12 @@ def replace_card(
     """补卡: issue a new card and move the old card's funds to it; close the old card.
 
     `idempotency_key` comes from the form: submitting the same form again returns the card the first
-    submission made instead of failing (the ledger ids derive from the report, so money can never
-    move twice either way).
+    submission made instead of failing, also when both arrive at once (the key is claimed first,
+    portal.idempotency; the ledger ids derive from the report, so money can never move twice).
     """
     if not password_confirmed:
         raise PasswordNotConfirmed("re-enter your password to replace a card")
+    idempotency.claim(session, "card-replacement", idempotency_key)
     report = _lock_report(session, report)
     if report.status == "replaced" and report.replacement_key == idempotency_key:
         return session.get(Card, report.replacement_card_id)

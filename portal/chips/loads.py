@@ -3,7 +3,9 @@
 request: a pending transfer holds the amount on the reserve. The chip write (reader, or the card's
 next contact with a station) posts it; cancelling or expiry voids it. The chip records the load
 request id with the credit, so a write that is retried, or that succeeded while the host did not
-hear back, is recognised at the next sync and posted exactly once.
+hear back, is recognised at the next sync and posted exactly once. The load request's id is the
+idempotency key of requesting, writing and cancelling: each claims it first (portal.idempotency),
+so copies of one form sent at once are answered one after the other, the same way.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal import ledger
+from portal import idempotency, ledger
 from portal.audit.services import record
 from portal.cards.models import Card
 from portal.chips.models import LoadRequest
@@ -36,6 +38,10 @@ def _pending_id(load_id: str) -> str:
     return f"load:{load_id}"
 
 
+def _claim(session: Session, load_id: str, *, reread: tuple[LoadRequest, ...] = ()) -> None:
+    idempotency.claim(session, "chip-load", load_id, reread=reread)
+
+
 def request_load(
     session: Session,
     *,
@@ -47,7 +53,8 @@ def request_load(
     expiry: timedelta = DEFAULT_LOAD_EXPIRY,
 ) -> LoadRequest:
     """Hold `amount` of the card's reserve for its chip. Idempotent on `load_id`."""
-    existing = session.get(LoadRequest, load_id)
+    _claim(session, load_id)
+    existing = session.get(LoadRequest, load_id, populate_existing=True)
     if existing is not None:
         if existing.card_id != card.id or existing.amount != amount:
             raise LoadError("conflict", "This form was already used for a different load; reload the page.")
@@ -115,7 +122,20 @@ def post_load(session: Session, load: LoadRequest, *, now: datetime, chip_counte
 
 
 def write_load(session: Session, reader: CardReader, load: LoadRequest, *, now: datetime, actor_id: int | None):
-    """Write a pending load to the chip in the reader, then post it. Raises LoadError if it cannot."""
+    """Write a pending load to the chip in the reader, then post it. Raises LoadError if it cannot.
+    Writing a load that is on the chip already (a double submit, also one sent at once: it waits
+    for the first) answers as the first write did, and writes nothing."""
+    _claim(session, load.id, reread=(load,))
+    if load.status == "loaded":
+        return True
+    return write_claimed_load(session, reader, load, now=now, actor_id=actor_id)
+
+
+def write_claimed_load(
+    session: Session, reader: CardReader, load: LoadRequest, *, now: datetime, actor_id: int | None
+) -> bool:
+    """`write_load` without the claim, for card sync: it already serializes on the card, and holds
+    the card's locks by then (taking the load's claim after them could deadlock with a write)."""
     card = session.get(Card, load.card_id)
     if load.status != "pending":
         raise LoadError("not_pending", "This load is no longer waiting to be written.")
@@ -132,7 +152,8 @@ def write_load(session: Session, reader: CardReader, load: LoadRequest, *, now: 
 
 
 def cancel_load(session: Session, load: LoadRequest, *, now: datetime, actor_id: int | None) -> None:
-    """Void the hold; the reserve is free again. Cancelling twice is harmless."""
+    """Void the hold; the reserve is free again. Cancelling twice is harmless, also at once."""
+    _claim(session, load.id, reread=(load,))
     if load.status in ("cancelled", "expired"):
         return
     if load.status != "pending":

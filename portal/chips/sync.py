@@ -2,7 +2,9 @@
 
 Sync, in this order: upload the chip's offline purchases (each posted once, keyed by the chip's
 transaction counter) and recognise loads the chip holds but the host has not posted; write the
-current controls and blocked state; then write the loads waiting for this card.
+current controls and blocked state; then write the loads waiting for this card. Two syncs of one
+card run one after the other (each claims the card first, portal.idempotency): the second finds
+the first's uploads and posts nothing twice.
 """
 
 from __future__ import annotations
@@ -13,15 +15,15 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal import ledger
+from portal import idempotency, ledger
 from portal.audit.services import record
 from portal.cards.models import Card
 from portal.chips.host import card_money, host_settings
-from portal.chips.loads import LoadError, expire_loads, pending_loads_for_card, post_load, write_load
+from portal.chips.loads import LoadError, expire_loads, pending_loads_for_card, post_load, write_claimed_load
 from portal.chips.models import ChipSync, LoadRequest, PurchaseUpload
 from portal.chips.reader import CardReader, ChipData, ChipEntry
 from portal.purchases.authorization import AuthorizationError
-from portal.purchases.offline import record_offline_purchase
+from portal.purchases.offline import claim_offline_purchase, record_offline_purchase
 
 
 @dataclass
@@ -37,6 +39,7 @@ class SyncResult:
 
 
 def sync_card(session: Session, reader: CardReader, card: Card, *, now: datetime, actor_id: int | None) -> SyncResult:
+    idempotency.claim(session, "chip-sync", card.id)
     result = SyncResult()
     expire_loads(session, now=now, card_id=card.id)
     chip = reader.read(card.number)
@@ -55,7 +58,7 @@ def sync_card(session: Session, reader: CardReader, card: Card, *, now: datetime
     if not settings.blocked:
         for load in pending_loads_for_card(session, card.id):
             try:
-                write_load(session, reader, load, now=now, actor_id=actor_id)
+                write_claimed_load(session, reader, load, now=now, actor_id=actor_id)
             except LoadError as exc:
                 result.problems.append((exc.code, load.id))
                 continue
@@ -85,6 +88,7 @@ def sync_card(session: Session, reader: CardReader, card: Card, *, now: datetime
 
 
 def _upload_purchase(session: Session, card: Card, entry: ChipEntry, *, now: datetime, result: SyncResult) -> None:
+    claim_offline_purchase(session, card.id, entry.counter)
     exists = session.scalar(
         select(PurchaseUpload.id).where(PurchaseUpload.card_id == card.id, PurchaseUpload.counter == entry.counter)
     )

@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from portal import idempotency
 from portal.auth.credentials import WrongPassword, confirm_password
 from portal.auth.web import lockout_policy, signed_out_after_lock
 from portal.cards.models import Card
@@ -181,11 +182,12 @@ def load():
         form.password.errors.append(_("The password is not correct."))
         return _load_page(form, 422)
     expiry = current_app.config.get("CHIP_LOAD_EXPIRY", load_services.DEFAULT_LOAD_EXPIRY)
+    load_id = (form.key.data or "")[:32] or new_key()
     try:
-        request_ = load_services.request_load(
-            db.session, load_id=(form.key.data or "")[:32] or new_key(), card=card, amount=form.amount.data,
-            actor_id=user.id, now=now, expiry=expiry if isinstance(expiry, timedelta) else timedelta(hours=expiry),
-        )  # fmt: skip
+        request_ = idempotency.answer_once(db.session, lambda: load_services.request_load(
+            db.session, load_id=load_id, card=card, amount=form.amount.data, actor_id=user.id, now=now,
+            expiry=expiry if isinstance(expiry, timedelta) else timedelta(hours=expiry),
+        ))  # fmt: skip
     except load_services.LoadError as exc:
         db.session.rollback()
         form.amount.errors.append(service_error_message(exc.code, exc.params))

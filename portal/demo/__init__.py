@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from portal import idempotency
 from portal.customers.models import Customer
 from portal.demo.activity import ActivityCounts, generate_activity
 from portal.demo.world import (
@@ -48,9 +49,11 @@ class DemoResult:
 
 
 def build_demo(session: Session, options: DemoOptions, *, now: datetime, rounds: int) -> DemoResult:
-    """Build what is missing of the demo world for `options`, with its history. Flushes only."""
+    """Build what is missing of the demo world for `options`, with its history. Flushes only.
+    Months of activity go into one transaction, written by nothing else: no idempotency claims."""
     world = build_world(session, options, now=now, rounds=rounds)
-    activity = generate_activity(session, world, options, now=now)
+    with idempotency.single_writer(session):
+        activity = generate_activity(session, world, options, now=now)
     return DemoResult(world, activity)
 
 

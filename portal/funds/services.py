@@ -3,9 +3,10 @@
 An allocation or collection is two steps. `prepare_batch` checks the lines and stores a draft whose
 random id is the idempotency key shown to the admin; `confirm_batch` posts the draft as ONE ledger
 batch whose transfer ids derive from that key. Confirming again (double click, browser retry, a
-second tab) finds the posted batch and posts nothing; two concurrent confirmations produce the same
-transfer ids, so the ledger posts them once. Which cards may take part is `plan.card_refusal`;
-balances are read through the ledger's read API (`portal.ledger.balances`).
+second tab) finds the posted batch and posts nothing; two confirmations at once are taken one after
+the other (`claim_batch`, portal.idempotency), so the second finds the batch posted. Which cards
+may take part is `plan.card_refusal`; balances are read through the ledger's read API
+(`portal.ledger.balances`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal import ledger
+from portal import idempotency, ledger
 from portal.audit.services import record
 from portal.cards.models import Card
 from portal.customers.models import Customer
@@ -107,12 +108,19 @@ def get_batch(session: Session, batch_id: str, customer_id: int, *, lock: bool =
     return session.scalar(stmt)
 
 
+def claim_batch(session: Session, batch_id: str, *, reread: tuple[FundsBatch, ...] = ()) -> None:
+    """Take the batch's idempotency key (portal.idempotency) before reading its status."""
+    idempotency.claim(session, "funds-batch", batch_id, reread=reread)
+
+
 def confirm_batch(session: Session, batch: FundsBatch, *, actor_id: int, now: datetime, ip: str = "") -> FundsBatch:
-    """Post a draft as one atomic ledger batch. A posted batch is returned unchanged (idempotent).
+    """Post a draft as one atomic ledger batch. A posted batch is returned unchanged (idempotent,
+    also for a copy confirmed at the same moment: it waits for the first and finds it posted).
 
     Raises FundsError if the preview is too old, or if balances moved since the preview so that
     the batch no longer fits (nothing is applied then).
     """
+    claim_batch(session, batch.id, reread=(batch,))
     if batch.status == "posted":
         return batch
     if now - batch.created_at > DRAFT_LIFETIME:
@@ -227,8 +235,9 @@ def record_deposit(
     now: datetime,
     ip: str = "",
 ) -> Deposit:
-    """Credit the customer's unit account with a bank transfer. Idempotent on `key`; a bank
-    reference is credited at most once per customer."""
+    """Credit the customer's unit account with a bank transfer. Idempotent on `key`, also for two
+    copies of the form sent at once; a bank reference is credited at most once per customer."""
+    idempotency.claim(session, "deposit", key)
     existing = _deposit_replayed(session, key, customer.id, amount)
     if existing is not None:
         return existing
@@ -287,6 +296,8 @@ def _new_bank_reference(session: Session, customer_id: int, bank_reference: str)
     bank_reference = bank_reference.strip()
     if not bank_reference:
         raise FundsError("reference_required", "Enter the bank transfer reference.")
+    # Two forms naming one transfer at once: the second waits, then finds it recorded.
+    idempotency.claim(session, "deposit-reference", customer_id, bank_reference)
     duplicate = session.scalar(
         select(Deposit).where(Deposit.customer_id == customer_id, Deposit.bank_reference == bank_reference)
     )

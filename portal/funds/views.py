@@ -6,7 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from portal import ledger
+from portal import idempotency, ledger
 from portal.auth.credentials import WrongPassword, confirm_password
 from portal.auth.web import lockout_policy, signed_out_after_lock
 from portal.chips.loads import pending_load_totals
@@ -166,7 +166,8 @@ def _render_preview(batch, form, status: int = 200, error: str | None = None):
 @requires("funds.move")
 def confirm(batch_id: str):
     """Password re-entry, then ONE ledger batch. Confirming a posted batch again posts nothing."""
-    batch = owned_or_404(FundsBatch, batch_id[:32], lock=True)
+    services.claim_batch(db.session, batch_id[:32])  # a copy confirmed at once waits, then sees it posted
+    batch = owned_or_404(FundsBatch, batch_id[:32])
     if batch.status == "posted":
         db.session.rollback()
         flash(_("This operation was already confirmed; nothing was posted twice."), "info")
@@ -229,12 +230,13 @@ def deposits():
         status = 422
         if form.validate_on_submit():
             customer = owned_or_404(Customer, form.customer_id.data)  # staff: their region's only
+            key = (form.key.data or "")[:32] or services.new_key()
             try:
-                deposit = services.record_deposit(
-                    db.session, key=(form.key.data or "")[:32] or services.new_key(), customer=customer,
-                    amount=form.amount.data, bank_reference=form.bank_reference.data, memo=form.memo.data or "",
-                    actor_id=user.id, now=clock().now(), ip=client_ip(),
-                )  # fmt: skip
+                deposit = idempotency.answer_once(db.session, lambda: services.record_deposit(
+                    db.session, key=key, customer=customer, amount=form.amount.data,
+                    bank_reference=form.bank_reference.data, memo=form.memo.data or "", actor_id=user.id,
+                    now=clock().now(), ip=client_ip(),
+                ))  # fmt: skip
             except services.FundsError as exc:
                 db.session.rollback()
                 form.bank_reference.errors.append(service_error_message(exc.code, exc.params))

@@ -18,6 +18,8 @@ from portal.purchases.models import Purchase
 #: Points older than this expire (configurable: `flask points expire --days N`, app config
 #: POINTS_EXPIRY_DAYS).
 DEFAULT_EXPIRY_DAYS = 730
+#: The claim scope of redemptions (portal.idempotency), keyed by their ledger transfer id.
+REDEMPTION = "points-redemption"
 
 
 class PointsError(Exception):
@@ -131,7 +133,8 @@ def redeem(
     block_points: int = rules.REDEMPTION_BLOCK_POINTS,
     block_value_fen: int = rules.REDEMPTION_BLOCK_VALUE_FEN,
 ) -> PointsRedemption:
-    """Spend points for a voucher. Idempotent on `transfer_id`."""
+    """Spend points for a voucher. Idempotent on `transfer_id`, which the caller claims first
+    (`portal.idempotency.claim(session, REDEMPTION, transfer_id)`), before it looks for it itself."""
     existing = session.scalar(select(PointsRedemption).where(PointsRedemption.transfer_id == request.transfer_id))
     if existing is not None:
         if (existing.card_id, existing.points) != (request.card_id, request.points):

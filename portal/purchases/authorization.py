@@ -3,7 +3,8 @@
 One purchase per card at a time: the card's purse account row is locked (SELECT ... FOR UPDATE on
 PostgreSQL; SQLite serializes every writer) before the day totals and the balance are read, so
 concurrent purchases on one card can never exceed a daily limit or the purse together. The
-terminal's sequence number is the idempotency key: a replay returns the recorded answer and posts
+terminal's sequence number is the idempotency key, claimed first (portal.idempotency) so that copies
+sent at once are answered one after the other: a replay returns the recorded answer and posts
 nothing. Declines are recorded too, so admins and drivers see them. The terminal API
 (portal.stations.api) calls `authorize`; the statements it runs are `portal.purchases.pump`'s.
 """
@@ -16,7 +17,7 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
-from portal import ledger
+from portal import idempotency, ledger
 from portal.alerts.detection import check_purchase
 from portal.alerts.facts import TRAVEL_WINDOW, Place, PurchaseFacts, fills_alert_key, region_alert_key
 from portal.cards import controls as card_controls
@@ -32,6 +33,8 @@ MAX_CLOCK_SKEW = timedelta(minutes=15)
 #: Largest single purchase a terminal may send (100,000 yuan; a tanker truck fill is far less).
 MAX_AMOUNT_FEN = 10_000_000
 MAX_LITRES_ML = 2_000_000
+#: The claim scope of a terminal's sequence numbers (purchases and refunds share them).
+TERMINAL_SEQ = "terminal-seq"
 
 
 class AuthorizationError(Exception):
@@ -127,15 +130,15 @@ def _replay(purchase: Purchase, request: PurchaseRequest, card_id: int | None) -
 def authorize(session: Session, terminal: Terminal, request: PurchaseRequest, *, now: datetime) -> Answer:
     """Approve or decline a purchase at `terminal`; flushes, never commits.
 
-    Every statement counts (a pump waits on each): an approval reads with two, the card's facts
-    (taking its lock) and then its purchase history, and writes with three (the purchase, the
-    ledger, the day's totals); alerts need more only when one fires. The lock comes first, so the
-    history read after it also sees a request with the same sequence number, or a purchase counting
-    towards a daily limit, that committed while we waited. Two requests with one sequence number
-    for *different* cards can still race to the insert: the loser gets IntegrityError, and its
-    caller rolls back and asks again (the API does), which answers with the winner's purchase.
+    Every statement counts (a pump waits on each): an approval claims the sequence number (one
+    statement, PostgreSQL only), reads with two, the card's facts (taking its lock) and then its
+    purchase history, and writes with three (the purchase, the ledger, the day's totals); alerts
+    need more only when one fires. The claim and the card's lock come first, so the history read
+    after them sees a request with the same sequence number (whichever card it named), or a purchase
+    counting towards a daily limit, that committed while we waited.
     """
     session.flush()  # the statements below are Core: pending changes must be in the database first
+    idempotency.claim(session, TERMINAL_SEQ, terminal.id, request.terminal_seq)
     rows, history = _read_facts(session, terminal, request)
     facts = rows[0] if rows else None
     if history.replay_id is not None:
@@ -255,7 +258,7 @@ def _book_approved(
         purchase.points = points.earned_points(
             session, purchase, facts.product_kind, rules_in_force=_points_rules(rows)
         )
-    insert_purchase(session, purchase)  # IntegrityError here: see authorize
+    insert_purchase(session, purchase)
     check_purchase(session, purchase, now=now, facts=alert_facts)
     # Last, so the shared system accounts (station_sales, points_issued) stay locked only briefly.
     system_ids = {"station_sales": facts.station_sales_id, "points_issued": facts.points_issued_id}
@@ -270,7 +273,7 @@ def _book_declined(session: Session, purchase: Purchase, reason: str, *, now: da
     """Record the declined purchase (no money), its alert, and the day's totals."""
     purchase.status = "declined"
     purchase.decline_code = reason
-    insert_purchase(session, purchase)  # IntegrityError here: see authorize
+    insert_purchase(session, purchase)
     check_purchase(session, purchase, now=now, facts=None)
     rollup.record_purchase(session, purchase)
 

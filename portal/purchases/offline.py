@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal import ledger
+from portal import idempotency, ledger
 from portal.alerts.detection import check_purchase
 from portal.alerts.facts import gather_facts
 from portal.cards.loss import purchase_refusal
@@ -35,6 +35,11 @@ class OfflinePurchaseRefused(AuthorizationError):
         super().__init__(code, self._MESSAGES.get(code, "The card could not be used."), 409)
 
 
+def claim_offline_purchase(session: Session, card_id: int, chip_counter: int) -> None:
+    """Take the key of the chip's purchase (portal.idempotency) before looking for it."""
+    idempotency.claim(session, "chip-purchase", card_id, chip_counter)
+
+
 def record_offline_purchase(
     session: Session,
     card: Card,
@@ -52,17 +57,16 @@ def record_offline_purchase(
     """Book a purchase the chip made offline, once per (card, chip counter): purse -> station_sales,
     points earned, anomaly checks (hours / regions outside the controls, tank, travel).
 
-    A second call with the same counter returns the first Purchase and posts nothing. The chip
-    already took the money, so controls never refuse it here, and neither does a loss report for a
-    purchase made before the loss took full effect. One made after it is refused
+    A second call with the same counter (also one at the same moment: the counter is claimed
+    first) returns the first Purchase and posts nothing. The chip already took the money, so
+    controls never refuse it here, and neither does a loss report for a purchase made before the
+    loss took full effect. One made after it is refused
     (`OfflinePurchaseRefused`, code "card_lost" or "card_closed"): nothing is posted, and card sync
     lists it among the problems, as it does the ledger's own refusals (InsufficientFunds,
     AccountFrozen, AccountClosed), which propagate for the caller to report.
     Raises AuthorizationError for an unknown station or product, or a bad amount.
     """
-    existing = session.scalar(
-        select(Purchase).where(Purchase.card_id == card.id, Purchase.chip_counter == chip_counter)
-    )
+    existing = _recorded(session, card.id, chip_counter)
     if existing is not None:
         return existing
     station, product = _accepted(session, card, station_code, product_code, litres_ml, amount_fen, at=at)
@@ -94,6 +98,12 @@ def record_offline_purchase(
     )
     _book(session, purchase, purse, product.kind, now=now)
     return purchase
+
+
+def _recorded(session: Session, card_id: int, chip_counter: int) -> Purchase | None:
+    """The purchase already booked for this chip counter, looked for once the counter is claimed."""
+    claim_offline_purchase(session, card_id, chip_counter)
+    return session.scalar(select(Purchase).where(Purchase.card_id == card_id, Purchase.chip_counter == chip_counter))
 
 
 def _accepted(

@@ -1,6 +1,7 @@
 """Refunds at the pump: a whole approved purchase made at the terminal's station is given back
 (station_sales -> purse) and the points it earned taken back, as a new `Purchase` row of kind
-"refund". Idempotent on the terminal's sequence number. Flush, never commit."""
+"refund". Idempotent on the terminal's sequence number, claimed first (portal.idempotency), so
+copies sent at once get one answer. Flush, never commit."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal import ledger
+from portal import idempotency, ledger
 from portal.ledger.models import Account
 from portal.points import services as points
 from portal.purchases import rollup
-from portal.purchases.authorization import Answer, AuthorizationError, Terminal
+from portal.purchases.authorization import TERMINAL_SEQ, Answer, AuthorizationError, Terminal
 from portal.purchases.models import Purchase
 from portal.purchases.pump import by_terminal_seq, lock_purse
 
@@ -21,6 +22,7 @@ from portal.purchases.pump import by_terminal_seq, lock_purse
 def refund(session: Session, terminal: Terminal, *, purchase_id: int, terminal_seq: int, now: datetime) -> Answer:
     """Refund a whole approved purchase made at this terminal's station: station_sales -> purse,
     and the points it earned taken back. Idempotent on the terminal's sequence number."""
+    idempotency.claim(session, TERMINAL_SEQ, terminal.id, terminal_seq)
     existing = by_terminal_seq(session, terminal.id, terminal_seq)
     if existing is not None:
         if existing.kind != "refund" or existing.refund_of_id != purchase_id:

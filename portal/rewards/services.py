@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from portal import ledger
+from portal import idempotency, ledger
 from portal.audit.services import record
 from portal.cards.models import Card
 from portal.ledger.models import Account
@@ -94,6 +93,7 @@ def redeem(
 ) -> Redeemed:
     """Spend `points_amount` of the card's points for a voucher, once per `key`."""
     transfer_id = TRANSFER_PREFIX + key
+    idempotency.claim(session, points.REDEMPTION, transfer_id)  # a second copy of the form waits here
     existing = _by_transfer(session, transfer_id)
     if existing is not None:
         return _replay(existing, card, points_amount)
@@ -107,14 +107,7 @@ def redeem(
         actor_id=actor_id,
     )
     try:
-        with session.begin_nested():
-            redemption = points.redeem(session, request, now=now)
-    except IntegrityError:
-        # The same form submitted twice at once: the other request recorded it first.
-        existing = _by_transfer(session, transfer_id)
-        if existing is None:
-            raise
-        return _replay(existing, card, points_amount)
+        redemption = points.redeem(session, request, now=now)
     except points.PointsError as exc:
         raise RewardError(exc.code, exc.status) from None
     record(

@@ -18,10 +18,9 @@ from datetime import UTC, datetime
 from flask import Blueprint, current_app, g, jsonify, request
 from flask_babel import force_locale
 from limits import parse as parse_limit
-from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from portal import ledger
+from portal import idempotency, ledger
 from portal.extensions import client_ip, clock, csrf, db, limiter
 from portal.purchases.authorization import Answer, AuthorizationError, PurchaseRequest, authorize
 from portal.purchases.refunds import refund
@@ -251,13 +250,9 @@ def purchases():
         odometer_km=_int(body, "odometer_km", required=False),
     )
     _check_station(body)
-    try:
-        answer = authorize(db.session, g.terminal, purchase_request, now=clock().now())
-    except IntegrityError:
-        # Another request took this sequence number meanwhile (see authorize): asking again, once,
-        # answers with what it recorded.
-        db.session.rollback()
-        answer = authorize(db.session, g.terminal, purchase_request, now=clock().now())
+    answer = idempotency.answer_once(
+        db.session, lambda: authorize(db.session, g.terminal, purchase_request, now=clock().now())
+    )
     db.session.commit()
     return _answer(answer)
 
@@ -268,7 +263,9 @@ def refunds():
     body = _body()
     purchase_id = _int(body, "purchase_id", minimum=1)
     seq = _int(body, "terminal_seq")
-    answer = refund(db.session, g.terminal, purchase_id=purchase_id, terminal_seq=seq, now=clock().now())
+    answer = idempotency.answer_once(
+        db.session, lambda: refund(db.session, g.terminal, purchase_id=purchase_id, terminal_seq=seq, now=clock().now())
+    )
     db.session.commit()
     return _answer(answer)
 
@@ -277,13 +274,18 @@ def refunds():
 def redemptions():
     """Redeem points for a voucher (default 1,000 points = 10 yuan)."""
     body = _body()
-    result = redeem_at_station(
+    card_number, points_amount = _str(body, "card_number", max_length=32), _int(body, "points", minimum=1)
+    seq = _int(body, "terminal_seq")
+    result = idempotency.answer_once(
         db.session,
-        g.terminal,
-        card_number=_str(body, "card_number", max_length=32),
-        points_amount=_int(body, "points", minimum=1),
-        terminal_seq=_int(body, "terminal_seq"),
-        now=clock().now(),
+        lambda: redeem_at_station(
+            db.session,
+            g.terminal,
+            card_number=card_number,
+            points_amount=points_amount,
+            terminal_seq=seq,
+            now=clock().now(),
+        ),  # fmt: skip
     )
     db.session.commit()
     return jsonify(

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal import ledger
+from portal import idempotency, ledger
 from portal.points import services as points
 from portal.points.models import PointsRedemption
 from portal.purchases.authorization import AuthorizationError
@@ -29,6 +29,7 @@ def redeem_at_station(
 ) -> StationRedemption:
     """Redeem points for a voucher at the pump; idempotent on the terminal's sequence number."""
     transfer_id = f"pos-redeem:{terminal.id}:{terminal_seq}"
+    idempotency.claim(session, points.REDEMPTION, transfer_id)
     card = find_card(session, card_number)
     existing = session.scalar(select(PointsRedemption).where(PointsRedemption.transfer_id == transfer_id))
     if existing is None and card is None:
