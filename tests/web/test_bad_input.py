@@ -1,0 +1,67 @@
+"""Input the form fuzz (test_fuzz_forms.py) found answering 500: each case answers 4xx with a clear
+message and changes nothing."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.builders import CARD_NUMBER, station_setup
+from tests.conftest import T0
+from tests.web.conftest import csrf_token, signed_in
+
+
+def test_a_nul_in_the_sign_in_form_is_refused(client, showcase_world):
+    """PostgreSQL cannot compare a NUL: the throttle's look-up of the user name failed (500)."""
+    response = client.post(
+        "/auth/sign-in", data={"username": "a\x00b", "password": "x", "csrf_token": csrf_token(client)}
+    )
+    assert response.status_code == 400
+    assert "NUL" in response.get_data(as_text=True)
+
+
+def test_a_nul_in_a_form_field_stores_nothing(app, client, showcase_world, db):
+    from portal.customers.models import Customer
+
+    world = showcase_world
+    signed_in(client, world.admin, world.password)
+    before = db(lambda s: s.get(Customer, world.customer_id).address)
+    response = client.post("/profile/", data={"address": "北京\x00", "csrf_token": csrf_token(client, "/profile/")})
+    assert response.status_code == 400
+    assert db(lambda s: s.get(Customer, world.customer_id).address) == before
+
+
+def test_a_nul_in_a_field_name_or_query_string_is_refused(client, showcase_world):
+    world = showcase_world
+    signed_in(client, world.admin, world.password)
+    token = csrf_token(client, "/")
+    assert client.post("/funds/allocate", data={"amount-\x00": "1", "csrf_token": token}).status_code == 400
+    assert client.get("/queries/purchases?plate=%00").status_code == 400
+
+
+def test_the_refusal_is_in_english_too(client, showcase_world):
+    client.set_cookie("lang", "en")
+    response = client.post("/auth/recover", data={"username": "\x00", "contact": "x", "csrf_token": csrf_token(client)})
+    assert response.status_code == 400
+    assert "contains a NUL character" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("field", ["product_code", "plate", "station_code"])
+def test_a_nul_in_a_terminal_api_string_is_refused(app, client, field):
+    """PostgreSQL cannot store or compare a NUL: a product, plate or station code with one was a 500."""
+    from portal.extensions import db
+    from portal.purchases.models import Purchase
+
+    with app.app_context():
+        world = station_setup(db.session, now=T0, purse_fen=100_000)
+        db.session.commit()
+        key = world.key
+    body = {
+        "card_number": CARD_NUMBER, "product_code": "92", "litres_ml": 40_000, "unit_price_fen": 750,
+        "amount_fen": 30_000, "terminal_seq": 1, "at": T0.isoformat(), field: "92\x00",
+    }  # fmt: skip
+    response = client.post("/api/terminal/v1/purchases", json=body, headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "bad_field"
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Purchase.id))) == 0
