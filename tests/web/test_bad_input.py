@@ -65,3 +65,18 @@ def test_a_nul_in_a_terminal_api_string_is_refused(app, client, field):
     assert response.get_json()["error"]["code"] == "bad_field"
     with app.app_context():
         assert db.session.scalar(select(func.count(Purchase.id))) == 0
+
+
+@pytest.mark.parametrize("forwarded", ["x" * 300, "1.2.3.4, not-an-address", "fe80::1%" + "e" * 60])
+def test_a_forwarded_address_that_is_not_one_is_not_stored(app, client, showcase_world, db, forwarded):
+    """Behind a proxy (PROXY_COUNT=1, production's default) a junk X-Forwarded-For became the client
+    address, too long for the audit's ip column on PostgreSQL (500 on a failed sign-in)."""
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    from portal.audit.models import AuditEvent
+
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1)
+    data = {"username": showcase_world.admin, "password": "wrong", "csrf_token": csrf_token(client)}
+    response = client.post("/auth/sign-in", data=data, headers={"X-Forwarded-For": forwarded})
+    assert response.status_code < 500
+    assert db(lambda s: s.scalars(select(AuditEvent.ip)).all()) == [""]

@@ -368,7 +368,8 @@ _HEADER_JUNK = (
     "multipart/form-data", "multipart/form-data; boundary=", "multipart/form-data; boundary=" + "-" * 300,
     "application/x-www-form-urlencoded; charset=utf-7", "application/json", "text/plain; charset=gb18030",
     "portal_session=" + "A" * 4000, "portal_session=..; lang=klingon", "lang=\x7f", "=; =; ;", "1.2.3.4, ::1, x",
-    "999.999.999.999", "unknown", "::ffff:" + "f" * 300, "application/json;q=2, text/html;q=NaN",
+    "999.999.999.999", "unknown", "::ffff:" + "f" * 300, "1.2.3.4:80", "[::1]:443", "fe80::1%eth0", "2001:db8::1",
+    "https", "javascript", "evil.example:99999", "localhost:-1", "a b", "%00", "application/json;q=2, text/html;q=NaN",
 )  # fmt: skip
 
 
@@ -382,14 +383,21 @@ def _header_values():
 
 @pytest.mark.parametrize("role", ["visitor", "admin"])
 def test_fuzzed_headers_never_cause_a_server_error(app, client, fuzz_world, role):
-    """Hypothesis: junk Accept-Language, Accept, Content-Type, Cookie, X-Forwarded-For and a wrong
-    Content-Length on a sample of pages and posts answer < 500."""
+    """Hypothesis: junk Accept-Language, Accept, Content-Type, Cookie, X-Forwarded-* and a wrong
+    Content-Length on a sample of pages and posts answer < 500, behind one trusted proxy as in
+    production (PROXY_COUNT=1), so the forwarded headers are read."""
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     token = _sign_in(client, fuzz_world, role)
     requests = [
         ("GET", "/auth/sign-in"), ("POST", "/auth/sign-in"), ("POST", "/language"), ("GET", "/"),
         ("GET", "/queries/purchases"), ("POST", "/funds/allocate"), ("POST", "/profile/"), ("GET", "/static/css/portal.css"),
     ]  # fmt: skip
-    header_names = ("Accept-Language", "Accept", "Content-Type", "Cookie", "X-Forwarded-For", "Content-Length")
+    header_names = (
+        "Accept-Language", "Accept", "Content-Type", "Cookie", "X-Forwarded-For", "X-Forwarded-Proto",
+        "X-Forwarded-Host", "Content-Length",
+    )  # fmt: skip
 
     @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     @given(
