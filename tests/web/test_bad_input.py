@@ -80,3 +80,15 @@ def test_a_forwarded_address_that_is_not_one_is_not_stored(app, client, showcase
     response = client.post("/auth/sign-in", data=data, headers={"X-Forwarded-For": forwarded})
     assert response.status_code < 500
     assert db(lambda s: s.scalars(select(AuditEvent.ip)).all()) == [""]
+
+
+@pytest.mark.parametrize("role", ["admin", "driver"])
+def test_a_loss_report_for_a_card_id_of_thousands_of_digits_is_refused(client, showcase_world, db, role):
+    """int() refuses over 4,300 digits: the loss report's own id check raised (500)."""
+    from portal.cards.models import LossReport
+
+    signed_in(client, getattr(showcase_world, role), showcase_world.password)
+    data = {"card_id": "9" * 5000, "reason": "lost", "csrf_token": csrf_token(client, "/")}
+    response = client.post("/cards/loss/report", data=data)
+    assert response.status_code == 422
+    assert db(lambda s: s.scalars(select(LossReport)).all()) == []
