@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from html.parser import HTMLParser
@@ -55,6 +56,8 @@ FALLBACK_FIELDS: dict[str, tuple[str, ...]] = {
     "support.send_reset_link": (),
     "support.unlock": (),
 }
+#: The only audit events a refused form may write: the failure itself (wrong password, lock, refusal).
+REFUSALS = re.compile(r"_(failed|refused|locked)|\.locked")
 #: Rows a refused form must not add.
 GUARDED_TABLES = (
     "ledger_transfers", "deposits", "load_requests", "points_redemptions", "cards", "users", "loss_reports",
@@ -209,8 +212,9 @@ class FuzzWorld(Showcase):
 @pytest.fixture
 def fuzz_world(app, clock, showcase_world):
     """The showcase plus money on a card, a prepared allocation, a waiting load, a control template,
-    a loss report and a terminal, so that the pages show their forms; lockout off (wrong passwords
+    a loss report, a terminal and an alert, so that the pages show their forms; lockout off (wrong passwords
     are among the values)."""
+    from portal.alerts.models import Alert
     from portal.auth.models import User
     from portal.cards import loss
     from portal.cards import services as cards
@@ -253,6 +257,9 @@ def fuzz_world(app, clock, showcase_world):
         cards.save_template(s, customer.id, "夜班", Controls(daily_count_limit=3), actor_id=admin, now=now)
         loss.report_loss(s, active[-1], reason="lost", actor_id=admin, now=now)
         create_terminal(s, s.scalars(select(Station)).first(), "Pump 1", now=now, actor_id=users[world.sysadmin])
+        detail = {"count": 5, "normal": 1, "threshold": 3, "day": "2026-03-02"}
+        s.add(Alert(customer_id=customer.id, card_id=active[0].id, kind="too_many_fills", dedupe_key="fuzz",
+                    detail=detail, created_at=now))  # fmt: skip
         s.commit()
         return FuzzWorld(**asdict(world), pages=(f"/funds/batches/{prepared.id}",))
 
@@ -314,6 +321,20 @@ def _as_list(value) -> list:
     return value if isinstance(value, list) else [value]
 
 
+def _last_audit_id(app) -> int:
+    from portal.extensions import db
+
+    with app.app_context():
+        return db.session.execute(text("SELECT coalesce(max(id), 0) FROM audit_events")).scalar()
+
+
+def _audit_actions_after(app, last_id: int) -> list[str]:
+    from portal.extensions import db
+
+    with app.app_context():
+        return list(db.session.scalars(text("SELECT action FROM audit_events WHERE id > :id"), {"id": last_id}))
+
+
 def _guarded_counts(app) -> tuple[int, ...]:
     from portal.extensions import db
 
@@ -324,7 +345,8 @@ def _guarded_counts(app) -> tuple[int, ...]:
 @pytest.mark.parametrize("role", ROLES)
 def test_fuzzed_form_posts_never_cause_a_server_error(app, client, fuzz_world, role):
     """Hypothesis: any value in any field of any form the role may post answers < 500; a refused
-    one (4xx) adds no ledger transfer, deposit, load, redemption, card, user or loss report."""
+    one (4xx) adds no ledger transfer, deposit, load, redemption, card, user or loss report, and
+    audits nothing but the failure itself."""
     world = fuzz_world
     token = _sign_in(client, world, role)
     targets = _targets(app, client, role, fuzz_world.pages)
@@ -341,13 +363,15 @@ def test_fuzzed_form_posts_never_cause_a_server_error(app, client, fuzz_world, r
         body = {**form.base, **{name: data.draw(values) for name in fuzzed}, "csrf_token": state["token"]}
         for name in form.files:
             body[name] = FileStorage(io.BytesIO(data.draw(files)), data.draw(st.sampled_from(["a.csv", "", "x.xlsx"])))
-        before = _guarded_counts(app)
+        before, last_audit = _guarded_counts(app), _last_audit_id(app)
         response = _post(client, form.url, body, multipart=bool(form.files))
         response.get_data()
         response.close()
         assert response.status_code < 500, (role, form.endpoint, form.url, fuzzed, response.status_code)
         if 400 <= response.status_code < 500:
             assert _guarded_counts(app) == before, (role, form.endpoint, fuzzed, "a refused form changed data")
+            claims = [a for a in _audit_actions_after(app, last_audit) if not REFUSALS.search(a)]
+            assert not claims, (role, form.endpoint, fuzzed, "a refused form audited", claims)
         if role != "visitor" and "/auth/sign-in" in response.headers.get("Location", ""):
             state["token"] = _sign_in(client, world, role)  # a sign-out or lock: carry on signed in
 
