@@ -211,6 +211,12 @@ PLAUSIBLE = {
 }  # fmt: skip
 
 
+def _offered(form: Form, name: str):
+    """The values the page itself offers for `name` (options, buttons such as action=split)."""
+    offered = sorted(form.names.get(name, set()) - {""})
+    return st.sampled_from(offered) if offered else st.nothing()
+
+
 def _filled(form: Form, world) -> dict[str, list[str]]:
     """The form as sent untouched, with plausible values in empty fields and the right password."""
     body = {name: values for name, values in form.base.items()}
@@ -392,7 +398,8 @@ def test_fuzzed_form_posts_never_cause_a_server_error(app, client, fuzz_world, r
         form = data.draw(st.sampled_from(by_endpoint[endpoint]))
         names = sorted(set(form.names) - {"csrf_token"} - form.files) or every_name
         fuzzed = data.draw(st.lists(st.sampled_from(names) | st.sampled_from(every_name), max_size=4, unique=True))
-        body = {**_filled(form, world), **{name: data.draw(values) for name in fuzzed}, "csrf_token": state["token"]}
+        changes = {name: data.draw(values | _offered(form, name)) for name in fuzzed}
+        body = {**_filled(form, world), **changes, "csrf_token": state["token"]}
         for name in form.files:
             body[name] = FileStorage(io.BytesIO(data.draw(files)), data.draw(st.sampled_from(["a.csv", "", "x.xlsx"])))
         before, last_audit = _guarded_counts(app), _last_audit_id(app)
