@@ -244,8 +244,8 @@ class FuzzWorld(Showcase):
 @pytest.fixture
 def fuzz_world(app, clock, showcase_world):
     """The showcase plus money on a card, a prepared allocation, a waiting load, a control template,
-    a loss report, a terminal and an alert, so that the pages show their forms; lockout off (wrong passwords
-    are among the values)."""
+    a loss report, a terminal and an alert, so that the pages show their forms; lockout off (wrong
+    passwords are among the values)."""
     from portal.alerts.models import Alert
     from portal.auth.models import User
     from portal.cards import loss
