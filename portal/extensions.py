@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from flask import Flask, current_app, g, has_request_context
 from flask_babel import Babel
 from flask_limiter import Limiter
@@ -100,10 +102,21 @@ def clock():
     return current_app.extensions.setdefault("portal.clock", SystemClock())
 
 
+#: Longest address the audit and session tables store (an IPv6 address written out in full).
+MAX_IP_LENGTH = 45
+
+
 def client_ip() -> str:
+    """The client's address (behind PROXY_COUNT proxies, the one they forwarded); "" when that is
+    not an IP address, as when a proxy passes a client's own junk X-Forwarded-For on."""
     from flask import request
 
-    return request.remote_addr or ""
+    address = request.remote_addr or ""
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return ""
+    return address if len(address) <= MAX_IP_LENGTH else ""
 
 
 db = Database()

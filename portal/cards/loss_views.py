@@ -92,7 +92,8 @@ def report_loss():
     cards = _reportable_cards()
     form = _report_form(cards)
     raw_id = request.form.get("card_id", "")
-    if raw_id.isascii() and raw_id.isdigit():  # not "²", which isdigit() accepts and int() refuses
+    # not "²", which isdigit() accepts and int() refuses, nor 5,000 digits, which int() refuses too
+    if raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= 19:
         card = owned_or_404(Card, int(raw_id))  # another customer's or another driver's card: 404
         if card.status != "active":
             flash(error_message(AlreadyReported("") if card.status == "lost" else CardNotActive("")), "error")

@@ -2,15 +2,15 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, IntegerField, PasswordField, SelectField
+from wtforms import IntegerField, PasswordField, SelectField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from portal.web.fields import AmountField, LitresField
+from portal.web.fields import AmountField, IdempotencyKeyField, LitresField
 
 
 class LoadForm(FlaskForm):
     #: Idempotency key made when the page was rendered: a double submit requests one load.
-    key = HiddenField()
+    key = IdempotencyKeyField()
     card_id = SelectField(_l("Card"), coerce=int, validators=[DataRequired()])
     amount = AmountField(_l("Amount (yuan)"), validators=[InputRequired()])
     password = PasswordField(_l("Your password"), validators=[DataRequired(), Length(max=256)])

@@ -3,10 +3,10 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import HiddenField, PasswordField, SelectField, StringField
+from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from portal.web.fields import AmountField
+from portal.web.fields import AmountField, IdempotencyKeyField
 
 
 class CsrfForm(FlaskForm):
@@ -23,7 +23,7 @@ class ConfirmForm(FlaskForm):
 
 class DepositForm(FlaskForm):
     #: Idempotency key made when the form was rendered: a double submit records one deposit.
-    key = HiddenField()
+    key = IdempotencyKeyField()
     customer_id = SelectField(_l("Customer"), coerce=int, validators=[DataRequired()])
     amount = AmountField(_l("Amount (yuan)"), validators=[InputRequired()])
     bank_reference = StringField(_l("Bank transfer reference"), validators=[DataRequired(), Length(max=64)])

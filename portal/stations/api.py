@@ -187,6 +187,8 @@ def _str(body: dict, name: str, *, required: bool = True, max_length: int = 32) 
         return ""
     if not isinstance(value, str) or len(value) > max_length:
         raise BadRequest("bad_field", f"{name} must be a string of at most {max_length} characters")
+    if "\x00" in value:  # PostgreSQL cannot store or compare a NUL
+        raise BadRequest("bad_field", f"{name} must not contain a NUL character")
     return value.strip()
 
 

@@ -1,5 +1,6 @@
 """Form fields for numbers people type: yuan and litres (services receive integer fen and ml), and
-whole numbers (`WholeNumberField`: counts, points).
+whole numbers (`WholeNumberField`: counts, points); and the idempotency key a page carries
+(`IdempotencyKeyField`).
 
 `AmountField` and `LitresField` parse with `portal.money`, so a form's `.data` is an `int` (or None
 when the input was refused) and never a float. A refused input becomes a translated message chosen by
@@ -10,10 +11,11 @@ first in the validators of a field that may be left empty.
 from __future__ import annotations
 
 import re
+import uuid
 
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
-from wtforms import Field, IntegerField
+from wtforms import Field, HiddenField, IntegerField
 from wtforms.widgets import TextInput
 
 from portal.money import (
@@ -146,3 +148,19 @@ class WholeNumberField(IntegerField):
             self.data = None
             raise ValueError(self.gettext("Not a valid integer value."))
         self.data = int(text)
+
+
+class IdempotencyKeyField(HiddenField):
+    """The key made when the page was rendered (a UUID, kept as 32 hex digits): however often the
+    form is sent, the action happens once. Empty data when none was sent (the view makes one);
+    anything else the page did not make is refused: it would reach the ledger as a transfer id."""
+
+    def process_formdata(self, valuelist):
+        self.data = ""
+        text = valuelist[0].strip() if valuelist else ""
+        if not text:
+            return
+        try:
+            self.data = uuid.UUID(text).hex
+        except ValueError:
+            raise ValueError(str(_l("This form has expired; please start again."))) from None

@@ -1,8 +1,9 @@
-"""Security headers on every response."""
+"""Security headers on every response, and the one check of form input no field can make: no NUL."""
 
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask, abort, request
+from flask_babel import lazy_gettext as _l
 
 #: Scripts and styles only from our own static files: no inline <script>, no style="" attributes.
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -31,7 +32,23 @@ HEADERS = {
 HSTS = "max-age=31536000; includeSubDomains"
 
 
+#: A NUL byte is never typed; PostgreSQL cannot store or even compare one (a query with it fails).
+NUL_MESSAGE = _l("What you sent contains a NUL character, which is not allowed. Please check it and try again.")
+
+
+def refuse_nul_bytes() -> None:
+    """400 for a NUL in any form field's name or value, before a view or the CSRF check reads them.
+    (Query strings go through the pages' own filter parsers, which refuse what they do not know;
+    the terminal API reads no body before its key is checked, and its `_str` refuses NUL.)"""
+    if request.blueprint == "terminal_api" or request.method != "POST":
+        return
+    if any("\x00" in key or "\x00" in value for key, value in request.form.items(multi=True)):
+        abort(400, str(NUL_MESSAGE))
+
+
 def register_security(app: Flask) -> None:
+    app.before_request_funcs.setdefault(None, []).insert(0, refuse_nul_bytes)
+
     @app.after_request
     def headers(response):
         for name, value in HEADERS.items():

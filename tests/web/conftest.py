@@ -13,6 +13,16 @@ from tests.builders import PASSWORD
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
 
+def routes(app):
+    """(endpoint, url, method) for every rule of the URL map, with path arguments filled in."""
+    for rule in app.url_map.iter_rules():
+        url = re.sub(r"<(?:int:)?[^>:]+>", "1", rule.rule)
+        url = re.sub(r"<any\(([^,)]+)[^>]*\):[^>]+>", r"\1", url)
+        url = re.sub(r"<path:[^>]+>", "css/portal.css", url)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield rule.endpoint, url, method
+
+
 def csrf_token(client, path: str = "/auth/sign-in") -> str:
     page = client.get(path).get_data(as_text=True)
     match = CSRF_META.search(page)
@@ -64,6 +74,18 @@ def peek(session, read):
 
 def count(session, query):
     return peek(session, lambda: query.count())
+
+
+@pytest.fixture
+def showcase_world(app) -> builders.Showcase:
+    """builders.showcase in the app's session, committed: one user of each role, cards in every status."""
+    from portal.extensions import clock
+    from portal.extensions import db as database
+
+    with app.app_context():
+        world = builders.showcase(database.session, now=clock().now())
+        database.session.commit()
+    return world
 
 
 @pytest.fixture

@@ -9,14 +9,13 @@ The same walk checks that no GET writes (see "GET never writes" below).
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import event, select
 
-from tests.builders import showcase
 from tests.web.conftest import csrf_token, login
+from tests.web.conftest import routes as _routes
 
 #: Reachable without signing in.
 PUBLIC = {
@@ -117,16 +116,6 @@ def allowed_roles(endpoint: str, method: str) -> set[str]:
     return METHOD_ALLOWED.get((endpoint, method), ALLOWED.get(endpoint, set()))
 
 
-def _routes(app):
-    """(endpoint, url, method) for every rule, with path arguments filled in."""
-    for rule in app.url_map.iter_rules():
-        url = re.sub(r"<(?:int:)?[^>:]+>", "1", rule.rule)
-        url = re.sub(r"<any\(([^,)]+)[^>]*\):[^>]+>", r"\1", url)
-        url = re.sub(r"<path:[^>]+>", "css/portal.css", url)
-        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            yield rule.endpoint, url, method
-
-
 def test_every_endpoint_is_classified(app):
     endpoints = {endpoint for endpoint, _, _ in _routes(app)}
     unknown = endpoints - PUBLIC - TERMINAL_API - set(ALLOWED)
@@ -200,13 +189,8 @@ def test_signed_out_visitors_reach_only_public_routes(app, client):
 
 
 @pytest.fixture
-def world(app):
-    from portal.extensions import clock, db
-
-    with app.app_context():
-        world = showcase(db.session, now=clock().now())
-        db.session.commit()
-    return world
+def world(showcase_world):
+    return showcase_world
 
 
 @pytest.mark.parametrize("role", ["admin", "driver", "staff", "sysadmin"])
