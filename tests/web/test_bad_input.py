@@ -38,6 +38,16 @@ def test_a_nul_in_a_field_name_is_refused(client, showcase_world):
     assert client.post("/funds/allocate", data={"amount-\x00": "1", "csrf_token": token}).status_code == 400
 
 
+@pytest.mark.parametrize("path", ["/cards/?q=a%00b", "/drivers/?q=%00", "/queries/purchases?plate=%00", "/?x%00=1"])
+def test_a_nul_in_a_query_string_is_refused(client, showcase_world, path):
+    """PostgreSQL cannot compare a NUL: a card search with one was a 500."""
+    world = showcase_world
+    signed_in(client, world.admin, world.password)
+    response = client.get(path)
+    assert response.status_code == 400
+    assert "NUL" in response.get_data(as_text=True)
+
+
 def test_the_refusal_is_in_english_too(client, showcase_world):
     client.set_cookie("lang", "en")
     response = client.post("/auth/recover", data={"username": "\x00", "contact": "x", "csrf_token": csrf_token(client)})
