@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 import os
+from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import urlsplit
 
 
@@ -43,6 +46,16 @@ class Config:
 
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
+    #: Flask-Limiter: when the storage (Redis) cannot be reached, count in this process's memory and
+    #: log a warning, instead of answering 500; the shared storage is used again once it is back.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_SWALLOW_ERRORS = True
+    #: Prepended to every rate-limit key: deployments (or test runs) sharing one Redis stay apart.
+    RATELIMIT_KEY_PREFIX = ""
+    #: Largest request body any page accepts, in bytes (the funds CSV upload is the largest); a
+    #: larger one is refused with a 413 page before it is parsed. The terminal API has its own,
+    #: smaller bound (TERMINAL_MAX_BODY_BYTES, 64 KiB).
+    MAX_CONTENT_LENGTH = 2 * 1024 * 1024
     #: Number of proxies in front of the app whose X-Forwarded-For we trust (0: none).
     PROXY_COUNT = 0
     #: The portal's address as users reach it (scheme://host[:port]): every link in mail and SMS is
@@ -50,8 +63,10 @@ class Config:
     PUBLIC_URL: str | None = "http://127.0.0.1:5000"
 
     #: Where one-time codes and mail go in development: "console" prints and keeps an outbox.
+    #: Production refuses "console" (see BACKEND_CHOICES for the others).
     MAIL_BACKEND = "console"
     SMS_BACKEND = "console"
+    SMTP_STARTTLS = False
     #: One-time codes and links (registration codes, reset links) sent to one phone number, one mail
     #: address or one account, at most this many per hour and per day.
     CODE_SEND_LIMIT_PER_HOUR = 5
@@ -78,7 +93,8 @@ class Config:
     #: Statistics and purchase totals read the daily totals table (kept with every purchase; rebuild
     #: with `flask --app portal statistics rebuild-rollup` after importing purchases by other means).
     PURCHASE_ROLLUP = True
-    #: "virtual": chips live in the database (see docs/card-reader.md for a hardware reader).
+    #: "virtual": chips live in the database, with a "simulate purchase" form (development only);
+    #: "none": no reader, the chip pages answer 501. See docs/card-reader.md for a hardware reader.
     CARD_READER = "virtual"
     #: A load waiting to be written to the chip is voided after this long.
     CHIP_LOAD_EXPIRY = timedelta(hours=72)
@@ -113,18 +129,40 @@ CONFIGS = {
     "production": ProductionConfig,
 }
 
-#: Settings that may come from the environment, with how to parse them.
-_ENV_SETTINGS = {
+
+def _boolean(value: str) -> bool:
+    """yes/no for a setting: 1, true, yes, on or 0, false, no, off (any case)."""
+    word = value.strip().lower()
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(value)
+
+
+#: What an error says a setting must be, by its parser.
+_KINDS = {str: "text", int: "a whole number", _boolean: "yes or no (1/0, true/false, yes/no, on/off)"}
+
+#: Every setting a deployer may set, with how its text is parsed. Each can come from the
+#: environment as PORTAL_<NAME> (wins) or <NAME>, or from a .env file (see `environment`); the
+#: README's Configuration table lists exactly these (tests/unit/test_config_readme.py checks it).
+_ENV_SETTINGS: dict[str, Callable[[str], object]] = {
     "SECRET_KEY": str,
     "DATABASE_URL": str,
     "REDIS_URL": str,
     "RATELIMIT_STORAGE_URI": str,
+    "RATELIMIT_KEY_PREFIX": str,
     "PROXY_COUNT": int,
     "PUBLIC_URL": str,
+    "MAX_CONTENT_LENGTH": int,
+    "TERMINAL_MAX_BODY_BYTES": int,
     "SMTP_HOST": str,
     "SMTP_PORT": int,
+    "SMTP_STARTTLS": _boolean,
     "MAIL_BACKEND": str,
     "MAIL_SENDER": str,
+    "SMS_BACKEND": str,
+    "CARD_READER": str,
     "PASSWORD_MIN_LENGTH": int,
     "CODE_SEND_LIMIT_PER_HOUR": int,
     "CODE_SEND_LIMIT_PER_DAY": int,
@@ -134,6 +172,16 @@ _ENV_SETTINGS = {
     "DB_JOB_STATEMENT_TIMEOUT_MS": int,
     "TERMINAL_AUTH_FAILURE_LIMIT": str,
     "TERMINAL_REQUEST_LIMIT": str,
+}
+#: The prefix of the environment variables that set settings (PORTAL_SECRET_KEY, ...); the
+#: unprefixed names work too. PORTAL_ENV (which settings class) is not a setting.
+ENV_PREFIX = "PORTAL_"
+#: The values a backend setting may take. A new backend (the SMS gateway, a hardware card reader)
+#: adds its name here and where it is built (portal.notify.web.backends, portal.chips.views.get_reader).
+BACKEND_CHOICES = {
+    "MAIL_BACKEND": ("console", "smtp"),
+    "SMS_BACKEND": ("console",),
+    "CARD_READER": ("virtual", "none"),
 }
 
 #: The database time limits, in milliseconds (0: none).
@@ -179,22 +227,45 @@ def _check_code_send_limits(settings: dict) -> None:
         raise ConfigError("CODE_SEND_LIMIT_PER_HOUR must be at least 1 and at most CODE_SEND_LIMIT_PER_DAY")
 
 
-def load_config(name: str | None = None, environ: dict[str, str] | None = None) -> dict:
-    """Build the settings for `name` (default: $PORTAL_ENV or development) from class and environment."""
-    environ = os.environ if environ is None else environ
-    name = name or environ.get("PORTAL_ENV", "development")
-    try:
-        cls = CONFIGS[name]
-    except KeyError:
-        raise ConfigError(f"unknown PORTAL_ENV {name!r}; use one of {', '.join(CONFIGS)}") from None
-    settings = {key: getattr(cls, key) for key in dir(cls) if key.isupper()}
-    settings["ENV_NAME"] = name
-    for key, parse in _ENV_SETTINGS.items():
-        if key in environ:
-            try:
-                settings[key] = parse(environ[key])
-            except ValueError:
-                raise ConfigError(f"{key} must be {parse.__name__}") from None
+def environment(environ: dict[str, str] | None = None, dotenv: Path | None = None) -> dict[str, str]:
+    """The variables settings are read from: `environ` (default: the process environment) over the
+    .env file `dotenv` (default: .env in the working directory, if there is one)."""
+    from dotenv import dotenv_values
+
+    dotenv = Path.cwd() / ".env" if dotenv is None else dotenv
+    from_file = dotenv_values(dotenv) if dotenv.is_file() else {}
+    return {**{k: v for k, v in from_file.items() if v is not None}, **(os.environ if environ is None else environ)}
+
+
+def _raw_settings(environ: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """Each setting given: (the variable, its text), from PORTAL_<NAME> if set, else <NAME>. An
+    unknown PORTAL_ name is an error (a typo must not leave a setting at its default unnoticed)."""
+    raw = {key: (key, environ[key]) for key in _ENV_SETTINGS if key in environ}
+    for variable, value in environ.items():
+        if not variable.startswith(ENV_PREFIX) or variable == "PORTAL_ENV":
+            continue
+        key = variable.removeprefix(ENV_PREFIX)
+        if key not in _ENV_SETTINGS:
+            close = difflib.get_close_matches(key, _ENV_SETTINGS, n=1)
+            hint = f" (did you mean {ENV_PREFIX}{close[0]}?)" if close else ""
+            raise ConfigError(f"{variable} is not a setting{hint}; the settings are listed in README.md")
+        raw[key] = (variable, value)
+    return raw
+
+
+def _parse(raw: dict[str, tuple[str, str]]) -> dict:
+    settings = {}
+    for key, (variable, text) in raw.items():
+        parse = _ENV_SETTINGS[key]
+        try:
+            settings[key] = parse(text)
+        except ValueError:
+            raise ConfigError(f"{variable} must be {_KINDS[parse]}, not {text!r}") from None
+    return settings
+
+
+def _check(settings: dict) -> None:
+    """Rules for every environment."""
     if not 8 <= settings["PASSWORD_MIN_LENGTH"] <= 64:
         raise ConfigError("PASSWORD_MIN_LENGTH must be 8 to 64 (MLPS 2.0 requires at least 8)")
     _check_code_send_limits(settings)
@@ -203,17 +274,83 @@ def load_config(name: str | None = None, environ: dict[str, str] | None = None) 
     for key in DB_TIMEOUT_SETTINGS:
         if settings[key] < 0:
             raise ConfigError(f"{key} must be 0 (no limit) or a number of milliseconds")
-    if settings.get("REDIS_URL") and "RATELIMIT_STORAGE_URI" not in environ:
+    for key in ("MAX_CONTENT_LENGTH", "TERMINAL_MAX_BODY_BYTES"):
+        if settings.get(key) is not None and settings[key] < 1:
+            raise ConfigError(f"{key} must be a number of bytes, at least 1")
+    for key, choices in BACKEND_CHOICES.items():
+        if settings[key] not in choices:
+            raise ConfigError(f"{key} must be one of {', '.join(choices)}, not {settings[key]!r}")
+
+
+#: Secrets that are in this file (and so in every copy of the code): never a production secret.
+_KNOWN_SECRETS = {Config.SECRET_KEY, "testing-secret"}
+_NEW_SECRET = "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+
+
+def _weak_secret(key: str | None) -> bool:
+    return bool(key) and (key in _KNOWN_SECRETS or len(key) < 32 or len(set(key)) < 10)
+
+
+#: What production refuses to start with: (setting, "unsafe?", why). The one home of these rules.
+PRODUCTION_RULES: tuple[tuple[str, Callable[[dict], bool], str], ...] = (
+    ("SECRET_KEY", lambda s: not s.get("SECRET_KEY"), "SECRET_KEY is missing: set a random string of 32+ characters"),
+    (
+        "SECRET_KEY",
+        lambda s: _weak_secret(s.get("SECRET_KEY")),
+        f"SECRET_KEY is weak: it must be a random string of 32+ characters, e.g. from {_NEW_SECRET}",
+    ),
+    ("DATABASE_URL", lambda s: not s.get("DATABASE_URL"), "DATABASE_URL is missing: production runs on PostgreSQL"),
+    (
+        "PUBLIC_URL",
+        lambda s: not s.get("PUBLIC_URL"),
+        "PUBLIC_URL is missing: the portal's address (e.g. https://portal.example.cn), links in mail and SMS"
+        " are built on it",
+    ),
+    (
+        "MAIL_BACKEND",
+        lambda s: s["MAIL_BACKEND"] == "console",
+        "MAIL_BACKEND is console: it prints mail (reset links, codes) into the log; use smtp",
+    ),
+    (
+        "SMS_BACKEND",
+        lambda s: s["SMS_BACKEND"] == "console",
+        "SMS_BACKEND is console: it prints text messages (registration codes) into the log; use an SMS gateway",
+    ),
+    (
+        "CARD_READER",
+        lambda s: s["CARD_READER"] == "virtual",
+        "CARD_READER is virtual: its chips live in the database and anyone may simulate purchases;"
+        " use a hardware reader or none",
+    ),
+    (
+        "RATELIMIT_STORAGE_URI",
+        lambda s: str(s.get("RATELIMIT_STORAGE_URI", "")).startswith("memory://"),
+        "RATELIMIT_STORAGE_URI is memory://: each process would count on its own; set REDIS_URL",
+    ),
+)
+
+
+def production_problems(settings: dict) -> list[str]:
+    """Why `settings` are unsafe for production, one line per problem (empty: safe)."""
+    return [why for _key, unsafe, why in PRODUCTION_RULES if unsafe(settings)]
+
+
+def load_config(name: str | None = None, environ: dict[str, str] | None = None) -> dict:
+    """Build the settings for `name` (default: $PORTAL_ENV or development) from the class and the
+    environment (`environ`, default: the process environment over .env)."""
+    environ = environment() if environ is None else environ
+    name = name or environ.get("PORTAL_ENV", "development")
+    try:
+        cls = CONFIGS[name]
+    except KeyError:
+        raise ConfigError(f"unknown PORTAL_ENV {name!r}; use one of {', '.join(CONFIGS)}") from None
+    settings = {key: getattr(cls, key) for key in dir(cls) if key.isupper()}
+    settings["ENV_NAME"] = name
+    given = _parse(_raw_settings(environ))
+    settings.update(given)
+    _check(settings)
+    if settings.get("REDIS_URL") and "RATELIMIT_STORAGE_URI" not in given:
         settings["RATELIMIT_STORAGE_URI"] = settings["REDIS_URL"]
-    if name == "production":
-        missing = [key for key in ("SECRET_KEY", "DATABASE_URL") if not settings.get(key)]
-        if missing:
-            raise ConfigError("production needs " + " and ".join(missing) + " in the environment")
-        if settings["SECRET_KEY"] == Config.SECRET_KEY or len(settings["SECRET_KEY"]) < 32:
-            raise ConfigError("production SECRET_KEY must be a random string of 32+ characters")
-        if not settings.get("PUBLIC_URL"):
-            raise ConfigError(
-                "production needs PUBLIC_URL in the environment (the portal's address, e.g. https://portal.example.cn):"
-                " links in mail and SMS are built on it"
-            )
+    if name == "production" and (problems := production_problems(settings)):
+        raise ConfigError("production refuses to start:\n  " + "\n  ".join(problems))
     return settings

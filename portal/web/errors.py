@@ -5,11 +5,14 @@ itself can still read the database."""
 from __future__ import annotations
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
+from flask_babel import format_decimal
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+from werkzeug.wsgi import LimitedStream
 
 from portal.db import is_busy
 from portal.extensions import db
@@ -75,7 +78,17 @@ def error_message(error: HTTPException) -> str:
     code = error.code or 500
     if error.description and error.description != type(error).description and code != 500:
         return str(error.description)
+    if code == 413 and request.max_content_length:
+        return _("What you sent is too large: at most %(size)s.", size=body_size(request.max_content_length))
     return str(MESSAGES.get(code, TITLES.get(code, MESSAGES[500] if code >= 500 else MESSAGES[400])))
+
+
+def body_size(limit: int) -> str:
+    """A body limit as a person reads it: 2 MB, 64 KB (binary units, as MAX_CONTENT_LENGTH counts)."""
+    for unit, size in (("MB", 1024 * 1024), ("KB", 1024)):
+        if limit >= size:
+            return f"{format_decimal(limit / size, '#,##0.#')} {unit}"
+    return f"{limit} B"
 
 
 def error_response(error: HTTPException) -> Response:
@@ -106,7 +119,26 @@ def _rollback() -> None:
         current_app.logger.exception("rollback failed")
 
 
+#: A body refused for its size is read and dropped, up to this many bytes, before the 413 is sent:
+#: a client still sending then reads the page instead of a reset connection (gunicorn closes the
+#: connection on an unread body). Larger ones are cut off unread; nginx in front stops them first.
+DRAIN_MAX_BYTES = 32 * 1024 * 1024
+
+
+def drain_refused_body(response: Response) -> Response:
+    """After a 413 for a declared length over the limit (nothing of it was read: the length alone
+    was refused), read the body and drop it."""
+    length, limit = request.content_length, request.max_content_length
+    if response.status_code == 413 and length and limit and limit < length <= DRAIN_MAX_BYTES:
+        stream = LimitedStream(request.environ["wsgi.input"], length)
+        while stream.read(64 * 1024):
+            pass
+    return response
+
+
 def register_error_handlers(app: Flask) -> None:
+    app.after_request(drain_refused_body)
+
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         _rollback()

@@ -51,7 +51,7 @@ CHINESE = {
     404: "您访问的页面不存在。",
     405: "此处不支持该操作。",
     409: "数据已被其他操作修改",
-    413: "提交的内容过大。",
+    413: "提交的内容过大：最多 2 MB。",  # MAX_CONTENT_LENGTH
     422: "部分输入内容无效。",
     429: "请求过于频繁，请稍后再试。",
     500: "系统出现问题，请稍后再试。",
@@ -62,7 +62,7 @@ ENGLISH = {
     404: "The page you asked for does not exist.",
     405: "This action is not available here.",
     409: "This conflicts with a change made in the meantime.",
-    413: "What you sent is too large.",
+    413: "What you sent is too large: at most 2 MB.",
     422: "Some of what you entered is not valid.",
     429: "Too many requests.",
     500: "Something went wrong on our side.",
@@ -144,4 +144,4 @@ def test_413_for_a_too_large_body(app, client):
     app.config["MAX_CONTENT_LENGTH"] = 1000
     response = client.post("/auth/sign-in", data={"username": "x" * 5000})
     assert response.status_code == 413
-    assert "提交的内容过大。" in response.get_data(as_text=True)
+    assert "提交的内容过大：最多 1000 B。" in response.get_data(as_text=True)
