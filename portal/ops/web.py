@@ -23,6 +23,7 @@ from flask import Blueprint, Flask, Response, abort, current_app, g, has_request
 from flask.logging import default_handler
 from flask.signals import request_started
 
+from config import ConfigError
 from portal.extensions import db, limiter
 from portal.ops import health, logs
 from portal.ops import metrics as prom
@@ -144,8 +145,23 @@ class RequestContextFilter(logging.Filter):
         return True
 
 
+def check_settings(config) -> None:
+    """LOG_FORMAT, LOG_LEVEL and METRICS_ALLOW, checked when the app starts rather than at the first scrape."""
+    if config.get("LOG_FORMAT") not in ("json", "text", "", None):
+        raise ConfigError(f"LOG_FORMAT must be json, text or empty, not {config['LOG_FORMAT']!r}")
+    if str(config.get("LOG_LEVEL", "INFO")).upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {config['LOG_LEVEL']!r}")
+    try:
+        allowed_networks(config.get("METRICS_ALLOW", ""))
+    except ValueError:
+        raise ConfigError(
+            f"METRICS_ALLOW must be addresses or networks separated by commas, not {config['METRICS_ALLOW']!r}"
+        ) from None
+
+
 def register_ops(app: Flask) -> None:
     """The routes, the request id and the request log line; JSON logging unless LOG_FORMAT is empty."""
+    check_settings(app.config)
     if app.config.get("LOG_FORMAT"):
         logs.configure(level=app.config["LOG_LEVEL"], fmt=app.config["LOG_FORMAT"], filters=(RequestContextFilter(),))
         app.logger.removeHandler(default_handler)  # the root's handler writes Flask's lines too

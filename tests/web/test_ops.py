@@ -174,6 +174,17 @@ def test_metrics_allow_a_configured_network_instead_of_loopback(make_app):
     assert _scrape(client, "127.0.0.1").status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [("METRICS_ALLOW", "10.0.0.0/33"), ("METRICS_ALLOW", "localhost"), ("LOG_FORMAT", "xml"), ("LOG_LEVEL", "loud")],
+)
+def test_a_malformed_setting_stops_the_start_naming_it(make_app, setting, value):
+    from config import ConfigError
+
+    with pytest.raises(ConfigError, match=setting):
+        make_app(**{setting: value})
+
+
 def test_behind_the_proxy_an_outside_client_is_refused(make_app):
     """nginx on loopback forwards a visitor: the visitor's address decides, not the proxy's."""
     client = make_app(PROXY_COUNT=1).test_client()
