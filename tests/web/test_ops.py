@@ -136,6 +136,18 @@ def test_the_500_page_shows_the_request_id(app):
     assert f"<code>{request_id}</code>" in response.get_data(as_text=True)
 
 
+def test_the_busy_page_shows_the_request_id(app):
+    from portal.web.errors import Busy
+
+    def busy():
+        raise Busy()
+
+    app.add_url_rule("/test-only/busy", "test_only_busy", busy)
+    response = app.test_client().get("/test-only/busy", headers={"X-Request-ID": "busy-ref-0001"})
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    assert "<code>busy-ref-0001</code>" in response.get_data(as_text=True)
+
+
 # --- /metrics -----------------------------------------------------------------------------------------
 
 
