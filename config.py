@@ -78,6 +78,14 @@ class Config:
 
     HSTS = False
 
+    #: Log lines: "json" (one JSON object per line, portal.ops.logs), "text", or "" to leave logging alone.
+    LOG_FORMAT = "json"
+    LOG_LEVEL = "INFO"
+    #: Who may read /metrics: these addresses or networks (commas or spaces between), or a client
+    #: sending `Authorization: Bearer <METRICS_TOKEN>` (set it in the environment; unset: no token).
+    METRICS_ALLOW = "127.0.0.1, ::1"
+    METRICS_TOKEN: str | None = None
+
     #: Shortest password accepted (8, the MLPS 2.0 floor; OWASP ASVS recommends 12). 8 to 64.
     PASSWORD_MIN_LENGTH = 8
 
@@ -172,6 +180,10 @@ _ENV_SETTINGS: dict[str, Callable[[str], object]] = {
     "DB_JOB_STATEMENT_TIMEOUT_MS": int,
     "TERMINAL_AUTH_FAILURE_LIMIT": str,
     "TERMINAL_REQUEST_LIMIT": str,
+    "LOG_FORMAT": str,
+    "LOG_LEVEL": str,
+    "METRICS_ALLOW": str,
+    "METRICS_TOKEN": str,
 }
 #: The prefix of the environment variables that set settings (PORTAL_SECRET_KEY, ...); the
 #: unprefixed names work too. PORTAL_ENV (which settings class) is not a setting.

@@ -31,6 +31,9 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_commands(app)
+    from portal.ops.web import register_ops
+
+    register_ops(app)
     from portal.web.errors import register_error_handlers
     from portal.web.security import register_security
     from portal.web.shell import register_shell

@@ -22,6 +22,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from portal import idempotency, ledger
 from portal.extensions import client_ip, clock, csrf, db, limiter
+from portal.ops import metrics
 from portal.purchases.authorization import Answer, AuthorizationError, PurchaseRequest, authorize
 from portal.purchases.refunds import refund
 from portal.reference.models import Station
@@ -256,6 +257,8 @@ def purchases():
         db.session, lambda: authorize(db.session, g.terminal, purchase_request, now=clock().now())
     )
     db.session.commit()
+    if not answer.replayed:  # a replay answers the same authorization again
+        metrics.authorization_answered(answer.approved, answer.code)
     return _answer(answer)
 
 

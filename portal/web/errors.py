@@ -16,6 +16,7 @@ from werkzeug.wsgi import LimitedStream
 
 from portal.db import is_busy
 from portal.extensions import db
+from portal.ops.web import request_id
 
 #: What a person is told for each status, unless the view gave its own (translated) description.
 MESSAGES = {
@@ -44,6 +45,8 @@ TITLES = {
     500: _l("Server error"),
     503: _l("System busy"),
 }
+#: Shown with the request id on every error page: support finds the request's log line by it.
+SUPPORT_REFERENCE = _l("If you contact support, give them this request id:")
 CSRF_MESSAGE = _l("This form has expired or was already sent. Reload the page and try again.")
 
 #: Seconds a client is asked to wait before sending the same request again after a Busy.
@@ -99,10 +102,15 @@ def error_response(error: HTTPException) -> Response:
     else:
         title = str(TITLES.get(code, error.name))
         try:
-            page = render_template("errors/error.html", code=code, title=title, message=message)
+            page = render_template(
+                "errors/error.html", code=code, title=title, message=message, request_id=request_id()
+            )
         except Exception:  # the error page must not fail too (e.g. the database is down)
             current_app.logger.exception("error page for %s failed to render", code)
-            page = f"<!doctype html><title>{code}</title><h1>{code}</h1><p>{escape(message)}</p>"
+            page = (
+                f"<!doctype html><title>{code}</title><h1>{code}</h1><p>{escape(message)}</p>"
+                f"<p>{escape(str(SUPPORT_REFERENCE))} <code>{escape(request_id())}</code></p>"
+            )
         response = Response(page, mimetype="text/html")
     response.status_code = code
     original = dict(error.get_headers())

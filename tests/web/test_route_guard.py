@@ -25,6 +25,9 @@ PUBLIC = {
     "auth.register_account",
     "auth.reset_password",
     "auth.sign_in",
+    "ops.healthz",
+    "ops.metrics",  # not by session: by address or bearer token (tests/web/test_ops.py)
+    "ops.readyz",
     "shell.set_language",
     "static",
 }
