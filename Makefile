@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt |
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: install translations translations-update migrate demo run test lint bench soak clean
+.PHONY: install translations translations-update migrate demo run test system-deps lint bench soak clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,8 +39,12 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check portal tests bench config.py
 
+# Debian's Chromium and CJK fonts for the browser tests: installed as root, else the command is printed.
+system-deps:
+	bash tests/system-deps.sh
+
 # SQLite first; then PostgreSQL when TEST_DATABASE_URL is set. In CI it must be set.
-test: translations lint
+test: system-deps translations lint
 	env -u TEST_DATABASE_URL $(BIN)/pytest
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 		echo "== again on PostgreSQL: $$TEST_DATABASE_URL"; \

@@ -92,7 +92,9 @@ def test_rate_limits_hold_across_two_app_instances_sharing_redis(database_url, l
     try:
         redis.Redis.from_url(REDIS_URL).ping()
     except redis.exceptions.ConnectionError:
-        pytest.fail(f"Redis is needed at {REDIS_URL} (set TEST_REDIS_URL)")
+        if os.environ.get("CI"):
+            pytest.fail(f"Redis is needed at {REDIS_URL} (set TEST_REDIS_URL)")
+        pytest.skip(f"no Redis at {REDIS_URL}: set TEST_REDIS_URL (CI runs this test)")
     address = f"192.0.2.{uuid.uuid4().int % 250 + 1}"
     # The Redis database may be a developer's: this run writes under its own key prefix, removes only
     # those keys, and leaves everything else (here a stand-in for the developer's data) alone.
