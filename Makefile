@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt |
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: install translations translations-update migrate demo run test system-deps lint bench soak clean
+.PHONY: install translations translations-update migrate demo run test system-deps wheel-check restore-drill lint bench soak clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ test: system-deps translations lint
 	else \
 		echo "TEST_DATABASE_URL is not set: PostgreSQL pass skipped (CI runs it)"; \
 	fi
+
+# `pip install .` works: the wheel, installed in a fresh venv, migrates and serves the sign-in page.
+wheel-check: install
+	PYTHON=$(BIN)/python bash deploy/check-wheel.sh
 
 bench: install
 	$(BIN)/python bench/ledger.py
