@@ -42,7 +42,8 @@ def cli():
 
     info = ScriptInfo(create_app=lambda: create_app("testing", DATABASE_URL="sqlite://"))
     group = FlaskGroup(create_app=info.create_app)
-    return group, click.Context(group, obj=info)
+    with click.Context(group, obj=info) as ctx:  # on exit, pops the app context get_command pushes
+        yield group, ctx
 
 
 def test_the_kit_has_web_jobs_and_backup_units():
