@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt |
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: install translations translations-update migrate demo run test system-deps wheel-check restore-drill lint bench soak clean
+.PHONY: install translations translations-update migrate demo run test lint bench soak clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,9 +37,10 @@ run: translations demo
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check portal tests bench deploy config.py setup.py
+	$(BIN)/ruff format --check portal tests bench config.py
 
 # Debian's Chromium and CJK fonts for the browser tests: installed as root, else the command is printed.
+.PHONY: system-deps wheel-check restore-drill
 system-deps:
 	bash tests/system-deps.sh
 
