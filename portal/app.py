@@ -4,23 +4,21 @@ from __future__ import annotations
 
 import importlib
 import os
-from pathlib import Path
 
 from flask import Flask
 
 from config import load_config
+from portal import files
 from portal.extensions import babel, csrf, db, limiter, login_manager, migrate
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(config_name: str | None = None, **overrides) -> Flask:
     """Build the app for `config_name` (default $PORTAL_ENV or development); `overrides` win."""
     app = Flask(
         "portal",
-        instance_path=str(ROOT / "instance"),
-        template_folder=str(ROOT / "templates"),
-        static_folder=str(ROOT / "static"),
+        instance_path=str(files.INSTANCE) if files.INSTANCE else None,
+        template_folder=str(files.TEMPLATES),
+        static_folder=str(files.STATIC),
     )
     app.config.update(load_config(config_name))
     app.config.update(overrides)
@@ -54,13 +52,13 @@ def register_extensions(app: Flask) -> None:
         # X-Forwarded-Host is never believed: the proxy sets Host, and links in messages use PUBLIC_URL.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=0)
     db.init_app(app)
-    migrate.init_app(app, db.jobs, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
+    migrate.init_app(app, db.jobs, directory=str(files.MIGRATIONS), render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     babel.init_app(
         app,
         locale_selector=select_locale,
         timezone_selector=select_timezone,
-        default_translation_directories=str(ROOT / "portal" / "translations"),
+        default_translation_directories=str(files.TRANSLATIONS),
     )
     limiter.init_app(app)
     login_manager.init_app(app)
