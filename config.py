@@ -83,6 +83,14 @@ class Config:
     #: A load waiting to be written to the chip is voided after this long.
     CHIP_LOAD_EXPIRY = timedelta(hours=72)
 
+    #: The scheduled jobs' trigger queue (Huey): "sqlite" (a file per host, JOBS_SQLITE_PATH, default
+    #: instance/jobs-queue.db) or "redis" (REDIS_URL, shared). Either way each slot runs once (job_runs).
+    JOBS_QUEUE = "sqlite"
+    JOBS_SQLITE_PATH: str | None = None
+    #: A delivered message's body (codes, links) is cleared after this long; messages go after OUTBOX_KEEP.
+    OUTBOX_CLEAR_BODY_AFTER = timedelta(minutes=10)
+    OUTBOX_KEEP = timedelta(days=90)
+
 
 class DevelopmentConfig(Config):
     DEBUG = False  # `make run` serves without the debugger: it is reachable by demo users
@@ -134,6 +142,8 @@ _ENV_SETTINGS = {
     "DB_JOB_STATEMENT_TIMEOUT_MS": int,
     "TERMINAL_AUTH_FAILURE_LIMIT": str,
     "TERMINAL_REQUEST_LIMIT": str,
+    "JOBS_QUEUE": str,
+    "JOBS_SQLITE_PATH": str,
 }
 
 #: The database time limits, in milliseconds (0: none).

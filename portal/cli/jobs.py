@@ -3,6 +3,7 @@ runs (a systemd unit) and `make run` starts beside the web server; `run NAME` ru
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import click
@@ -40,4 +41,6 @@ def run(name: str) -> None:
 def worker(workers: int) -> None:
     """Run the jobs on their schedules until stopped (Ctrl-C or SIGTERM). One per host, or several:
     each slot of a job runs once whichever worker wakes first."""
+    if not logging.getLogger().handlers:  # the app's own log set-up, when there is one, wins
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     consumer_for(current_app._get_current_object(), workers=workers).run()

@@ -28,6 +28,7 @@ def make_huey(config: Mapping, instance_path: str) -> Huey:
     if kind != "sqlite":
         raise ValueError(f"JOBS_QUEUE must be sqlite, redis or memory, not {kind!r}")
     path = config.get("JOBS_SQLITE_PATH") or os.path.join(instance_path, "jobs-queue.db")
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     return SqliteHuey("portal-jobs", filename=path, utc=True)
 
 
