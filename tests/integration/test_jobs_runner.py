@@ -154,3 +154,11 @@ def test_the_queue_triggers_each_job_on_its_schedule(app):
     assert due(2, 7) == {"deliver-outbox"}
     assert due(19, 0) == {"expire-loads", "deliver-outbox", "ledger-verify"}
     assert due(19, 30) == {"expire-loads", "deliver-outbox", "points-expire"}
+
+
+def test_jobs_run_runs_one_job_now_from_the_command_line(runner, session):
+    result = runner.invoke(args=["jobs", "run", "prune"])
+    assert result.exit_code == 0 and "prune: ok" in result.output
+    assert runner.invoke(args=["jobs", "run", "no-such-job"]).exit_code == 2
+    assert "ledger-verify" in runner.invoke(args=["jobs", "list"]).output
+    assert runs(session, "prune") == 1
