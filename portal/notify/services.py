@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from portal.notify.backends import Backend
@@ -80,10 +80,10 @@ def due(session: Session, *, now: datetime, limit: int = 200) -> list[int]:
 
 def given_up(session: Session) -> int:
     """Messages that failed every attempt (the system admin sees the count)."""
-    stmt = select(OutboxMessage.id).where(
+    stmt = select(func.count()).where(
         OutboxMessage.sent_at.is_(None), OutboxMessage.next_attempt_at.is_(None), OutboxMessage.attempts > 0
     )
-    return len(session.scalars(stmt).all())
+    return session.scalar(stmt)
 
 
 def clear_delivered_bodies(session: Session, *, now: datetime, after: timedelta) -> int:

@@ -3,6 +3,7 @@ recorded, and a pending load expires with no page view through the real Huey con
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from datetime import datetime, timedelta
@@ -162,3 +163,27 @@ def test_jobs_run_runs_one_job_now_from_the_command_line(runner, session):
     assert runner.invoke(args=["jobs", "run", "no-such-job"]).exit_code == 2
     assert "ledger-verify" in runner.invoke(args=["jobs", "list"]).output
     assert runs(session, "prune") == 1
+
+
+@pytest.fixture
+def redis_url():
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url:
+        pytest.skip("set TEST_REDIS_URL to run the Redis queue test")
+    return url
+
+
+def test_the_redis_queue_serves_the_consumer_too(app, session, redis_url, counting_job):
+    app.config.update(JOBS_QUEUE="redis", REDIS_URL=redis_url)
+    queue = queue_for(app)
+    consumer = consumer_for(app, workers=1)
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+    consumer.start()
+    try:
+        assert queue.run_now("count").get(blocking=True, timeout=60) == "ok"
+    finally:
+        consumer.stop(graceful=True)
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+        queue.huey.storage.flush_all()  # this queue's own keys only, never the whole database
+    assert len(counting_job) == 1 and runs(session, "count") == 1

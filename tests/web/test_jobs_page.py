@@ -36,7 +36,7 @@ def test_sysadmin_sees_runs_next_runs_alerts_and_paged_failures(
     run_job(app, "ledger-verify")
     login(client, "root", "Correct-Horse-9")
     page = client.get("/admin/jobs").get_data(as_text=True)
-    assert 'data-job="expire-loads"' in page and "0 load request(s) expired" in page
+    assert "<h1>定时任务</h1>" in page and 'data-job="expire-loads"' in page and "0 load request(s) expired" in page
     assert 'data-job="deliver-outbox"' in page  # not run yet: its next run is shown
     assert 'data-testid="job-alert"' in page and "posted debits 5 != posted credits 6" in page
     assert page.count("data-run=") == 2 and "gateway unreachable" in page
