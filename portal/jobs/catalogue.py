@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from portal import ledger
-from portal.auth.housekeeping import prune_sign_in_records
+from portal.auth.housekeeping import Retention, prune_sign_in_records
 from portal.chips.loads import expire_loads as void_overdue_loads
 from portal.jobs.registry import JobAlert, job
 from portal.notify import services as outbox
@@ -35,7 +35,8 @@ def deliver_outbox(session: Session, now: datetime, config: Mapping[str, Any]) -
 @job("prune", every=timedelta(hours=1), offset=timedelta(minutes=5))
 def prune(session: Session, now: datetime, config: Mapping[str, Any]) -> str:
     """Delete ended sessions, idle throttles, dead codes and old messages; clear delivered bodies."""
-    counts = prune_sign_in_records(session, now=now)
+    keep = Retention(session_idle=config["SESSION_IDLE_TIMEOUT"], session_absolute=config["SESSION_ABSOLUTE_TIMEOUT"])
+    counts = prune_sign_in_records(session, now=now, keep=keep)
     counts["bodies cleared"] = outbox.clear_delivered_bodies(
         session, now=now, after=config.get("OUTBOX_CLEAR_BODY_AFTER", timedelta(minutes=10))
     )

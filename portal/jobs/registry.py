@@ -5,8 +5,8 @@ decorated function in catalogue.py (or any module catalogue imports):
     def expire_loads(session, now, config): ...
 
 The function takes a SQLAlchemy session, the time and the app's settings (a plain mapping, plus
-"OUTBOX_BACKENDS"), does its work, may commit in batches (the
-runner commits at the end too) and returns a one-line summary. It must be idempotent: a slot is
+"OUTBOX_BACKENDS"), does its work, may commit in batches (the runner commits at the end too) and
+returns a one-line summary. It must be idempotent: a slot is
 run once, but a run started by hand, or re-run after a crash, repeats work already done. It raises
 `JobAlert` when it finds something a person must look at (the run is recorded as an alert).
 """
