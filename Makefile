@@ -31,8 +31,12 @@ migrate: install
 demo: migrate
 	$(FLASK) demo-data --if-empty
 
+# The web server and, beside it, the jobs worker (expiries, outbox retries, pruning, ledger check);
+# Ctrl-C stops both.
 run: translations demo
-	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
+	@echo "Serving on http://$(HOST):$(PORT)/ with the jobs worker  (Ctrl-C stops both)"
+	@$(FLASK) jobs worker --workers 1 & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 lint: install

@@ -107,6 +107,14 @@ class Config:
     #: A load waiting to be written to the chip is voided after this long.
     CHIP_LOAD_EXPIRY = timedelta(hours=72)
 
+    #: The scheduled jobs' trigger queue (Huey): "sqlite" (a file per host, JOBS_SQLITE_PATH, default
+    #: instance/jobs-queue.db) or "redis" (REDIS_URL, shared). Either way each slot runs once (job_runs).
+    JOBS_QUEUE = "sqlite"
+    JOBS_SQLITE_PATH: str | None = None
+    #: A delivered message's body (codes, links) is cleared after this long; messages go after OUTBOX_KEEP.
+    OUTBOX_CLEAR_BODY_AFTER = timedelta(minutes=10)
+    OUTBOX_KEEP = timedelta(days=90)
+
 
 class DevelopmentConfig(Config):
     DEBUG = False  # `make run` serves without the debugger: it is reachable by demo users
@@ -184,6 +192,8 @@ _ENV_SETTINGS: dict[str, Callable[[str], object]] = {
     "LOG_LEVEL": str,
     "METRICS_ALLOW": str,
     "METRICS_TOKEN": str,
+    "JOBS_QUEUE": str,
+    "JOBS_SQLITE_PATH": str,
 }
 #: The prefix of the environment variables that set settings (PORTAL_SECRET_KEY, ...); the
 #: unprefixed names work too. PORTAL_ENV (which settings class) is not a setting.

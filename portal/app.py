@@ -79,6 +79,7 @@ VIEW_MODULES = (
     "portal.cards.loss_views",
     "portal.queries.views",
     "portal.queries.ledger_views",
+    "portal.admin.jobs_views",
 )
 
 

@@ -8,6 +8,7 @@ import portal.chips.models  # noqa: F401
 import portal.customers.models  # noqa: F401
 import portal.drivers.models  # noqa: F401
 import portal.funds.models  # noqa: F401
+import portal.jobs.models  # noqa: F401
 import portal.ledger.models  # noqa: F401
 import portal.notify.models  # noqa: F401
 import portal.points.models  # noqa: F401

@@ -44,6 +44,7 @@ PERMISSIONS: dict[str, str] = {
     "statistics.view": "the customer's transaction and points statistics",
     "support.users": "find, unlock and reset the users of the staff member's region",
     "terminals.manage": "station terminals and their API keys",
+    "jobs.monitor": "the scheduled jobs: last and next runs, failures and alerts",
 }
 
 #: role -> the permissions it holds. The only place a role is given a right.
@@ -71,7 +72,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "staff": frozenset(
         {OWN_ACCOUNT, "funds.deposits.view", "funds.deposit", "customer.profile.staff", "support.users"}
     ),
-    "sysadmin": frozenset({OWN_ACCOUNT, "terminals.manage"}),
+    "sysadmin": frozenset({OWN_ACCOUNT, "terminals.manage", "jobs.monitor"}),
 }
 
 

@@ -8,6 +8,7 @@ from flask import Flask
 def register(app: Flask) -> None:
     from portal.cli.chips import chips
     from portal.cli.demo import demo_data
+    from portal.cli.jobs import jobs
     from portal.cli.ledger import ledger
     from portal.cli.reference import reference
     from portal.cli.statistics import statistics
@@ -19,6 +20,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(reference)
     app.cli.add_command(chips)
     app.cli.add_command(statistics)
+    app.cli.add_command(jobs)
 
     from portal.cli import stations
 

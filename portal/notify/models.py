@@ -10,12 +10,16 @@ from portal.db import Base
 
 
 class OutboxMessage(Base):
-    """A mail or SMS to send. Written with the action that causes it; `sent_at` is set on delivery."""
+    """A mail or SMS to send. Written with the action that causes it; `sent_at` is set on delivery.
+    Once delivered, the body (codes, links) is cleared by the prune job: recipient and times remain."""
 
     __tablename__ = "outbox_messages"
     __table_args__ = (
         CheckConstraint("channel IN ('sms', 'email')", name="channel"),
         Index("ix_outbox_messages_recipient_created", "recipient", "created_at"),
+        #: Serves the outbox job: unsent messages due for a (re)try.
+        Index("ix_outbox_messages_next_attempt", "next_attempt_at"),
+        CheckConstraint("attempts >= 0", name="attempts_not_negative"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -28,3 +32,7 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
     #: Why the last delivery attempt failed (empty when sent or not yet tried).
     error: Mapped[str] = mapped_column(String(500), default="")
+    #: Delivery attempts so far.
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: When the outbox job may try (again); None once sent or given up (`attempts` at the maximum).
+    next_attempt_at: Mapped[datetime | None]

@@ -3,7 +3,8 @@ points_redeemed), expire (card points -> points_expired). Flush, never commit.""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -188,23 +189,21 @@ class ExpiryResult:
     cutoff: datetime
     accounts: int = 0
     points: int = 0
+    #: Accounts the ledger refused to debit (a frozen account of a lost card, a closed one): account id
+    #: -> the ledger's reason. They are left for a later run; the rest expire.
+    skipped: dict[int, str] = field(default_factory=dict)
 
 
-def expire_points(session: Session, *, now: datetime, days: int = DEFAULT_EXPIRY_DAYS) -> ExpiryResult:
-    """Expire, in every card points account, points earned more than `days` ago and not yet consumed.
-
-    FIFO (see portal.points.rules): to expire = credits before the cutoff - all debits so far.
-    The transfer id names the account and the cutoff day, so running twice a day posts once.
-    """
-    cutoff = now - timedelta(days=days)
-    result = ExpiryResult(cutoff=cutoff)
+def _expiry_candidates(session: Session, cutoff: datetime) -> list:
+    """(account id, debits, credits, pending debits, earned before the cutoff) of every card points
+    account that may hold points to expire, by account id."""
     earned_before = (
         select(Transfer.credit_account_id.label("account_id"), func.sum(Transfer.amount).label("earned"))
         .where(Transfer.ledger == ledger.POINTS, Transfer.kind == "posted", Transfer.created_at < cutoff)
         .group_by(Transfer.credit_account_id)
         .subquery()
     )
-    rows = session.execute(
+    return session.execute(
         select(
             Account.id, Account.debits_posted, Account.credits_posted, Account.debits_pending, earned_before.c.earned
         )
@@ -212,23 +211,53 @@ def expire_points(session: Session, *, now: datetime, days: int = DEFAULT_EXPIRY
         .where(Account.kind == "points", Account.card_id.is_not(None), Account.credits_posted > Account.debits_posted)
         .order_by(Account.id)
     ).all()
-    expired_account = ledger.system_account(session, "points_expired", ledger.POINTS)
-    for account_id, debits, credits, pending, earned in rows:
-        amount = min(rules.points_to_expire(int(earned), debits + pending), credits - debits - pending)
-        if amount <= 0:
+
+
+def _expire_one(session: Session, row, cutoff: datetime, expired_account_id: int, now: datetime) -> int:
+    account_id, debits, credits, pending, earned = row
+    amount = min(rules.points_to_expire(int(earned), debits + pending), credits - debits - pending)
+    if amount <= 0:
+        return 0
+    request = ledger.TransferRequest(
+        id=f"pts-expire:{account_id}:{cutoff.date().isoformat()}",
+        debit_account_id=account_id,
+        credit_account_id=expired_account_id,
+        amount=amount,
+        code="points_expire",
+        memo=f"earned before {cutoff.date().isoformat()}",
+    )
+    with session.begin_nested():  # a refused account leaves nothing behind
+        ledger.transfer(session, request, now=now)
+    return amount
+
+
+def expire_points(
+    session: Session,
+    *,
+    now: datetime,
+    days: int = DEFAULT_EXPIRY_DAYS,
+    batch_size: int = 500,
+    end_batch: Callable[[], None] | None = None,
+) -> ExpiryResult:
+    """Expire, in every card points account, points earned more than `days` ago and not yet consumed.
+
+    FIFO (see portal.points.rules): to expire = credits before the cutoff - all debits so far.
+    The transfer id names the account and the cutoff day, so running twice a day posts once.
+    An account the ledger refuses (frozen: a lost card) is skipped and reported, never stops the run.
+    `end_batch` (the caller's commit) is called after every `batch_size` accounts.
+    """
+    cutoff = now - timedelta(days=days)
+    result = ExpiryResult(cutoff=cutoff)
+    expired_account_id = ledger.system_account(session, "points_expired", ledger.POINTS).id
+    for done, row in enumerate(_expiry_candidates(session, cutoff), 1):
+        try:
+            amount = _expire_one(session, row, cutoff, expired_account_id, now)
+        except ledger.LedgerError as refused:
+            result.skipped[row[0]] = str(refused)
             continue
-        ledger.transfer(
-            session,
-            ledger.TransferRequest(
-                id=f"pts-expire:{account_id}:{cutoff.date().isoformat()}",
-                debit_account_id=account_id,
-                credit_account_id=expired_account.id,
-                amount=amount,
-                code="points_expire",
-                memo=f"earned before {cutoff.date().isoformat()}",
-            ),
-            now=now,
-        )
-        result.accounts += 1
-        result.points += amount
+        if amount:
+            result.accounts += 1
+            result.points += amount
+        if end_batch is not None and done % batch_size == 0:
+            end_batch()
     return result

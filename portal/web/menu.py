@@ -99,6 +99,7 @@ MENUS: dict[str, tuple[Item | Section, ...]] = {
         Item(_l("Regions and stations"), "admin.stations"),
         Item(_l("Support staff"), "admin.staff"),
         Item(_l("Terminals"), "admin.terminals"),
+        Item(_l("Scheduled jobs"), "admin.jobs"),
         CHANGE_PASSWORD,
     ),
 }

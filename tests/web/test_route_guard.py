@@ -42,6 +42,7 @@ ALLOWED: dict[str, set[str]] = {
     "auth.change_password": EVERYONE,
     "auth.confirm_password": EVERYONE,
     "admin.create": {"sysadmin"},
+    "admin.jobs": {"sysadmin"},
     "admin.revoke": {"sysadmin"},
     "admin.terminals": {"sysadmin"},
     "alerts.acknowledge": {"admin"},

@@ -84,7 +84,7 @@ def endpoints_of(role: str) -> list[str]:
         ),
         ("driver", "driver", ["首页", "我的卡片", "消费交易查询", "积分交易查询", "积分兑换", "卡片挂失", "修改密码"]),
         ("staff", "staff", ["首页", "用户查询", "充值登记", "操作记录", "修改密码"]),
-        ("sysadmin", "sysadmin", ["首页", "地区与加油站", "客服人员", "终端", "修改密码"]),
+        ("sysadmin", "sysadmin", ["首页", "地区与加油站", "客服人员", "终端", "定时任务", "修改密码"]),
     ],
 )
 def test_each_role_sees_the_manuals_menu_in_order(client, world, who, role, expected):

@@ -1,0 +1,26 @@
+"""The system admin's jobs page: each job's last and next run, failures and alerts, undelivered mail."""
+
+from __future__ import annotations
+
+from flask import current_app, render_template, request
+
+from portal.admin.views import bp
+from portal.extensions import clock, db
+from portal.jobs import status
+from portal.notify.services import given_up
+from portal.web.access import requires
+
+
+@bp.get("/jobs")
+@requires("jobs.monitor")
+def jobs():
+    """Scheduled jobs: last run, next run, failures (paged, newest first)."""
+    before = request.args.get("before", type=int)
+    page = status.failures(db.session, before=before, limit=current_app.config.get("PAGE_SIZE", 50))
+    return render_template(
+        "admin/jobs.html",
+        jobs=status.overview(db.session, clock().now()),
+        page=page,
+        before=before,
+        undelivered=given_up(db.session),
+    )

@@ -1,0 +1,52 @@
+"""Deleting sign-in records nobody needs any more (the prune job): ended sessions, idle throttle
+counters, dead one-time codes and captchas. Each rule keeps rows for as long as a check still reads them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, or_
+from sqlalchemy.orm import Session
+
+from portal.auth.models import CaptchaChallenge, LoginSession, OneTimeCode, SignInThrottle
+
+
+@dataclass(frozen=True)
+class Retention:
+    #: Sessions past their idle or absolute lifetime, or signed out, are kept this long (audit questions).
+    sessions: timedelta = timedelta(days=1)
+    session_idle: timedelta = timedelta(minutes=30)
+    session_absolute: timedelta = timedelta(hours=12)
+    #: A throttle counter untouched for this long (and not locking anyone) is forgotten.
+    throttles: timedelta = timedelta(days=1)
+    #: Codes and links are kept two days: the per-day send limits count them.
+    codes: timedelta = timedelta(days=2)
+
+
+def _deleted(session: Session, stmt) -> int:
+    return session.execute(stmt.execution_options(synchronize_session=False)).rowcount
+
+
+def prune_sign_in_records(session: Session, *, now: datetime, keep: Retention = Retention()) -> dict[str, int]:
+    """Delete what has expired; returns how many rows of each kind."""
+    ended = now - keep.sessions
+    sessions = delete(LoginSession).where(
+        or_(
+            LoginSession.revoked_at < ended,
+            LoginSession.last_seen_at < ended - keep.session_idle,
+            LoginSession.created_at < ended - keep.session_absolute,
+        )
+    )
+    throttles = delete(SignInThrottle).where(
+        SignInThrottle.window_started_at < now - keep.throttles,
+        or_(SignInThrottle.locked_until.is_(None), SignInThrottle.locked_until < now),
+    )
+    codes = delete(OneTimeCode).where(OneTimeCode.created_at < now - keep.codes, OneTimeCode.expires_at < now)
+    captchas = delete(CaptchaChallenge).where(CaptchaChallenge.expires_at < now)
+    return {
+        "sessions": _deleted(session, sessions),
+        "throttles": _deleted(session, throttles),
+        "codes": _deleted(session, codes),
+        "captchas": _deleted(session, captchas),
+    }

@@ -1,0 +1,69 @@
+"""The scheduled jobs. Each is registered once (portal.jobs.registry) and calls one area's services;
+`config` is the app's settings as plain data (the runner passes it), so the jobs stay free of Flask."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from portal import ledger
+from portal.auth.housekeeping import Retention, prune_sign_in_records
+from portal.chips.loads import expire_loads as void_overdue_loads
+from portal.jobs.registry import JobAlert, job
+from portal.notify import services as outbox
+from portal.points.services import DEFAULT_EXPIRY_DAYS, expire_points
+
+
+@job("expire-loads", every=timedelta(minutes=10))
+def expire_loads(session: Session, now: datetime, config: Mapping[str, Any]) -> str:
+    """Void chip loads whose hold has expired: the ledger hold and the load request."""
+    count = void_overdue_loads(session, now=now)
+    return f"{count} load request(s) expired"
+
+
+@job("deliver-outbox", every=timedelta(minutes=1))
+def deliver_outbox(session: Session, now: datetime, config: Mapping[str, Any]) -> str:
+    """Send mail and SMS not sent at once, retrying with exponential backoff."""
+    ids = outbox.due(session, now=now)
+    sent = outbox.deliver(session, ids, config["OUTBOX_BACKENDS"], now=now) if ids else 0
+    return f"{sent} of {len(ids)} message(s) sent; {outbox.given_up(session)} given up"
+
+
+@job("prune", every=timedelta(hours=1), offset=timedelta(minutes=5))
+def prune(session: Session, now: datetime, config: Mapping[str, Any]) -> str:
+    """Delete ended sessions, idle throttles, dead codes and old messages; clear delivered bodies."""
+    keep = Retention(session_idle=config["SESSION_IDLE_TIMEOUT"], session_absolute=config["SESSION_ABSOLUTE_TIMEOUT"])
+    counts = prune_sign_in_records(session, now=now, keep=keep)
+    counts["bodies cleared"] = outbox.clear_delivered_bodies(
+        session, now=now, after=config.get("OUTBOX_CLEAR_BODY_AFTER", timedelta(minutes=10))
+    )
+    counts["messages"] = outbox.prune(session, now=now, keep=config.get("OUTBOX_KEEP", timedelta(days=90)))
+    return ", ".join(f"{kind} {n}" for kind, n in counts.items())
+
+
+# 19:30 UTC is 03:30 in Shanghai: after the business day's traffic.
+@job("points-expire", every=timedelta(days=1), offset=timedelta(hours=19, minutes=30))
+def points_expire(session: Session, now: datetime, config: Mapping[str, Any]) -> str:
+    """Expire old points, committing every batch; accounts the ledger refuses are skipped and listed."""
+    days = config.get("POINTS_EXPIRY_DAYS", DEFAULT_EXPIRY_DAYS)
+    result = expire_points(session, now=now, days=days, end_batch=session.commit)
+    summary = f"expired {result.points} points in {result.accounts} account(s)"
+    if result.skipped:
+        summary += f"; skipped {len(result.skipped)}: " + "; ".join(
+            f"account {account_id} ({reason})" for account_id, reason in result.skipped.items()
+        )
+    return summary
+
+
+# 19:00 UTC is 03:00 in Shanghai.
+@job("ledger-verify", every=timedelta(days=1), offset=timedelta(hours=19))
+def ledger_verify(session: Session, now: datetime, config: Mapping[str, Any]) -> str:
+    """Recompute every balance from the journal; a mismatch is an alert for the system admin."""
+    report = ledger.verify(session)
+    session.rollback()
+    if not report.ok:
+        raise JobAlert("\n".join(report.lines()))
+    return "; ".join(report.summary) or "ok"

@@ -1,0 +1,122 @@
+"""The jobs' Flask glue: run one job for an app (claiming its slot first), and the Huey queue and
+consumer bound to the app (`flask --app portal jobs worker`, `make run`)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import dataclass
+
+from flask import Flask
+from huey.api import Huey
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+
+from portal.clock import SystemClock
+from portal.jobs import catalogue  # noqa: F401  (registers the jobs)
+from portal.jobs.models import JobRun
+from portal.jobs.queue import make_huey, register_jobs
+from portal.jobs.registry import JOBS, JobAlert
+from portal.notify.web import backends
+from portal.ops import metrics
+
+log = logging.getLogger("portal.jobs")
+
+
+def _clock(app: Flask):
+    return app.extensions.setdefault("portal.clock", SystemClock())
+
+
+def _sessions(app: Flask):
+    return app.extensions["portal.db.jobs"][1]
+
+
+def _claim(app: Flask, name: str, period: str, now) -> int | None:
+    """Insert the run's row; None when another worker has this slot already."""
+    worker = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"[:100]
+    with _sessions(app)() as session:
+        run = JobRun(job=name, period=period, status="running", started_at=now, worker=worker)
+        session.add(run)
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            return None
+        return run.id
+
+
+def _work(app: Flask, name: str, now) -> tuple[str, str]:
+    config = dict(app.config, OUTBOX_BACKENDS=backends(app))
+    with _sessions(app)() as session:
+        try:
+            detail = JOBS[name].function(session, now, config)
+            session.commit()
+            return "ok", detail
+        except JobAlert as alert:
+            session.rollback()
+            log.error("job %s raised an alert: %s", name, alert)
+            return "alert", str(alert)
+        except Exception:  # noqa: BLE001  (a job's failure is recorded for the system admin)
+            session.rollback()
+            log.exception("job %s failed", name)
+            return "failed", traceback.format_exc(limit=-4)
+
+
+def run_job(app: Flask, name: str, *, manual: bool = False) -> JobRun | None:
+    """Run a registered job once for its current slot (or, `manual`, now whatever the slot). Returns
+    the finished run, or None when the slot was already claimed by another worker or host."""
+    if name not in JOBS:
+        raise KeyError(name)
+    now = _clock(app).now()
+    period = f"manual:{now:%Y-%m-%dT%H:%M:%S}:{uuid.uuid4().hex[:8]}" if manual else JOBS[name].period(now)
+    run_id = _claim(app, name, period, now)
+    if run_id is None:
+        return None
+    started = time.monotonic()
+    status, detail = _work(app, name, now)
+    values = {
+        "status": status,
+        "detail": detail[:20000],
+        "finished_at": _clock(app).now(),
+        "duration_ms": int((time.monotonic() - started) * 1000),
+    }
+    if status != "ok":
+        metrics.job_failed(name)
+    with _sessions(app)() as session:
+        session.execute(update(JobRun).where(JobRun.id == run_id).values(**values))
+        session.commit()
+        return session.get(JobRun, run_id)
+
+
+@dataclass
+class Queue:
+    huey: Huey
+    #: Enqueue a named job to run now: `queue.run_now("expire-loads")` (a Huey result).
+    run_now: object
+
+
+def queue_for(app: Flask) -> Queue:
+    """The app's Huey queue with every job registered (built once per app)."""
+    if "portal.jobs.queue" not in app.extensions:
+        huey = make_huey(app.config, app.instance_path)
+        run_now = register_jobs(huey, lambda name, manual: _run_logged(app, name, manual))
+        app.extensions["portal.jobs.queue"] = Queue(huey, run_now)
+    return app.extensions["portal.jobs.queue"]
+
+
+def _run_logged(app: Flask, name: str, manual: bool) -> str:
+    run = run_job(app, name, manual=manual)
+    if run is None:
+        return "skipped: this slot ran elsewhere"
+    log.info("job %s %s in %d ms: %s", name, run.status, run.duration_ms, run.detail.splitlines()[:1])
+    return run.status
+
+
+def consumer_for(app: Flask, workers: int = 2):
+    """A Huey consumer (scheduler + worker threads) for the app's queue."""
+    return queue_for(app).huey.create_consumer(workers=workers, periodic=True, check_worker_health=True)

@@ -1,0 +1,138 @@
+"""What the scheduled jobs call: points expiry in batches past frozen accounts, outbox retries with
+backoff, clearing delivered bodies, pruning sign-in records."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from portal import ledger
+from portal.auth.housekeeping import prune_sign_in_records
+from portal.auth.models import LoginSession, OneTimeCode, SignInThrottle
+from portal.notify import services as outbox
+from portal.notify.models import OutboxMessage
+from portal.points.services import expire_points
+from tests.builders import move, points_balance
+from tests.conftest import T0
+
+
+def test_points_expiry_skips_a_frozen_account_and_commits_each_batch(
+    session, create_region, create_customer, create_card
+):
+    customer = create_customer(create_region(), name="Acme", credit_code="91110000000000001X")
+    cards = [create_card(customer) for _ in range(3)]
+    issued = ledger.system_account(session, "points_issued")
+    for card in cards:
+        move(
+            session,
+            "points_earn",
+            issued,
+            ledger.card_account(session, card.id, "points"),
+            100,
+            T0 - timedelta(days=800),
+        )
+    frozen = ledger.card_account(session, cards[1].id, "points")
+    ledger.freeze_account(session, frozen.id)
+    session.commit()
+    commits = []
+
+    def end_batch():
+        commits.append(True)
+        session.commit()
+
+    result = expire_points(session, now=T0, days=730, batch_size=1, end_batch=end_batch)
+    session.commit()
+    assert (result.accounts, result.points) == (2, 200)
+    assert list(result.skipped) == [frozen.id] and "frozen" in result.skipped[frozen.id]
+    assert len(commits) == 2
+    assert [points_balance(session, card) for card in cards] == [0, 100, 0]
+    assert ledger.verify(session).ok
+
+
+class Broken:
+    def send(self, recipient, subject, body):
+        raise OSError("mail server down")
+
+
+class Kept:
+    def __init__(self):
+        self.sent = []
+
+    def send(self, recipient, subject, body):
+        self.sent.append((recipient, body))
+
+
+def test_a_failed_message_is_retried_with_exponential_backoff_then_given_up(session):
+    message = outbox.queue(session, "sms", "13800001234", "", "code 123456", now=T0)
+    assert outbox.due(session, now=T0) == []  # the web side's first try comes first
+    assert outbox.due(session, now=T0 + outbox.FIRST_TRY_GRACE) == [message.id]
+    at, waits = T0 + outbox.FIRST_TRY_GRACE, []
+    for _ in range(outbox.MAX_ATTEMPTS):
+        assert outbox.deliver(session, outbox.due(session, now=at), {"sms": Broken()}, now=at) == 0
+        if message.next_attempt_at is not None:
+            waits.append(message.next_attempt_at - at)
+            assert outbox.due(session, now=message.next_attempt_at - timedelta(seconds=1)) == []
+            at = message.next_attempt_at
+    assert waits[:4] == [timedelta(minutes=m) for m in (1, 2, 4, 8)]
+    assert waits[-1] <= outbox.RETRY_CAP
+    assert message.attempts == outbox.MAX_ATTEMPTS and message.sent_at is None
+    assert message.error == "OSError: mail server down"
+    assert outbox.due(session, now=at + timedelta(days=1)) == [] and outbox.given_up(session) == 1
+
+
+def test_a_message_sent_on_retry_is_sent_once(session):
+    message = outbox.queue(session, "email", "a@example.cn", "Reset", "link", now=T0)
+    outbox.deliver(session, [message.id], {"email": Broken()}, now=T0)
+    kept = Kept()
+    later = T0 + timedelta(minutes=1)
+    assert outbox.deliver(session, outbox.due(session, now=later), {"email": kept}, now=later) == 1
+    assert outbox.deliver(session, [message.id], {"email": kept}, now=later) == 0
+    assert kept.sent == [("a@example.cn", "link")]
+    assert (message.attempts, message.sent_at, message.error, message.next_attempt_at) == (2, later, "", None)
+
+
+def test_delivered_bodies_are_cleared_and_old_messages_pruned(session):
+    sent = outbox.queue(session, "sms", "13800001234", "", "code 654321", now=T0)
+    waiting = outbox.queue(session, "sms", "13800001235", "", "code 111111", now=T0)
+    outbox.deliver(session, [sent.id], {"sms": Kept()}, now=T0)
+    assert outbox.clear_delivered_bodies(session, now=T0 + timedelta(minutes=5), after=timedelta(minutes=10)) == 0
+    assert outbox.clear_delivered_bodies(session, now=T0 + timedelta(minutes=10), after=timedelta(minutes=10)) == 1
+    session.expire_all()
+    assert (sent.body, sent.recipient, sent.sent_at) == ("", "13800001234", T0)  # "sent to 138****1234" stays
+    assert waiting.body == "code 111111"  # not delivered yet: kept for the retries
+    assert outbox.prune(session, now=T0 + timedelta(days=91), keep=timedelta(days=90)) == 1
+    assert session.query(OutboxMessage).count() == 1
+
+
+@pytest.fixture
+def sign_in_records(session, create_user):
+    user = create_user("root9", "sysadmin", T0 - timedelta(days=10))
+    for n, (created, seen, revoked) in enumerate(
+        [(T0 - timedelta(days=3), T0 - timedelta(days=3), None),  # idle for days: gone
+         (T0 - timedelta(hours=1), T0 - timedelta(minutes=5), None),  # live: kept
+         (T0 - timedelta(days=2), T0 - timedelta(days=2), T0 - timedelta(days=2))]  # signed out: gone
+    ):  # fmt: skip
+        session.add(
+            LoginSession(
+                user_id=user.id, token_hash=f"{n:064d}", created_at=created, last_seen_at=seen, revoked_at=revoked
+            )
+        )
+    session.add_all([
+        SignInThrottle(key="ip:1", failures=2, window_started_at=T0 - timedelta(days=2)),  # gone
+        SignInThrottle(key="ip:2", failures=2, window_started_at=T0 - timedelta(minutes=5)),  # kept
+        SignInThrottle(key="name:x", failures=5, window_started_at=T0 - timedelta(days=2), locked_until=T0 + timedelta(hours=1)),
+    ])  # fmt: skip
+    for n, created in enumerate([T0 - timedelta(days=3), T0 - timedelta(hours=20)]):
+        session.add(OneTimeCode(purpose="recover", code_hash=f"h{n}", user_id=user.id, channel="sms",
+                                destination="138", created_at=created, expires_at=created + timedelta(minutes=30)))  # fmt: skip
+    session.commit()
+
+
+def test_prune_deletes_ended_sessions_idle_throttles_and_old_codes(session, sign_in_records):
+    counts = prune_sign_in_records(session, now=T0)
+    session.commit()
+    assert counts == {"sessions": 2, "throttles": 1, "codes": 1, "captchas": 0}
+    assert {t.key for t in session.query(SignInThrottle)} == {"ip:2", "name:x"}
+    assert session.query(OneTimeCode).count() == 1  # a day's codes stay: the daily send limit counts them
+    assert prune_sign_in_records(session, now=T0) == {"sessions": 0, "throttles": 0, "codes": 0, "captchas": 0}

@@ -1,0 +1,46 @@
+"""The system admin's jobs page: last and next run of every job, alerts on top, failures paged."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from portal.jobs.registry import JOBS, Job, JobAlert
+from portal.jobs.web import run_job
+from tests.web.conftest import login
+
+
+@pytest.fixture
+def failing_job(monkeypatch):
+    def broken(session, now, config):
+        raise RuntimeError("gateway unreachable")
+
+    monkeypatch.setitem(JOBS, "broken", Job("broken", timedelta(minutes=1), broken))
+
+
+def test_sysadmin_sees_runs_next_runs_alerts_and_paged_failures(
+    app, client, clock, make_user, monkeypatch, failing_job
+):
+    make_user("root", role="sysadmin")
+    app.config["PAGE_SIZE"] = 2
+    for _ in range(3):
+        run_job(app, "broken")
+        clock.advance(timedelta(minutes=1))
+    assert run_job(app, "expire-loads").status == "ok"
+
+    def worried(session, now, config):
+        raise JobAlert("ledger M: posted debits 5 != posted credits 6")
+
+    monkeypatch.setitem(JOBS, "ledger-verify", Job("ledger-verify", timedelta(days=1), worried))
+    run_job(app, "ledger-verify")
+    login(client, "root", "Correct-Horse-9")
+    page = client.get("/admin/jobs").get_data(as_text=True)
+    assert "<h1>定时任务</h1>" in page and 'data-job="expire-loads"' in page and "0 load request(s) expired" in page
+    assert 'data-job="deliver-outbox"' in page  # not run yet: its next run is shown
+    assert 'data-testid="job-alert"' in page and "posted debits 5 != posted credits 6" in page
+    assert page.count("data-run=") == 2 and "gateway unreachable" in page
+    next_link = page.split('data-testid="next-page"')[0].rsplit('href="', 1)[1].split('"')[0]
+    older = client.get(next_link.replace("&amp;", "&")).get_data(as_text=True)
+    assert older.count("data-run=") == 2 and 'data-testid="next-page"' not in older  # the two oldest failures
+    assert client.get("/admin/jobs?before=nonsense").status_code == 200
