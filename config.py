@@ -254,9 +254,14 @@ def environment(environ: dict[str, str] | None = None, dotenv: Path | None = Non
     .env file `dotenv` (default: .env in the working directory, if there is one)."""
     from dotenv import dotenv_values
 
+    environ = os.environ if environ is None else environ
     dotenv = Path.cwd() / ".env" if dotenv is None else dotenv
     from_file = dotenv_values(dotenv) if dotenv.is_file() else {}
-    return {**{k: v for k, v in from_file.items() if v is not None}, **(os.environ if environ is None else environ)}
+    # A setting the environment gives, under either name, is the environment's: the file's lines for
+    # it (PORTAL_X or X) are dropped before the prefix rule picks between names.
+    given = {variable.removeprefix(ENV_PREFIX) for variable in environ}
+    kept = {k: v for k, v in from_file.items() if v is not None and k.removeprefix(ENV_PREFIX) not in given}
+    return {**kept, **environ}
 
 
 def _raw_settings(environ: dict[str, str]) -> dict[str, tuple[str, str]]:
@@ -360,7 +365,9 @@ def production_problems(settings: dict) -> list[str]:
 def load_config(name: str | None = None, environ: dict[str, str] | None = None) -> dict:
     """Build the settings for `name` (default: $PORTAL_ENV or development) from the class and the
     environment (`environ`, default: the process environment over .env)."""
-    environ = environment() if environ is None else environ
+    if environ is None:  # tests never read a developer's .env
+        testing = (name or os.environ.get("PORTAL_ENV")) == "testing"
+        environ = os.environ if testing else environment()
     name = name or environ.get("PORTAL_ENV", "development")
     try:
         cls = CONFIGS[name]

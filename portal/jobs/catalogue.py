@@ -28,7 +28,10 @@ def expire_loads(session: Session, now: datetime, config: Mapping[str, Any]) -> 
 def deliver_outbox(session: Session, now: datetime, config: Mapping[str, Any]) -> str:
     """Send mail and SMS not sent at once, retrying with exponential backoff."""
     ids = outbox.due(session, now=now)
-    sent = outbox.deliver(session, ids, config["OUTBOX_BACKENDS"], now=now) if ids else 0
+    sent = 0
+    for message_id in ids:  # committed one by one: a worker stopped mid-batch re-sends nothing it sent
+        sent += outbox.deliver(session, [message_id], config["OUTBOX_BACKENDS"], now=now)
+        session.commit()
     return f"{sent} of {len(ids)} message(s) sent; {outbox.given_up(session)} given up"
 
 

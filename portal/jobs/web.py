@@ -119,4 +119,7 @@ def _run_logged(app: Flask, name: str, manual: bool) -> str:
 
 def consumer_for(app: Flask, workers: int = 2):
     """A Huey consumer (scheduler + worker threads) for the app's queue."""
-    return queue_for(app).huey.create_consumer(workers=workers, periodic=True, check_worker_health=True)
+    # SIGTERM (systemd's stop) lets the running job finish; Huey's default would kill it mid-batch.
+    return queue_for(app).huey.create_consumer(
+        workers=workers, periodic=True, check_worker_health=True, graceful_signal="TERM"
+    )

@@ -229,3 +229,17 @@ def test_a_typo_in_the_dot_env_file_is_refused(tmp_path):
     (tmp_path / ".env").write_text("PORTAL_SECRET_KYE=abc\n")
     with pytest.raises(ConfigError, match="PORTAL_SECRET_KYE is not a setting"):
         load_config("development", environ=config.environment({}, tmp_path / ".env"))
+
+
+def test_the_real_environment_wins_over_the_dot_env_file_whichever_name_each_uses(tmp_path):
+    (tmp_path / ".env").write_text("PORTAL_PASSWORD_MIN_LENGTH=9\nPUBLIC_URL=https://from-file.example.cn\n")
+    environ = {"PASSWORD_MIN_LENGTH": "12", "PORTAL_PUBLIC_URL": "https://from-env.example.cn"}
+    settings = load_config("development", environ=config.environment(environ, tmp_path / ".env"))
+    assert (settings["PASSWORD_MIN_LENGTH"], settings["PUBLIC_URL"]) == (12, "https://from-env.example.cn")
+
+
+def test_tests_never_read_a_developers_dot_env(tmp_path, monkeypatch):
+    (tmp_path / ".env").write_text("PORTAL_MAIL_BACKEND=smtp\nPORTAL_PASSWORD_MIN_LENGTH=12\n")
+    monkeypatch.chdir(tmp_path)
+    settings = load_config("testing")
+    assert (settings["MAIL_BACKEND"], settings["PASSWORD_MIN_LENGTH"]) == ("console", 8)
