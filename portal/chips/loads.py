@@ -38,8 +38,19 @@ def _pending_id(load_id: str) -> str:
     return f"load:{load_id}"
 
 
+#: The claim scope of a card's chip work: a sync, and writing or cancelling one of its loads.
+CARD_CHIP_WORK = "chip-sync"
+
+
 def _claim(session: Session, load_id: str, *, reread: tuple[LoadRequest, ...] = ()) -> None:
     idempotency.claim(session, "chip-load", load_id, reread=reread)
+
+
+def _claim_on_card(session: Session, load: LoadRequest) -> None:
+    """Wait for a sync of the card (which may post or void this very load) and for copies of this
+    request: card first, then the load, as sync takes the card's before its locks."""
+    idempotency.claim(session, CARD_CHIP_WORK, load.card_id)
+    _claim(session, load.id, reread=(load,))
 
 
 def request_load(
@@ -125,7 +136,7 @@ def write_load(session: Session, reader: CardReader, load: LoadRequest, *, now: 
     """Write a pending load to the chip in the reader, then post it. Raises LoadError if it cannot.
     Writing a load that is on the chip already (a double submit, also one sent at once: it waits
     for the first) answers as the first write did, and writes nothing."""
-    _claim(session, load.id, reread=(load,))
+    _claim_on_card(session, load)
     if load.status == "loaded":
         return True
     return write_claimed_load(session, reader, load, now=now, actor_id=actor_id)
@@ -152,8 +163,9 @@ def write_claimed_load(
 
 
 def cancel_load(session: Session, load: LoadRequest, *, now: datetime, actor_id: int | None) -> None:
-    """Void the hold; the reserve is free again. Cancelling twice is harmless, also at once."""
-    _claim(session, load.id, reread=(load,))
+    """Void the hold; the reserve is free again. Cancelling twice is harmless, also at once, and a
+    sync of the card at the same time either writes it first (then it is loaded) or finds it cancelled."""
+    _claim_on_card(session, load)
     if load.status in ("cancelled", "expired"):
         return
     if load.status != "pending":

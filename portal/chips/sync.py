@@ -19,7 +19,14 @@ from portal import idempotency, ledger
 from portal.audit.services import record
 from portal.cards.models import Card
 from portal.chips.host import card_money, host_settings
-from portal.chips.loads import LoadError, expire_loads, pending_loads_for_card, post_load, write_claimed_load
+from portal.chips.loads import (
+    CARD_CHIP_WORK,
+    LoadError,
+    expire_loads,
+    pending_loads_for_card,
+    post_load,
+    write_claimed_load,
+)
 from portal.chips.models import ChipSync, LoadRequest, PurchaseUpload
 from portal.chips.reader import CardReader, ChipData, ChipEntry
 from portal.purchases.authorization import AuthorizationError
@@ -39,7 +46,7 @@ class SyncResult:
 
 
 def sync_card(session: Session, reader: CardReader, card: Card, *, now: datetime, actor_id: int | None) -> SyncResult:
-    idempotency.claim(session, "chip-sync", card.id)
+    idempotency.claim(session, CARD_CHIP_WORK, card.id)
     result = SyncResult()
     expire_loads(session, now=now, card_id=card.id)
     chip = reader.read(card.number)

@@ -336,6 +336,41 @@ def test_load_cancelled_twice_at_once_is_voided_once(db_engine, session, funded)
     assert ledger.available(ledger.card_account(session, funded.a1, "reserve")) == 5000_00
 
 
+@pytest.mark.parametrize("other", ["cancel", "write"])
+def test_a_sync_of_the_card_at_the_same_time_as_a_cancel_or_write_leaves_chip_and_books_agreeing(
+    db_engine, session, funded, other
+):
+    """A sync may write the very load a person cancels or writes: whichever goes first, the load's
+    state, the chip and the books agree afterwards (review: a cancel raced a sync into "expired")."""
+    card_id = funded.a1
+    for n in range(ROUNDS // 2):
+        race(db_engine, request_load_copy(card_id, f"S{n}", funded.admin_a), copies=1)
+        turns = iter(["sync", other])
+        pick = threading.Lock()
+
+        def either(s, n=n):
+            with pick:
+                turn = next(turns)
+            reader, load = VirtualReader(s, now=T0), s.get(LoadRequest, f"S{n}")
+            if turn == "sync":
+                return sync_card(s, reader, s.get(Card, card_id), now=T0, actor_id=None).loads_applied
+            if turn == "cancel":
+                return loads.cancel_load(s, load, now=T0, actor_id=funded.admin_a)
+            return loads.write_load(s, reader, load, now=T0, actor_id=funded.admin_a)
+
+        outcomes = race(db_engine, either)
+        assert not any(isinstance(o, tuple) and o[0] == "error" and o[1] != "LoadError" for o in outcomes), outcomes
+        session.expire_all()
+        status = session.get(LoadRequest, f"S{n}").status
+        assert status in ("loaded", "cancelled"), status
+        on_chip = count(session, VirtualChipEntry.load_id == f"S{n}", of=VirtualChipEntry)
+        posted = count(session, ledger.Transfer.id == f"load-post:S{n}", of=ledger.Transfer)
+        assert (on_chip, posted) == ((1, 1) if status == "loaded" else (0, 0))
+    chip = VirtualReader(session, now=T0).read(session.get(Card, card_id).number)
+    assert chip.purse_balance == purse_balance(session, card_id)
+    assert ledger.verify(session).ok
+
+
 def test_offline_purchase_uploaded_twice_at_once_is_booked_once(db_engine, session, world):
     card_id = world.card.id
     for counter in range(1, ROUNDS + 1):
