@@ -10,12 +10,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal import idempotency
 from portal.auth.models import OneTimeCode, User
 
 #: Registration codes: valid 10 minutes, dead after 5 wrong guesses.
@@ -59,6 +61,7 @@ def channel_for(contact: str) -> str:
 def contact_key(contact: str) -> str:
     """A phone number or mail address as one key however it is written: an address in one case; a
     phone number's digits, without a leading +86 / 0086 (mainland numbers are the same with it)."""
+    contact = unicodedata.normalize("NFKC", contact)  # full-width digits and letters, as typed in Chinese
     if "@" in contact:
         return contact.strip().casefold()
     digits = "".join(char for char in contact if char.isascii() and char.isdigit())
@@ -87,14 +90,14 @@ def check_send_limit(
 ) -> None:
     """Raise TooManySent if one more code or link to `destination` (or for the user or customer) would
     pass the limits. On PostgreSQL the keys are locked first, so concurrent requests count each other."""
-    keys = {f"to:{contact_key(destination)}": OneTimeCode.destination_key == contact_key(destination)}
+    key = contact_key(destination)
+    keys = {f"to:{key}": OneTimeCode.destination_key == key} if key else {}  # "": rows from before 0010
     if user_id is not None:
         keys[f"user:{user_id}"] = OneTimeCode.user_id == user_id
     if customer_id is not None:
         keys[f"customer:{customer_id}"] = OneTimeCode.customer_id == customer_id
-    if session.get_bind().dialect.name == "postgresql":
-        for name in sorted(keys):
-            session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended("one_time_codes:" + name, 0))))
+    for name in sorted(keys):  # PostgreSQL: concurrent requests count each other
+        idempotency.claim(session, "one-time-codes", name)
     waits = [wait for wait in (_free_at(session, where, now, limits) for where in keys.values()) if wait]
     if waits:
         raise TooManySent(max(waits))

@@ -132,7 +132,7 @@ def test_one_phone_written_in_different_ways_is_one_destination(session):
         "139 1111 2222",
         "+86 139 1111 2222",
         "0086-13911112222",
-        "(139)11112222",
+        "（１３９）１１１１２２２２",  # full width, as a Chinese input method types it
     ]
     for i, phone in enumerate(written):
         add_user(session, f"driver{i}", "sysadmin", T0, phone=phone)
@@ -140,3 +140,8 @@ def test_one_phone_written_in_different_ways_is_one_destination(session):
     sent = [recover(session, f"driver{i}", phone, T0) for i, phone in enumerate(written)]
     assert [bool(s) for s in sent] == [True] * 5 + [False]
     assert codes.contact_key("Alice@Example.CN ") == codes.contact_key("alice@example.cn")
+
+
+def test_full_width_contacts_have_the_key_of_their_ascii_form():
+    assert codes.contact_key("１３９１１１１２２２２") == "13911112222"
+    assert codes.contact_key("ＡＬＩＣＥ＠example.cn") == "alice@example.cn"
