@@ -164,8 +164,9 @@ def set_local_timeouts(session: Session, timeouts: Timeouts) -> None:
 
 
 #: PostgreSQL's SQLSTATEs for giving up: lock_not_available (lock_timeout, NOWAIT), query_canceled
-#: (statement_timeout, a cancel), idle_in_transaction_session_timeout.
-BUSY_SQLSTATES = frozenset({"55P03", "57014", "25P03"})
+#: (statement_timeout, a cancel), idle_in_transaction_session_timeout, and a deadlock or serialization
+#: failure (the server rolled the whole transaction back: sending it again is safe).
+BUSY_SQLSTATES = frozenset({"55P03", "57014", "25P03", "40P01", "40001"})
 #: SQLite's primary result codes SQLITE_BUSY ("database is locked") and SQLITE_LOCKED.
 _SQLITE_BUSY_CODES = (5, 6)
 

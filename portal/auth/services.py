@@ -105,10 +105,13 @@ def create_user(
         created_at=now,
         **fields,
     )
+    session.flush()  # what the caller added before (a driver's record) goes in outside the savepoint
     try:
         with session.begin_nested():  # a name claimed by a request running at the same time
             session.add(user)
-    except IntegrityError:
+    except IntegrityError as error:
+        if "username" not in str(error.orig):  # another constraint: a bug, not a taken name
+            raise
         raise UsernameTaken(suggest_username(session, username)) from None
     return user
 

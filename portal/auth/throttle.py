@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, delete, false, update
+from sqlalchemy import case, delete, false, type_coerce, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -52,12 +52,14 @@ def count_failure(session: Session, key: str, now: datetime, window: timedelta |
     count (reading the count and writing it back would let parallel guesses count as one)."""
     table = SignInThrottle.__table__
     restart = false() if window is None else table.c.window_started_at < now - window
+    # The column's own type, so `now` is stored as UTC whatever the database session's time zone.
+    started = type_coerce(now, table.c.window_started_at.type)
     insert = _insert_for(session)(table).values(key=key, failures=1, window_started_at=now)
     upsert = insert.on_conflict_do_update(
         index_elements=[table.c.key],
         set_={
             "failures": case((restart, 1), else_=table.c.failures + 1),
-            "window_started_at": case((restart, now), else_=table.c.window_started_at),
+            "window_started_at": case((restart, started), else_=table.c.window_started_at),
         },
     )
     return session.execute(upsert.returning(table.c.failures)).scalar_one()

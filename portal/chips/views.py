@@ -133,6 +133,8 @@ def sync():
 
 
 def _load_page(form: LoadForm, status: int = 200):
+    if not form.key.data:  # a refused key: the form shown again carries a new one, used by every resubmit
+        form.key.data = new_key()
     user = current_user.user
     cards = _visible_cards()
     now = clock().now()
@@ -165,7 +167,6 @@ def load():
     user = current_user.user
     form = _load_form(_visible_cards())
     if request.method == "GET":
-        form.key.data = new_key()
         return _load_page(form)
     if not form.validate_on_submit():
         return _load_page(form, 422)

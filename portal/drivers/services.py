@@ -132,19 +132,22 @@ def _create_login(
     session: Session, driver: Driver, username: str, *, now: datetime, policy: PasswordPolicy, rounds: int
 ) -> tuple[User, str]:
     password = temporary_password(policy, username)
-    user = create_user(
-        session,
-        username=username,
-        password=password,
-        role="driver",
-        rounds=rounds,
-        now=now,
-        customer_id=driver.customer_id,
-        driver_id=driver.id,
-        display_name=driver.name[:64],
-        phone=driver.phone,
-        must_change_password=True,
-    )
+    try:
+        user = create_user(
+            session,
+            username=username,
+            password=password,
+            role="driver",
+            rounds=rounds,
+            now=now,
+            customer_id=driver.customer_id,
+            driver_id=driver.id,
+            display_name=driver.name[:64],
+            phone=driver.phone,
+            must_change_password=True,
+        )
+    except auth.UsernameTaken as taken:  # a name claimed meanwhile (the check above ran first)
+        raise UsernameTaken(taken.suggestion) from None
     return user, password
 
 

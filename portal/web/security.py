@@ -37,7 +37,7 @@ NUL_MESSAGE = _l("What you sent contains a NUL character, which is not allowed. 
 
 
 def refuse_nul_bytes() -> None:
-    """400 for a NUL in any form field's or query parameter's name or value, before a view or the
+    """400 for a NUL in the path or in any form field's or query parameter's name or value, before a view or the
     CSRF check reads them. `next` is the exception: it only ever chooses where to go after signing
     in, and `safe_next` sends a target with a control character home. (The terminal API reads no
     body before its key is checked, and its `_str` refuses NUL.)"""
@@ -46,7 +46,7 @@ def refuse_nul_bytes() -> None:
     fields = list(request.args.items(multi=True))
     if request.method == "POST":
         fields += request.form.items(multi=True)
-    if any("\x00" in key or ("\x00" in value and key != "next") for key, value in fields):
+    if "\x00" in request.path or any("\x00" in key or ("\x00" in value and key != "next") for key, value in fields):
         abort(400, str(NUL_MESSAGE))
 
 

@@ -48,8 +48,8 @@ def test_other_database_errors_are_not_busy(sqlite_file):
     assert not is_busy(exc.IntegrityError("INSERT", {}, unique))
 
 
-@pytest.mark.parametrize("sqlstate", ["55P03", "57014", "25P03"])
-def test_postgresql_lock_statement_and_idle_timeouts_are_busy(sqlstate):
+@pytest.mark.parametrize("sqlstate", ["55P03", "57014", "25P03", "40P01", "40001"])
+def test_postgresql_lock_statement_and_idle_timeouts_deadlocks_and_serialization_failures_are_busy(sqlstate):
     error = psycopg.errors.lookup(sqlstate)("gave up")
     assert is_busy(exc.OperationalError("SELECT", {}, error))
 

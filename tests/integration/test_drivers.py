@@ -106,3 +106,11 @@ def test_vehicles_plate_normalised_unique_per_customer(session, fleet):
     services.set_vehicle_active(session, vehicle, False, actor_id=None, now=T0)
     assert services.search_vehicles(session, fleet.customer.id, active=True) == [fleet.vehicle]
     assert services.search_vehicles(session, fleet.customer.id, query="bd123") == [vehicle]
+
+
+def test_a_login_name_claimed_meanwhile_is_refused_as_taken_not_a_500(session, fleet, monkeypatch):
+    """The name check and the insert are two statements: a name another admin created between them
+    is refused by the database, and the admin gets the same refusal with a suggestion."""
+    monkeypatch.setattr(services, "_check_username", lambda session, username: username.strip())
+    with pytest.raises(services.UsernameTaken):
+        add(session, fleet, username="ADMIN1")

@@ -348,7 +348,7 @@ def test_a_sync_of_the_card_at_the_same_time_as_a_cancel_or_write_leaves_chip_an
         turns = iter(["sync", other])
         pick = threading.Lock()
 
-        def either(s, n=n):
+        def either(s, n=n, turns=turns, pick=pick):
             with pick:
                 turn = next(turns)
             reader, load = VirtualReader(s, now=T0), s.get(LoadRequest, f"S{n}")

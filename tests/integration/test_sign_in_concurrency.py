@@ -58,3 +58,18 @@ def test_parallel_wrong_passwords_on_an_unknown_name_each_count_and_never_collid
     assert all(isinstance(r, services.SignInError) for r in results), results
     row = session.scalar(select(SignInThrottle).where(SignInThrottle.key == "name:nobody-here"))
     assert row.failures == GUESSES
+
+
+def test_a_restarted_window_is_stored_in_utc_whatever_the_database_time_zone(session):
+    from datetime import timedelta
+
+    from sqlalchemy import text
+
+    from portal.auth import throttle
+
+    session.execute(text("SET TimeZone = 'Asia/Shanghai'"))
+    throttle.count_failure(session, "ip:10.0.0.1", T0, timedelta(minutes=30))
+    later = T0 + timedelta(hours=1)  # past the window: the count starts again, at `later`
+    assert throttle.count_failure(session, "ip:10.0.0.1", later, timedelta(minutes=30)) == 1
+    session.commit()
+    assert session.get(SignInThrottle, "ip:10.0.0.1").window_started_at == later

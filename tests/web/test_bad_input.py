@@ -152,3 +152,15 @@ def test_a_deposit_whose_key_the_page_did_not_make_is_refused(client, showcase_w
     assert response.status_code == 422
     assert "此表单已失效" in response.get_data(as_text=True)
     assert db(lambda s: s.scalars(select(Deposit)).all()) == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/funds/batches/%00"), ("POST", "/chips/loads/a%00b/write"), ("POST", "/chips/loads/%00/cancel")],
+)
+def test_a_nul_in_the_path_is_refused(client, showcase_world, method, path):
+    """PostgreSQL cannot compare a NUL: an id with one reached the owner check's query (500)."""
+    world = showcase_world
+    signed_in(client, world.admin, world.password)
+    response = client.open(path, method=method, data={"csrf_token": csrf_token(client, "/")})
+    assert response.status_code == 400
