@@ -50,6 +50,9 @@ class Config:
     #: log a warning, instead of answering 500; the shared storage is used again once it is back.
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_SWALLOW_ERRORS = True
+    #: Redis that drops packets must not hold a sign-in for the kernel's connect timeout (longer than
+    #: gunicorn's): give up after a second and fall back as above.
+    RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
     #: Prepended to every rate-limit key: deployments (or test runs) sharing one Redis stay apart.
     RATELIMIT_KEY_PREFIX = ""
     #: Largest request body any page accepts, in bytes (the funds CSV upload is the largest); a

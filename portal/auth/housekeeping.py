@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_
+from sqlalchemy import and_, delete, or_
 from sqlalchemy.orm import Session
 
 from portal.auth.models import CaptchaChallenge, LoginSession, OneTimeCode, SignInThrottle
@@ -38,9 +38,15 @@ def prune_sign_in_records(session: Session, *, now: datetime, keep: Retention = 
             LoginSession.created_at < ended - keep.session_absolute,
         )
     )
+    # An address's count is windowed, so an old window is done with. A typed name's count is kept
+    # until it is back at 0, as a real account's `failed_sign_ins` is: pruning it earlier would let an
+    # unknown name's count restart where a real account's goes on, telling them apart.
     throttles = delete(SignInThrottle).where(
-        SignInThrottle.window_started_at < now - keep.throttles,
         or_(SignInThrottle.locked_until.is_(None), SignInThrottle.locked_until < now),
+        or_(
+            and_(SignInThrottle.key.startswith("ip:"), SignInThrottle.window_started_at < now - keep.throttles),
+            and_(SignInThrottle.key.startswith("name:"), SignInThrottle.failures == 0),
+        ),
     )
     codes = delete(OneTimeCode).where(OneTimeCode.created_at < now - keep.codes, OneTimeCode.expires_at < now)
     captchas = delete(CaptchaChallenge).where(CaptchaChallenge.expires_at < now)

@@ -122,6 +122,8 @@ def sign_in_records(session, create_user):
         SignInThrottle(key="ip:1", failures=2, window_started_at=T0 - timedelta(days=2)),  # gone
         SignInThrottle(key="ip:2", failures=2, window_started_at=T0 - timedelta(minutes=5)),  # kept
         SignInThrottle(key="name:x", failures=5, window_started_at=T0 - timedelta(days=2), locked_until=T0 + timedelta(hours=1)),
+        SignInThrottle(key="name:y", failures=2, window_started_at=T0 - timedelta(days=9)),  # counting on: kept
+        SignInThrottle(key="name:z", failures=0, window_started_at=T0 - timedelta(days=2), locked_until=T0 - timedelta(hours=1)),  # gone
     ])  # fmt: skip
     for n, created in enumerate([T0 - timedelta(days=3), T0 - timedelta(hours=20)]):
         session.add(OneTimeCode(purpose="recover", code_hash=f"h{n}", user_id=user.id, channel="sms",
@@ -132,7 +134,7 @@ def sign_in_records(session, create_user):
 def test_prune_deletes_ended_sessions_idle_throttles_and_old_codes(session, sign_in_records):
     counts = prune_sign_in_records(session, now=T0)
     session.commit()
-    assert counts == {"sessions": 2, "throttles": 1, "codes": 1, "captchas": 0}
-    assert {t.key for t in session.query(SignInThrottle)} == {"ip:2", "name:x"}
+    assert counts == {"sessions": 2, "throttles": 2, "codes": 1, "captchas": 0}
+    assert {t.key for t in session.query(SignInThrottle)} == {"ip:2", "name:x", "name:y"}
     assert session.query(OneTimeCode).count() == 1  # a day's codes stay: the daily send limit counts them
     assert prune_sign_in_records(session, now=T0) == {"sessions": 0, "throttles": 0, "codes": 0, "captchas": 0}

@@ -70,3 +70,35 @@ def test_the_terminal_api_answers_while_redis_is_down(app_without_redis, clock, 
         known = client.post("/api/terminal/v1/purchases", json={}, headers={"Authorization": f"Bearer {key}"})
     assert (unknown.status_code, known.status_code) == (401, 400)  # heard: unknown key, then an empty body
     assert any(r.levelno == logging.WARNING for r in caplog.records)
+
+
+def test_sign_in_does_not_wait_long_on_a_redis_that_never_answers(database_url, db_engine, clock):
+    """A Redis host that accepts the connection and then says nothing (as one behind a dropped
+    route does): sign-in falls back after the storage's socket timeout, not gunicorn's."""
+    import time
+
+    from portal import create_app
+    from portal.extensions import db, limiter
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)  # connections queue in the backlog; nothing ever reads or answers them
+        app = create_app(
+            "testing",
+            DATABASE_URL=database_url,
+            RATELIMIT_ENABLED=True,
+            RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{silent.getsockname()[1]}/12",
+        )
+        app.extensions["portal.clock"] = clock
+        try:
+            with app.app_context():
+                create_user(db.session, "alice", "sysadmin", clock.now())
+                db.session.commit()
+            started = time.monotonic()
+            response = login(app.test_client(), "alice", PASSWORD)
+            assert response.status_code == 302
+            assert time.monotonic() - started < 10
+        finally:
+            limiter.enabled = False
+            limiter._storage_dead = False
+            app.extensions["portal.db"][0].dispose()
