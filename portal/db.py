@@ -97,7 +97,9 @@ def make_engine(
     `timeouts`, if given, set on every new connection (see `set_timeouts_on_connect`). `pooled=False`
     opens and closes a connection per use (for CLI commands: one connection, nothing to keep).
     """
-    kwargs: dict = {"echo": echo, "future": True}
+    # hide_parameters: a failed statement's error (and so the log) never carries its values, which
+    # can be a message body with a one-time code, a password hash or a token's hash.
+    kwargs: dict = {"echo": echo, "future": True, "hide_parameters": True}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_SECONDS, "check_same_thread": False}
     elif not pooled:

@@ -22,6 +22,10 @@ REDACTED = "***"
 _SECRETS = (
     # user:password@ in any URL (database, Redis, SMTP)
     (re.compile(r"(?i)([a-z][a-z0-9+.-]*://[^/\s:@\"']*:)[^@\s/\"']+@"), rf"\1{REDACTED}@"),
+    # a Cookie or Authorization header's whole value (every cookie, any scheme), to the line's or quote's end
+    (re.compile(r"(?i)\b((?:cookie|authorization)\\?[\"']?\s*[:=]\s*\\?[\"']?)[^\n\"'\\]+"), rf"\1{REDACTED}"),
+    # a one-time code in a message's text: "code is 482913", "验证码为 482913"
+    (re.compile(r"(?i)((?:code|码)[^0-9\n]{0,12})[0-9]{4,8}\b"), rf"\1{REDACTED}"),
     # Authorization: Bearer/Basic ..., and bare bearer tokens
     (re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]+"), rf"\1\2{REDACTED}"),
     # a password-reset link's token (the path itself is the secret)

@@ -109,3 +109,17 @@ def test_set_local_timeouts_lasts_one_transaction(db_engine, database_url):
     finally:
         session.close()
         engine.dispose()
+
+
+def test_a_failed_statements_error_never_carries_its_values(sqlite_file):
+    """The error (and so any log line of it) must not show what was sent: a message body with a
+    one-time code, a hash."""
+    engine = make_engine(f"sqlite:///{sqlite_file}")
+    try:
+        with pytest.raises(exc.IntegrityError) as raised, engine.begin() as connection:
+            connection.execute(text("CREATE TABLE t (body TEXT NOT NULL UNIQUE)"))
+            connection.execute(text("INSERT INTO t VALUES (:body)"), {"body": "code 482913"})
+            connection.execute(text("INSERT INTO t VALUES (:body)"), {"body": "code 482913"})
+    finally:
+        engine.dispose()
+    assert "482913" not in str(raised.value)

@@ -26,6 +26,10 @@ from portal.ops.logs import configure, redact
         ("Cookie: portal_session=abcdef0123", "abcdef0123"),
         ("registration code=834211 sent", "834211"),
         ("csrf_token=IjcwOWNl.axbzcg", "IjcwOWNl.axbzcg"),
+        ("Cookie: lang=en; portal_session=s3ss10nvalue", "s3ss10nvalue"),
+        ("Authorization: Token abcdef123", "abcdef123"),
+        ("【大客户终端】您的注册验证码为 482913，10分钟内有效", "482913"),
+        ("Your registration code is 482913. It is valid for 10 minutes.", "482913"),
     ],
 )
 def test_redact_removes_the_secret_and_keeps_the_line(line, secret):
