@@ -481,7 +481,7 @@ def drive(url: str, world: World, args, log) -> Run:
     """Serve, drive the clients and the chaos for args.seconds, stop everything (also on error)."""
     env = {key: value for key, value in os.environ.items() if key not in ("REDIS_URL", "RATELIMIT_STORAGE_URI")}
     env.update(DATABASE_URL=url, PORTAL_ENV="development", TERMINAL_REQUEST_LIMIT="1000000 per minute",
-               TERMINAL_AUTH_FAILURE_LIMIT="1000000 per minute")  # fmt: skip
+               TERMINAL_AUTH_FAILURE_LIMIT="1000000 per minute", LOG_FORMAT="text")  # fmt: skip
     port = free_port()
     server = serve("bench.soak:soak_app()", port, env, workers=args.workers, log=log)
     run = Run(port, world, time.monotonic() + args.seconds, args.seed)
