@@ -7,11 +7,13 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from portal import ledger
 from portal.auth.housekeeping import Retention, prune_sign_in_records
 from portal.chips.loads import expire_loads as void_overdue_loads
+from portal.jobs.models import JobRun
 from portal.jobs.registry import JobAlert, job
 from portal.notify import services as outbox
 from portal.points.services import DEFAULT_EXPIRY_DAYS, expire_points
@@ -44,6 +46,7 @@ def prune(session: Session, now: datetime, config: Mapping[str, Any]) -> str:
         session, now=now, after=config.get("OUTBOX_CLEAR_BODY_AFTER", timedelta(minutes=10))
     )
     counts["messages"] = outbox.prune(session, now=now, keep=config.get("OUTBOX_KEEP", timedelta(days=90)))
+    counts["job runs"] = prune_runs(session, now=now, keep=config.get("JOB_RUNS_KEEP", timedelta(days=30)))
     return ", ".join(f"{kind} {n}" for kind, n in counts.items())
 
 
@@ -70,3 +73,10 @@ def ledger_verify(session: Session, now: datetime, config: Mapping[str, Any]) ->
     if not report.ok:
         raise JobAlert("\n".join(report.lines()))
     return "; ".join(report.summary) or "ok"
+
+
+def prune_runs(session: Session, *, now: datetime, keep: timedelta) -> int:
+    """Delete successful runs started longer than `keep` ago (`deliver-outbox` alone adds 1,440 a
+    day); failures and alerts stay, for the jobs page's list of failures."""
+    stmt = delete(JobRun).where(JobRun.started_at < now - keep, JobRun.status == "ok")
+    return session.execute(stmt.execution_options(synchronize_session=False)).rowcount

@@ -138,3 +138,16 @@ def test_prune_deletes_ended_sessions_idle_throttles_and_old_codes(session, sign
     assert {t.key for t in session.query(SignInThrottle)} == {"ip:2", "name:x", "name:y"}
     assert session.query(OneTimeCode).count() == 1  # a day's codes stay: the daily send limit counts them
     assert prune_sign_in_records(session, now=T0) == {"sessions": 0, "throttles": 0, "codes": 0, "captchas": 0}
+
+
+def test_prune_drops_old_successful_job_runs_and_keeps_failures(session):
+    from portal.jobs.catalogue import prune_runs
+    from portal.jobs.models import JobRun
+
+    for n, (age, status) in enumerate([(40, "ok"), (40, "failed"), (40, "alert"), (5, "ok")]):
+        started = T0 - timedelta(days=age)
+        session.add(JobRun(job="deliver-outbox", period=f"p{n}", status=status, started_at=started, worker="w"))
+    session.commit()
+    assert prune_runs(session, now=T0, keep=timedelta(days=30)) == 1
+    session.commit()
+    assert sorted(r.status for r in session.query(JobRun)) == ["alert", "failed", "ok"]
