@@ -33,6 +33,8 @@ demo: migrate
 
 # The web server and, beside it, the jobs worker (expiries, outbox retries, pruning, ledger check);
 # Ctrl-C stops both.
+# A person reads this console: plain log lines (production and `flask` alone log JSON).
+run: export LOG_FORMAT ?= text
 run: translations demo
 	@echo "Serving on http://$(HOST):$(PORT)/ with the jobs worker  (Ctrl-C stops both)"
 	@$(FLASK) jobs worker --workers 1 & worker=$$!; \
