@@ -44,10 +44,22 @@ def free_port() -> int:
 
 def serve(app_spec: str, port: int, env: dict, threads: int = 1, workers: int = 2, log=None) -> subprocess.Popen:
     """gunicorn with `workers` sync workers; with threads > 1, gthread workers of that many threads each.
-    Its output goes to `log` (a file) when given."""
+    Its output goes to `log` (a file) when given. Not the deployment's gunicorn.conf.py (gunicorn
+    reads it from the working directory): its worker recycling (max_requests) and access log would
+    weigh on the trivial anchor far more than on the measured requests."""
     options = ["-w", str(workers)] + (["-k", "gthread", "--threads", str(threads)] if threads > 1 else [])
     proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), *options, "-b", f"127.0.0.1:{port}", "--log-level", "warning", app_spec],
+        [
+            str(ROOT / ".venv/bin/gunicorn"),
+            "-c",
+            "/dev/null",
+            *options,
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            app_spec,
+        ],
         cwd=ROOT,
         env=env,
         stdout=log,
