@@ -19,6 +19,9 @@ from portal.schema import alembic_config
 log = logging.getLogger(__name__)
 
 OK, FAILED, BEHIND, NOT_USED = "ok", "failed", "not at head", "not used"
+#: The schema is at a revision this code does not know: newer code has migrated it (a rolling
+#: upgrade). Migrations only add what old code can ignore, so the old hosts stay ready until replaced.
+AHEAD = "newer than this code"
 
 #: Seconds a readiness probe waits for Redis before calling it down.
 REDIS_TIMEOUT_SECONDS = 2.0
@@ -30,13 +33,19 @@ class Readiness:
 
     @property
     def ready(self) -> bool:
-        return all(result in (OK, NOT_USED) for result in self.checks.values())
+        return all(result in (OK, NOT_USED, AHEAD) for result in self.checks.values())
 
 
 @cache
 def migration_heads() -> frozenset[str]:
     """The head revision(s) of the migrations shipped with this code (read once per process)."""
     return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+@cache
+def known_revisions() -> frozenset[str]:
+    """Every revision of the migrations shipped with this code."""
+    return frozenset(script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions())
 
 
 def _failed(check: str, error: BaseException) -> str:
@@ -62,10 +71,12 @@ def check_database(session: Session) -> tuple[str, str]:
         current = _schema_revisions(connection)
     except Exception as error:  # noqa: BLE001  (any failure means "not ready")
         return _failed("database", error), FAILED
-    if current != migration_heads():
-        log.warning("readiness: schema at %s, migrations at %s", sorted(current), sorted(migration_heads()))
-        return OK, BEHIND
-    return OK, OK
+    if current == migration_heads():
+        return OK, OK
+    if current and not current <= known_revisions():
+        return OK, AHEAD
+    log.warning("readiness: schema at %s, migrations at %s", sorted(current), sorted(migration_heads()))
+    return OK, BEHIND
 
 
 def check_redis(storage_uri: str | None) -> str:

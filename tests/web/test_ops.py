@@ -81,6 +81,25 @@ def test_readyz_is_503_when_migrations_are_not_at_head(make_app, tmp_path):
     assert response.get_json()["checks"] == {"database": "ok", "migrations": "not at head", "redis": "not used"}
 
 
+def test_readyz_stays_ready_when_newer_code_has_migrated_the_database(make_app, tmp_path):
+    """A rolling upgrade: one host ran the new migrations; the hosts still on the old code must not
+    all leave the load balancer until they are replaced."""
+    from sqlalchemy import text
+
+    from portal.db import make_engine
+    from portal.schema import upgrade
+
+    url = "sqlite:///" + str(tmp_path / "ahead.db")
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        upgrade(connection)
+        connection.execute(text("UPDATE alembic_version SET version_num = '9999_from_newer_code'"))
+    engine.dispose()
+    response = make_app(DATABASE_URL=url).test_client().get("/readyz")
+    assert response.status_code == 200
+    assert response.get_json()["checks"]["migrations"] == "newer than this code"
+
+
 def test_readyz_is_503_when_never_migrated(make_app, tmp_path):
     response = make_app(DATABASE_URL="sqlite:///" + str(tmp_path / "empty.db")).test_client().get("/readyz")
     assert response.status_code == 503
