@@ -58,8 +58,10 @@ def deliver(session: Session, ids: Iterable[int], backends: Mapping[str, Backend
             backends[message.channel].send(message.recipient, message.subject, message.body)
         except Exception as error:  # noqa: BLE001  (a failed send must not fail the user's action)
             message.error = f"{type(error).__name__}: {error}"[:500]
-            retry = message.attempts < MAX_ATTEMPTS
-            message.next_attempt_at = now + retry_delay(message.attempts) if retry else None
+            if message.attempts < MAX_ATTEMPTS:
+                message.next_attempt_at = now + retry_delay(message.attempts)
+            else:  # given up: the code or link it carried is of no use to anyone now
+                message.next_attempt_at, message.body = None, ""
         else:
             message.sent_at, message.error, message.next_attempt_at = now, "", None
             sent += 1

@@ -59,8 +59,10 @@ def job_failed(name: str) -> None:
 
 
 def outbox_backlog(session: Session) -> int:
-    """Messages in the outbox not yet sent (one SELECT count)."""
-    return session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None)))
+    """Messages in the outbox still to be sent (one SELECT count); given-up ones are not a backlog
+    (the jobs page counts them)."""
+    waiting = OutboxMessage.sent_at.is_(None), OutboxMessage.next_attempt_at.is_not(None)
+    return session.scalar(select(func.count()).select_from(OutboxMessage).where(*waiting))
 
 
 class _Backlog:

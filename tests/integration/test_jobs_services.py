@@ -12,6 +12,7 @@ from portal.auth.housekeeping import prune_sign_in_records
 from portal.auth.models import LoginSession, OneTimeCode, SignInThrottle
 from portal.notify import services as outbox
 from portal.notify.models import OutboxMessage
+from portal.ops.metrics import outbox_backlog
 from portal.points.services import expire_points
 from tests.builders import move, points_balance
 from tests.conftest import T0
@@ -79,6 +80,8 @@ def test_a_failed_message_is_retried_with_exponential_backoff_then_given_up(sess
     assert message.attempts == outbox.MAX_ATTEMPTS and message.sent_at is None
     assert message.error == "OSError: mail server down"
     assert outbox.due(session, now=at + timedelta(days=1)) == [] and outbox.given_up(session) == 1
+    assert message.body == "" and message.recipient == "13800001234"  # the code it carried is gone
+    assert outbox_backlog(session) == 0  # given up: not waiting any more
 
 
 def test_a_message_sent_on_retry_is_sent_once(session):
