@@ -12,7 +12,7 @@ from flask.cli import AppGroup
 
 from portal.extensions import clock
 from portal.jobs.registry import JOBS
-from portal.jobs.web import consumer_for, run_job
+from portal.jobs.web import catch_up, consumer_for, run_job
 
 jobs = AppGroup("jobs", help="Scheduled jobs (expiries, outbox delivery, pruning, ledger check).")
 
@@ -43,4 +43,7 @@ def worker(workers: int) -> None:
     each slot of a job runs once whichever worker wakes first."""
     if not logging.getLogger().handlers:  # the app's own log set-up, when there is one, wins
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    consumer_for(current_app._get_current_object(), workers=workers).run()
+    app = current_app._get_current_object()
+    consumer = consumer_for(app, workers=workers)
+    catch_up(app)
+    consumer.run()

@@ -45,7 +45,8 @@ def register_jobs(huey: Huey, run: Runner):
     for job in JOBS.values():
         huey.periodic_task(crontab(**job.cron()), name=f"job:{job.name}")(_trigger(run, job.name, False))
 
-    def run_now(name: str):
-        return run(name, True)
+    def run_now(name: str, manual: bool = True):
+        """A named job now: by hand (`manual`: a slot of its own), or its current slot (catching up)."""
+        return run(name, manual)
 
     return huey.task(name="jobs:run-now")(run_now)

@@ -117,6 +117,14 @@ def _run_logged(app: Flask, name: str, manual: bool) -> str:
     return run.status
 
 
+def catch_up(app: Flask) -> list:
+    """Queue every job's current slot. A slot that ran already is skipped (its row is claimed), so
+    this only runs what was missed while no worker ran: a deploy at 03:00 must not cost a night's
+    ledger check. The worker calls it as it starts."""
+    queue = queue_for(app)
+    return [queue.run_now(name, False) for name in JOBS]
+
+
 def consumer_for(app: Flask, workers: int = 2):
     """A Huey consumer (scheduler + worker threads) for the app's queue."""
     # SIGTERM (systemd's stop) lets the running job finish; Huey's default would kill it mid-batch.
