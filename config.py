@@ -69,7 +69,28 @@ class Config:
     #: Production refuses "console" (see BACKEND_CHOICES for the others).
     MAIL_BACKEND = "console"
     SMS_BACKEND = "console"
+    #: Mail with MAIL_BACKEND=smtp (Flask-Mailman): server, login (both or neither), STARTTLS or SMTPS
+    #: (not both), seconds to wait for the server, a private CA's PEM file (default: the system's CAs).
+    SMTP_HOST = "127.0.0.1"
+    SMTP_PORT = 25
+    SMTP_USERNAME: str | None = None
+    SMTP_PASSWORD: str | None = None
     SMTP_STARTTLS = False
+    SMTP_SSL = False
+    SMTP_TIMEOUT = 10
+    SMTP_CA_FILE: str | None = None
+    MAIL_SENDER = "portal@localhost"
+    #: SMS with SMS_BACKEND=tencent (Tencent Cloud SMS, SendSms 2021-01-11): the API key pair, the SMS
+    #: application id, the approved signature, "key=template id" pairs (SMS_TEMPLATE_KEYS), the region,
+    #: the API's address and seconds to wait for it.
+    SMS_SECRET_ID: str | None = None
+    SMS_SECRET_KEY: str | None = None
+    SMS_APP_ID: str | None = None
+    SMS_SIGN_NAME: str | None = None
+    SMS_TEMPLATES: str | None = None
+    SMS_REGION = "ap-guangzhou"
+    SMS_ENDPOINT = "https://sms.tencentcloudapi.com"
+    SMS_TIMEOUT = 10
     #: One-time codes and links (registration codes, reset links) sent to one phone number, one mail
     #: address or one account, at most this many per hour and per day.
     CODE_SEND_LIMIT_PER_HOUR = 5
@@ -177,10 +198,23 @@ _ENV_SETTINGS: dict[str, Callable[[str], object]] = {
     "TERMINAL_MAX_BODY_BYTES": int,
     "SMTP_HOST": str,
     "SMTP_PORT": int,
+    "SMTP_USERNAME": str,
+    "SMTP_PASSWORD": str,
     "SMTP_STARTTLS": _boolean,
+    "SMTP_SSL": _boolean,
+    "SMTP_TIMEOUT": int,
+    "SMTP_CA_FILE": str,
     "MAIL_BACKEND": str,
     "MAIL_SENDER": str,
     "SMS_BACKEND": str,
+    "SMS_SECRET_ID": str,
+    "SMS_SECRET_KEY": str,
+    "SMS_APP_ID": str,
+    "SMS_SIGN_NAME": str,
+    "SMS_TEMPLATES": str,
+    "SMS_REGION": str,
+    "SMS_ENDPOINT": str,
+    "SMS_TIMEOUT": int,
     "CARD_READER": str,
     "PASSWORD_MIN_LENGTH": int,
     "CODE_SEND_LIMIT_PER_HOUR": int,
@@ -205,7 +239,7 @@ ENV_PREFIX = "PORTAL_"
 #: adds its name here and where it is built (portal.notify.web.backends, portal.chips.views.get_reader).
 BACKEND_CHOICES = {
     "MAIL_BACKEND": ("console", "smtp"),
-    "SMS_BACKEND": ("console",),
+    "SMS_BACKEND": ("console", "tencent"),
     "CARD_READER": ("virtual", "none"),
 }
 
@@ -244,6 +278,78 @@ def public_url(value: str) -> str:
             f"PUBLIC_URL must be the portal's address as http(s)://host[:port] with nothing after it, not {value!r}"
         )
     return f"{parts.scheme}://{parts.netloc}"
+
+
+#: The SMS templates the portal sends (each needs an id in SMS_TEMPLATES with a gateway) and their
+#: parameters, in order: what to have approved by the provider (README, "Mail and SMS").
+SMS_TEMPLATE_KEYS = {"registration_code": ("code", "minutes"), "recovery_link": ("link", "minutes")}
+#: With SMS_BACKEND=tencent, production needs every one of these.
+SMS_GATEWAY_SETTINGS = ("SMS_SECRET_ID", "SMS_SECRET_KEY", "SMS_APP_ID", "SMS_SIGN_NAME", "SMS_TEMPLATES")
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def sms_templates(text: str | None) -> dict[str, str]:
+    """SMS_TEMPLATES: "registration_code=1234567,recovery_link=7654321" -> {key: template id}."""
+    templates = {}
+    for item in (text or "").split(","):
+        if not item.strip():
+            continue
+        key, sep, template_id = (part.strip() for part in item.partition("="))
+        if not sep or not key or not template_id:
+            raise ConfigError(f"SMS_TEMPLATES must be key=template id pairs with commas between, not {item!r}")
+        if key not in SMS_TEMPLATE_KEYS:
+            raise ConfigError(f"SMS_TEMPLATES: {key!r} is not a template; they are {', '.join(SMS_TEMPLATE_KEYS)}")
+        templates[key] = template_id
+    return templates
+
+
+def _check_mail_and_sms(settings: dict) -> None:
+    if settings.get("SMTP_STARTTLS") and settings.get("SMTP_SSL"):
+        raise ConfigError("SMTP_STARTTLS and SMTP_SSL are exclusive: STARTTLS upgrades a plain connection (port 587),"
+                          " SMTP_SSL starts with TLS (port 465); set one")  # fmt: skip
+    if bool(settings.get("SMTP_USERNAME")) != bool(settings.get("SMTP_PASSWORD")):
+        raise ConfigError("SMTP_USERNAME and SMTP_PASSWORD go together: set both to log in, or neither")
+    for key in ("SMTP_TIMEOUT", "SMS_TIMEOUT"):
+        if not 1 <= settings[key] <= 300:
+            raise ConfigError(f"{key} must be 1 to 300 seconds")
+    sms_templates(settings.get("SMS_TEMPLATES"))
+    endpoint = urlsplit(settings.get("SMS_ENDPOINT") or "")
+    if endpoint.scheme not in ("http", "https") or not endpoint.hostname:
+        raise ConfigError(f"SMS_ENDPOINT must be http(s)://host[:port], not {settings.get('SMS_ENDPOINT')!r}")
+
+
+def _plain_smtp_password(settings: dict) -> bool:
+    """A mail password would cross the network unencrypted: no STARTTLS or SMTPS to a host not this one."""
+    return (
+        settings["MAIL_BACKEND"] == "smtp"
+        and bool(settings.get("SMTP_PASSWORD"))
+        and not (settings.get("SMTP_STARTTLS") or settings.get("SMTP_SSL"))
+        and str(settings.get("SMTP_HOST") or "").strip().lower() not in _LOOPBACK
+    )
+
+
+def _sms_gateway_rules() -> tuple[tuple[str, Callable[[dict], bool], str], ...]:
+    """Production with SMS_BACKEND=tencent: each setting it needs, and a template id for every template."""
+    rules = [
+        (
+            key,
+            lambda s, key=key: s["SMS_BACKEND"] == "tencent" and not s.get(key),
+            f"{key} is missing: SMS_BACKEND=tencent needs it (see README, Mail and SMS)",
+        )
+        for key in SMS_GATEWAY_SETTINGS
+    ]
+    rules.append(
+        (
+            "SMS_TEMPLATES",
+            lambda s: (
+                s["SMS_BACKEND"] == "tencent"
+                and bool(s.get("SMS_TEMPLATES"))
+                and not set(SMS_TEMPLATE_KEYS) <= set(sms_templates(s["SMS_TEMPLATES"]))
+            ),
+            f"SMS_TEMPLATES is incomplete: it needs a template id for each of {', '.join(SMS_TEMPLATE_KEYS)}",
+        )
+    )
+    return tuple(rules)
 
 
 def _check_code_send_limits(settings: dict) -> None:
@@ -299,6 +405,7 @@ def _check(settings: dict) -> None:
     if not 8 <= settings["PASSWORD_MIN_LENGTH"] <= 64:
         raise ConfigError("PASSWORD_MIN_LENGTH must be 8 to 64 (MLPS 2.0 requires at least 8)")
     _check_code_send_limits(settings)
+    _check_mail_and_sms(settings)
     if settings.get("PUBLIC_URL"):
         settings["PUBLIC_URL"] = public_url(settings["PUBLIC_URL"])
     for key in DB_TIMEOUT_SETTINGS:
@@ -346,6 +453,13 @@ PRODUCTION_RULES: tuple[tuple[str, Callable[[dict], bool], str], ...] = (
         lambda s: s["SMS_BACKEND"] == "console",
         "SMS_BACKEND is console: it prints text messages (registration codes) into the log; use an SMS gateway",
     ),
+    (
+        "SMTP_PASSWORD",
+        _plain_smtp_password,
+        "SMTP_PASSWORD is set for a plain connection to another host: the password would cross the network"
+        " unencrypted; set SMTP_STARTTLS or SMTP_SSL (or relay through a mail server on this host)",
+    ),
+    *_sms_gateway_rules(),
     (
         "CARD_READER",
         lambda s: s["CARD_READER"] == "virtual",

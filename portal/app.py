@@ -62,6 +62,9 @@ def register_extensions(app: Flask) -> None:
     )
     limiter.init_app(app)
     login_manager.init_app(app)
+    from portal.notify import mail
+
+    mail.init_app(app)
 
     from flask_babel import get_locale
 

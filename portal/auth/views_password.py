@@ -75,8 +75,14 @@ def recovery_link_message(token: str) -> tuple[str, str]:
 
 
 def queue_recovery_link(row, token: str) -> int:
+    """The link's message: the text for mail, the "recovery_link" template for an SMS gateway."""
     subject, body = recovery_link_message(token)
-    return notify.queue(db.session, row.channel, row.destination, subject, body, now=clock().now()).id
+    link = notify_web.public_link("auth.reset_password", token=token)
+    minutes = str(int(codes.RECOVER_LINK_LIFETIME.total_seconds() // 60))
+    return notify.queue(
+        db.session, row.channel, row.destination, subject, body, now=clock().now(),
+        template="recovery_link", params={"link": link, "minutes": minutes}, expires_at=row.expires_at,
+    ).id  # fmt: skip
 
 
 @bp.route("/recover", methods=["GET", "POST"])

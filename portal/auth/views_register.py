@@ -47,14 +47,23 @@ def register():
             message, headers = too_many_sent(limited)
             flash(message, "error")
             return render_template("auth/register.html", form=form), 429, headers
-        body = _("Your Fleet Card Portal registration code is %(code)s. It is valid for 10 minutes.", code=code)
-        message = notify.queue(db.session, row.channel, row.destination, _("Registration code"), body, now=now)
+        message = queue_registration_code(row, code, now)
         db.session.commit()
         notify_web.dispatch([message.id])
         session[PENDING] = row.id
         flash(_("We have sent a 6-digit code to the mobile number or email on file."), "info")
         return redirect(url_for("auth.register_account"))
     return render_template("auth/register.html", form=form), 400 if form.errors else 200
+
+
+def queue_registration_code(row, code: str, now):
+    """The code's message: the text for mail, the "registration_code" template for an SMS gateway."""
+    minutes = str(int(codes.REGISTER_CODE_LIFETIME.total_seconds() // 60))
+    body = _("Your Fleet Card Portal registration code is %(code)s. It is valid for 10 minutes.", code=code)
+    return notify.queue(
+        db.session, row.channel, row.destination, _("Registration code"), body, now=now,
+        template="registration_code", params={"code": code, "minutes": minutes}, expires_at=row.expires_at,
+    )  # fmt: skip
 
 
 @bp.route("/register/account", methods=["GET", "POST"])

@@ -1,20 +1,35 @@
-"""Delivery backends. Plain Python: the mail backend speaks SMTP; SMS goes through `SmsProvider`, whose
-only implementation here is the development console (a real gateway plugs in behind the same method)."""
+"""Delivery backends: what every backend is given (`Outgoing`) and may raise (`PermanentFailure`), and
+the development console. The real ones: mail through Flask-Mailman (portal.notify.mail), SMS through
+the Tencent Cloud SMS API (portal.notify.sms)."""
 
 from __future__ import annotations
 
-import smtplib
 import sys
-from email.message import EmailMessage
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """One message to send. `template` and `params` are for SMS gateways, which only send templates
+    approved in advance ("registration_code" with {"code": ..., "minutes": ...}); `body` is the same
+    text in full, for mail and the console."""
+
+    recipient: str
+    subject: str
+    body: str
+    template: str = ""
+    params: Mapping[str, str] = field(default_factory=dict)
+
+
+class PermanentFailure(Exception):
+    """The provider refused this message for good (an invalid number, a blocked one): no retry can help."""
+
+
 class Backend(Protocol):
-    def send(self, recipient: str, subject: str, body: str) -> None: ...
-
-
-class SmsProvider(Backend, Protocol):
-    """An SMS gateway. `subject` is ignored (SMS has none)."""
+    def send(self, message: Outgoing) -> None:
+        """Deliver or raise: PermanentFailure to give up at once, any other exception to retry later."""
 
 
 class ConsoleBackend:
@@ -24,25 +39,10 @@ class ConsoleBackend:
         self.channel = channel
         self.stream = stream
 
-    def send(self, recipient: str, subject: str, body: str) -> None:
+    def send(self, message: Outgoing) -> None:
         stream = self.stream or sys.stdout
-        print(f"--- {self.channel} to {recipient}: {subject}\n{body}\n---", file=stream, flush=True)
-
-
-class SmtpMailer:
-    """Mail over SMTP (a local relay in production; aiosmtpd in the tests)."""
-
-    def __init__(self, host: str, port: int, sender: str, *, starttls: bool = False, timeout: float = 10):
-        self.host, self.port, self.sender = host, port, sender
-        self.starttls, self.timeout = starttls, timeout
-
-    def send(self, recipient: str, subject: str, body: str) -> None:
-        message = EmailMessage()
-        message["From"] = self.sender
-        message["To"] = recipient
-        message["Subject"] = subject
-        message.set_content(body)
-        with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
-            if self.starttls:
-                smtp.starttls()
-            smtp.send_message(message)
+        print(
+            f"--- {self.channel} to {message.recipient}: {message.subject}\n{message.body}\n---",
+            file=stream,
+            flush=True,
+        )

@@ -11,7 +11,8 @@ from portal.db import Base
 
 class OutboxMessage(Base):
     """A mail or SMS to send. Written with the action that causes it; `sent_at` is set on delivery.
-    Once delivered, the body (codes, links) is cleared by the prune job: recipient and times remain."""
+    Once delivered, the body (codes, links) is cleared by the prune job: recipient and times remain;
+    a message given up (every attempt failed, refused for good, or its code expired) loses it at once."""
 
     __tablename__ = "outbox_messages"
     __table_args__ = (
@@ -28,10 +29,18 @@ class OutboxMessage(Base):
     recipient: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(200), default="")
     body: Mapped[str] = mapped_column(Text)
+    #: For SMS gateways, which send only templates approved in advance: the template's key (mapped to
+    #: the provider's id by SMS_TEMPLATES) and its parameters as a JSON object. Cleared with the body.
+    template: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    params: Mapped[str] = mapped_column(Text, default="", server_default="")
+    #: When the code or link it carries stops working: never delivered after it (None: no limit).
+    expires_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
     #: Why the last delivery attempt failed (empty when sent or not yet tried).
     error: Mapped[str] = mapped_column(String(500), default="")
+    #: When the last delivery attempt was made.
+    last_attempt_at: Mapped[datetime | None]
     #: Delivery attempts so far.
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     #: When the outbox job may try (again); None once sent or given up (`attempts` at the maximum).

@@ -3,18 +3,24 @@ the commit, so a rolled-back action never sends anything.
 
 The web side tries each message once right after the commit; a message that was not sent then (the
 mail server down, the process gone) is the outbox job's: `deliver_due` retries it with exponential
-backoff (`retry_delay`) until `MAX_ATTEMPTS`, after which it stays unsent with its last error.
+backoff (`retry_delay`) until `MAX_ATTEMPTS`, after which it stays unsent with its last error. A
+message the provider refuses for good (`PermanentFailure`: an invalid number) is given up at once, and
+one carrying a code or link is never sent after the code expires (`expires_at`): it is given up with
+the error "expired". A message given up loses its body and parameters; the system admin sees it
+(`failures`, on the jobs page) with its recipient masked (`masked`).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from portal.notify.backends import Backend
+from portal.notify.backends import Backend, Outgoing, PermanentFailure
 from portal.notify.models import OutboxMessage
 
 #: A new message is the web side's to send for this long; then the outbox job takes it over.
@@ -25,10 +31,28 @@ RETRY_BASE = timedelta(minutes=1)
 RETRY_CAP = timedelta(hours=6)
 
 
-def queue(session: Session, channel: str, recipient: str, subject: str, body: str, *, now: datetime) -> OutboxMessage:
+#: The error recorded on a message not sent before its code or link expired.
+EXPIRED = "expired"
+
+
+def queue(
+    session: Session,
+    channel: str,
+    recipient: str,
+    subject: str,
+    body: str,
+    *,
+    now: datetime,
+    template: str = "",
+    params: Mapping[str, str] | None = None,
+    expires_at: datetime | None = None,
+) -> OutboxMessage:
+    """Write a message to the outbox. `template` and `params`: what an SMS gateway sends instead of the
+    body; `expires_at`: when the code or link in it stops working (it is never sent after that)."""
     message = OutboxMessage(
         channel=channel, recipient=recipient, subject=subject, body=body, created_at=now,
-        next_attempt_at=now + FIRST_TRY_GRACE,
+        template=template, params=json.dumps(dict(params or {}), ensure_ascii=False) if params else "",
+        expires_at=expires_at, next_attempt_at=now + FIRST_TRY_GRACE,
     )  # fmt: skip
     session.add(message)
     session.flush()
@@ -53,20 +77,37 @@ def deliver(session: Session, ids: Iterable[int], backends: Mapping[str, Backend
     )
     sent = 0
     for message in session.scalars(stmt):
+        if message.expires_at is not None and now >= message.expires_at:
+            _give_up(message, EXPIRED)
+            continue
         message.attempts += 1
+        message.last_attempt_at = now
         try:
-            backends[message.channel].send(message.recipient, message.subject, message.body)
+            backends[message.channel].send(outgoing(message))
+        except PermanentFailure as refused:
+            _give_up(message, f"{type(refused).__name__}: {refused}")
         except Exception as error:  # noqa: BLE001  (a failed send must not fail the user's action)
-            message.error = f"{type(error).__name__}: {error}"[:500]
             if message.attempts < MAX_ATTEMPTS:
+                message.error = f"{type(error).__name__}: {error}"[:500]
                 message.next_attempt_at = now + retry_delay(message.attempts)
-            else:  # given up: the code or link it carried is of no use to anyone now
-                message.next_attempt_at, message.body = None, ""
+            else:
+                _give_up(message, f"{type(error).__name__}: {error}")
         else:
             message.sent_at, message.error, message.next_attempt_at = now, "", None
             sent += 1
     session.flush()
     return sent
+
+
+def outgoing(message: OutboxMessage) -> Outgoing:
+    params = json.loads(message.params) if message.params else {}
+    return Outgoing(message.recipient, message.subject, message.body, message.template, params)
+
+
+def _give_up(message: OutboxMessage, error: str) -> None:
+    """No more attempts: the code or link it carried is of no use to anyone now, so it goes too."""
+    message.error = error[:500]
+    message.next_attempt_at, message.body, message.params = None, "", ""
 
 
 def due(session: Session, *, now: datetime, limit: int = 200) -> list[int]:
@@ -81,11 +122,71 @@ def due(session: Session, *, now: datetime, limit: int = 200) -> list[int]:
 
 
 def given_up(session: Session) -> int:
-    """Messages that failed every attempt (the system admin sees the count)."""
+    """Messages given up: every attempt failed, the provider refused them, or they expired unsent (the
+    system admin sees the count)."""
     stmt = select(func.count()).where(
-        OutboxMessage.sent_at.is_(None), OutboxMessage.next_attempt_at.is_(None), OutboxMessage.attempts > 0
+        OutboxMessage.sent_at.is_(None), OutboxMessage.next_attempt_at.is_(None), OutboxMessage.error != ""
     )
     return session.scalar(stmt)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A message that failed at least once and is not sent, as the system admin sees it: never the body."""
+
+    id: int
+    channel: str
+    recipient: str  # masked: 138****1234, a***@example.com
+    attempts: int
+    error: str
+    created_at: datetime
+    last_attempt_at: datetime | None
+    next_attempt_at: datetime | None  # None: given up
+
+
+@dataclass(frozen=True)
+class FailurePage:
+    failures: list[Failure]
+    next_before: int | None  # the `before` of the next (older) page; None on the last page
+
+
+def failures(session: Session, *, before: int | None = None, limit: int = 50) -> FailurePage:
+    """Unsent messages with an error (retrying or given up), newest first, `limit` at a time (keyset
+    on the id: `before` is the last page's `next_before`)."""
+    stmt = (
+        select(OutboxMessage)
+        .where(OutboxMessage.sent_at.is_(None), OutboxMessage.error != "")
+        .order_by(OutboxMessage.id.desc())
+        .limit(limit + 1)
+    )
+    if before is not None:
+        stmt = stmt.where(OutboxMessage.id < before)
+    rows = list(session.scalars(stmt))
+    page = [
+        Failure(
+            row.id,
+            row.channel,
+            masked(row.recipient),
+            row.attempts,
+            row.error,
+            row.created_at,
+            row.last_attempt_at,
+            row.next_attempt_at,
+        )  # fmt: skip
+        for row in rows[:limit]
+    ]
+    return FailurePage(page, page[-1].id if len(rows) > limit else None)
+
+
+def masked(recipient: str) -> str:
+    """A phone number or mail address with the middle hidden: 138****1234, a***@example.com."""
+    if "@" in recipient:
+        name, _, domain = recipient.rpartition("@")
+        return f"{name[:1]}***@{domain}"
+    digits = recipient.strip()
+    if len(digits) <= 7:
+        return "*" * len(digits)
+    return f"{digits[:3]}{'*' * (len(digits) - 7)}{digits[-4:]}"
 
 
 def clear_delivered_bodies(session: Session, *, now: datetime, after: timedelta) -> int:
@@ -93,8 +194,8 @@ def clear_delivered_bodies(session: Session, *, now: datetime, after: timedelta)
     subject and times stay: enough to show "sent to 138****1234"."""
     stmt = (
         update(OutboxMessage)
-        .where(OutboxMessage.sent_at <= now - after, OutboxMessage.body != "")
-        .values(body="")
+        .where(OutboxMessage.sent_at <= now - after, or_(OutboxMessage.body != "", OutboxMessage.params != ""))
+        .values(body="", params="")
         .execution_options(synchronize_session=False)
     )
     return session.execute(stmt).rowcount

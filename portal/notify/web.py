@@ -1,7 +1,8 @@
 """The web side of notify (Flask glue): pick backends from config and deliver queued messages after the view has committed.
 
-Config: MAIL_BACKEND ("console" or "smtp", with SMTP_HOST, SMTP_PORT, MAIL_SENDER, SMTP_STARTTLS) and
-SMS_BACKEND ("console"). NOTIFY_IN_BACKGROUND (default: on outside testing) delivers in a thread so
+Config: MAIL_BACKEND ("console" or "smtp": Flask-Mailman with SMTP_HOST, SMTP_PORT, SMTP_USERNAME,
+SMTP_PASSWORD, SMTP_STARTTLS, SMTP_SSL, SMTP_TIMEOUT, SMTP_CA_FILE, MAIL_SENDER) and SMS_BACKEND
+("console" or "tencent": Tencent Cloud SMS with the SMS_* settings). NOTIFY_IN_BACKGROUND (default: on outside testing) delivers in a thread so
 the response does not wait for the mail server, and takes the same time whether or not a message
 was sent (account recovery must not reveal which accounts exist).
 
@@ -15,9 +16,10 @@ from collections.abc import Iterable
 
 from flask import Flask, current_app
 
+from config import sms_templates
 from portal.extensions import clock, db
-from portal.notify import services
-from portal.notify.backends import Backend, ConsoleBackend, SmtpMailer
+from portal.notify import mail, services, sms
+from portal.notify.backends import Backend, ConsoleBackend
 
 
 def public_link(endpoint: str, **values) -> str:
@@ -31,17 +33,26 @@ def public_link(endpoint: str, **values) -> str:
 
 
 def backends(app: Flask) -> dict[str, Backend]:
+    """The backends the settings name, built from the current settings."""
     config = app.config
-    if config.get("MAIL_BACKEND") == "smtp":
-        mail: Backend = SmtpMailer(
-            config.get("SMTP_HOST", "127.0.0.1"),
-            int(config.get("SMTP_PORT", 25)),
-            config.get("MAIL_SENDER", "portal@localhost"),
-            starttls=bool(config.get("SMTP_STARTTLS", False)),
-        )
-    else:
-        mail = ConsoleBackend("email")
-    return {"email": mail, "sms": ConsoleBackend("sms")}
+    mailer: Backend = mail.Mailer(app, config) if config.get("MAIL_BACKEND") == "smtp" else ConsoleBackend("email")
+    texts: Backend = (
+        sms.TencentSms(tencent_settings(config)) if config.get("SMS_BACKEND") == "tencent" else ConsoleBackend("sms")
+    )
+    return {"email": mailer, "sms": texts}
+
+
+def tencent_settings(config) -> sms.TencentSettings:
+    return sms.TencentSettings(
+        secret_id=config.get("SMS_SECRET_ID") or "",
+        secret_key=config.get("SMS_SECRET_KEY") or "",
+        app_id=config.get("SMS_APP_ID") or "",
+        sign_name=config.get("SMS_SIGN_NAME") or "",
+        templates=sms_templates(config.get("SMS_TEMPLATES")),
+        region=config.get("SMS_REGION") or sms.DEFAULT_REGION,
+        endpoint=config.get("SMS_ENDPOINT") or sms.DEFAULT_ENDPOINT,
+        timeout=float(config.get("SMS_TIMEOUT") or sms.DEFAULT_TIMEOUT),
+    )
 
 
 def _deliver(app: Flask, ids: list[int]) -> None:

@@ -52,7 +52,7 @@ def test_points_expiry_skips_a_frozen_account_and_commits_each_batch(
 
 
 class Broken:
-    def send(self, recipient, subject, body):
+    def send(self, message):
         raise OSError("mail server down")
 
 
@@ -60,8 +60,8 @@ class Kept:
     def __init__(self):
         self.sent = []
 
-    def send(self, recipient, subject, body):
-        self.sent.append((recipient, body))
+    def send(self, message):
+        self.sent.append((message.recipient, message.body))
 
 
 def test_a_failed_message_is_retried_with_exponential_backoff_then_given_up(session):

@@ -5,22 +5,25 @@ from config import ConfigError, load_config
 
 SECRET = "kQ3v-9xZ_pL2mW8rT5yB1nC7dF4gH6jK0sA"  # 36 characters, none repeated much: not weak
 
-#: A production environment every rule accepts. No SMS gateway exists yet (only the console), so
-#: the tests that need one add a stand-in name to the choices (`sms_gateway`).
+#: The SMS gateway's settings production needs (Tencent Cloud SMS).
+TENCENT = {
+    "SMS_SECRET_ID": "AKIDtest",
+    "SMS_SECRET_KEY": "test-secret-key",
+    "SMS_APP_ID": "1400000000",
+    "SMS_SIGN_NAME": "中油车队",
+    "SMS_TEMPLATES": "registration_code=1000001, recovery_link=1000002",
+}
+#: A production environment every rule accepts.
 SAFE = {
     "SECRET_KEY": SECRET,
     "DATABASE_URL": "postgresql+psycopg://db/portal",
     "PUBLIC_URL": "https://portal.example.cn",
     "REDIS_URL": "redis://cache:6379/0",
     "MAIL_BACKEND": "smtp",
-    "SMS_BACKEND": "gateway",
+    "SMS_BACKEND": "tencent",
+    **TENCENT,
     "CARD_READER": "none",
 }
-
-
-@pytest.fixture
-def sms_gateway(monkeypatch):
-    monkeypatch.setitem(config.BACKEND_CHOICES, "SMS_BACKEND", ("console", "gateway"))
 
 
 def test_development_is_the_default():
@@ -34,6 +37,8 @@ def test_production_with_nothing_set_names_every_problem():
     with pytest.raises(ConfigError) as refused:
         load_config("production", environ={})
     for key, _unsafe, _why in config.PRODUCTION_RULES:
+        if key in ("SMTP_PASSWORD", *config.SMS_GATEWAY_SETTINGS):
+            continue  # rules of the smtp and tencent backends, not of the default console
         if key != "SECRET_KEY" or "missing" in _why:
             assert f"\n  {key} is " in str(refused.value)
 
@@ -50,13 +55,20 @@ def test_production_with_nothing_set_names_every_problem():
         ({"MAIL_BACKEND": None}, "MAIL_BACKEND is console"),  # the default
         ({"MAIL_BACKEND": "console"}, "MAIL_BACKEND is console"),
         ({"SMS_BACKEND": None}, "SMS_BACKEND is console"),
+        ({"SMS_SECRET_ID": None}, "SMS_SECRET_ID is missing"),
+        ({"SMS_SECRET_KEY": ""}, "SMS_SECRET_KEY is missing"),
+        ({"SMS_APP_ID": None}, "SMS_APP_ID is missing"),
+        ({"SMS_SIGN_NAME": None}, "SMS_SIGN_NAME is missing"),
+        ({"SMS_TEMPLATES": None}, "SMS_TEMPLATES is missing"),
+        ({"SMS_TEMPLATES": "registration_code=1000001"}, "SMS_TEMPLATES is incomplete"),
+        ({"SMTP_USERNAME": "portal", "SMTP_PASSWORD": "pw", "SMTP_HOST": "mail.example.cn"}, "SMTP_PASSWORD is set"),
         ({"CARD_READER": None}, "CARD_READER is virtual"),
         ({"CARD_READER": "virtual"}, "CARD_READER is virtual"),
         ({"REDIS_URL": None}, "RATELIMIT_STORAGE_URI is memory://"),
         ({"RATELIMIT_STORAGE_URI": "memory://"}, "RATELIMIT_STORAGE_URI is memory://"),
     ],
 )
-def test_production_refuses_each_unsafe_setting_naming_it(sms_gateway, unsafe, message):
+def test_production_refuses_each_unsafe_setting_naming_it(unsafe, message):
     environ = {**SAFE, **unsafe}
     environ = {key: value for key, value in environ.items() if value is not None}
     with pytest.raises(ConfigError) as refused:
@@ -69,15 +81,9 @@ def _rule_text(start: str) -> str:
     return why
 
 
-def test_production_starts_with_safe_settings(sms_gateway):
+def test_production_starts_with_safe_settings():
     settings = load_config("production", environ=SAFE)
-    assert (settings["MAIL_BACKEND"], settings["SMS_BACKEND"], settings["CARD_READER"]) == ("smtp", "gateway", "none")
-
-
-def test_no_sms_gateway_exists_yet_so_production_cannot_start():
-    """Until a real SMS gateway backend is added to BACKEND_CHOICES, production is refused."""
-    with pytest.raises(ConfigError, match="SMS_BACKEND must be one of console"):
-        load_config("production", environ=SAFE)
+    assert (settings["MAIL_BACKEND"], settings["SMS_BACKEND"], settings["CARD_READER"]) == ("smtp", "tencent", "none")
 
 
 @pytest.mark.parametrize("key", ["MAIL_BACKEND", "SMS_BACKEND", "CARD_READER"])
@@ -86,7 +92,7 @@ def test_an_unknown_backend_is_refused_in_any_environment(key):
         load_config(environ={key: "carrier-pigeon"})
 
 
-def test_production_reads_environment_and_uses_redis_for_rate_limits(sms_gateway):
+def test_production_reads_environment_and_uses_redis_for_rate_limits():
     settings = load_config("production", environ=SAFE)
     assert settings["DATABASE_URL"] == "postgresql+psycopg://db/portal"
     assert settings["RATELIMIT_STORAGE_URI"] == "redis://cache:6379/0"
@@ -115,7 +121,7 @@ def test_create_app_in_production_fails_fast(monkeypatch):
 PRODUCTION = {key: value for key, value in SAFE.items() if key != "PUBLIC_URL"}
 
 
-def test_production_refuses_to_start_without_public_url(sms_gateway):
+def test_production_refuses_to_start_without_public_url():
     with pytest.raises(ConfigError, match="PUBLIC_URL"):
         load_config("production", environ=PRODUCTION)
     settings = load_config("production", environ={**PRODUCTION, "PUBLIC_URL": "https://portal.example.cn/"})
@@ -136,7 +142,7 @@ def test_production_refuses_to_start_without_public_url(sms_gateway):
         "https://portal.example.cn /x",
     ],
 )
-def test_a_malformed_public_url_is_refused_naming_the_setting(sms_gateway, value):
+def test_a_malformed_public_url_is_refused_naming_the_setting(value):
     with pytest.raises(ConfigError, match="PUBLIC_URL"):
         load_config("production", environ={**PRODUCTION, "PUBLIC_URL": value})
     with pytest.raises(ConfigError, match="PUBLIC_URL"):

@@ -35,14 +35,13 @@ def test_no_hsts_outside_production(client):
 
 
 def test_hsts_in_production(database_url, db_engine, monkeypatch):
-    import config
-
-    # No SMS gateway exists yet (production refuses the console): a stand-in name lets it start.
-    monkeypatch.setitem(config.BACKEND_CHOICES, "SMS_BACKEND", ("console", "gateway"))
+    for name in ("SMS_SECRET_ID", "SMS_SECRET_KEY", "SMS_APP_ID", "SMS_SIGN_NAME"):  # the SMS gateway's
+        monkeypatch.setenv(name, "test")
+    monkeypatch.setenv("SMS_TEMPLATES", "registration_code=1000001,recovery_link=1000002")
     monkeypatch.setenv("SECRET_KEY", "kQ3v-9xZ_pL2mW8rT5yB1nC7dF4gH6jK0sA")
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("PUBLIC_URL", "https://portal.example")
-    for name, value in {"MAIL_BACKEND": "smtp", "SMS_BACKEND": "gateway", "CARD_READER": "none"}.items():
+    for name, value in {"MAIL_BACKEND": "smtp", "SMS_BACKEND": "tencent", "CARD_READER": "none"}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:9/0")  # never reached: no page here counts
     app = create_app("production")
