@@ -93,7 +93,19 @@ class Mailer:
             mail = EmailMessage(
                 message.subject, message.body, self.state.default_sender, [message.recipient], connection=connection
             )
-            mail.send()
+            try:
+                mail.send()
+            except BaseException:
+                _drop(connection)
+                raise
+
+
+def _drop(connection: EmailBackend) -> None:
+    """Close the socket of a send that failed. Flask-Mailman leaves it open when the login or a command
+    fails; no QUIT either, as a server that timed out would make us wait once more."""
+    if connection.connection is not None:
+        connection.connection.close()
+        connection.connection = None
 
 
 def init_app(app: Flask) -> None:
