@@ -7,7 +7,7 @@ from flask import current_app, render_template, request
 from portal.admin.views import bp
 from portal.extensions import clock, db
 from portal.jobs import status
-from portal.notify.services import given_up
+from portal.notify.services import failures, given_up
 from portal.web.access import requires
 
 
@@ -16,6 +16,7 @@ from portal.web.access import requires
 def jobs():
     """Scheduled jobs: last run, next run, failures (paged, newest first)."""
     before = request.args.get("before", type=int)
+    outbox_before = request.args.get("outbox_before", type=int)  # the undelivered messages' own pages
     page = status.failures(db.session, before=before, limit=current_app.config.get("PAGE_SIZE", 50))
     return render_template(
         "admin/jobs.html",
@@ -23,4 +24,6 @@ def jobs():
         page=page,
         before=before,
         undelivered=given_up(db.session),
+        outbox=failures(db.session, before=outbox_before, limit=current_app.config.get("PAGE_SIZE", 50)),
+        outbox_before=outbox_before,
     )
