@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import socket
 import ssl
 import threading
@@ -126,6 +127,7 @@ class MailServer:
             return self.inbox.arrived.wait_for(lambda: len(self.received) >= count, timeout)
 
     def __enter__(self) -> MailServer:
+        logging.getLogger("mail.log").setLevel(logging.ERROR)  # aiosmtpd logs every command it reads
         self.controller.start()
         return self
 

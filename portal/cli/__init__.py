@@ -10,6 +10,7 @@ def register(app: Flask) -> None:
     from portal.cli.demo import demo_data
     from portal.cli.jobs import jobs
     from portal.cli.ledger import ledger
+    from portal.cli.notify import notify
     from portal.cli.reference import reference
     from portal.cli.statistics import statistics
     from portal.cli.users import users
@@ -21,6 +22,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(chips)
     app.cli.add_command(statistics)
     app.cli.add_command(jobs)
+    app.cli.add_command(notify)
 
     from portal.cli import stations
 

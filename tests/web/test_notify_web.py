@@ -123,3 +123,17 @@ def test_only_the_system_admin_sees_the_jobs_page(app, client, make_user, role, 
     )
     login(client, "someone", "Correct-Horse-9")
     assert client.get("/admin/jobs").status_code in (403, 404)
+
+
+def test_the_operator_can_try_both_channels_from_the_cli(app, runner):
+    from tests.notify_servers import MailServer
+
+    with MailServer("plain") as mail, TencentGateway() as gateway:
+        app.config.update(mail.settings() | gateway.settings())
+        assert runner.invoke(args=["notify", "test-mail", "ops@example.cn"]).output == "sent to ops@example.cn\n"
+        assert runner.invoke(args=["notify", "test-sms", "13800138000"]).exit_code == 0
+        app.config["SMS_SECRET_KEY"] = "wrong"
+        refused = runner.invoke(args=["notify", "test-sms", "13800138000"])
+    assert mail.received[0].recipients == ["ops@example.cn"]
+    assert [(s.phone, s.params) for s in gateway.sent] == [("+8613800138000", ["000000", "10"])]
+    assert refused.exit_code == 1 and "AuthFailure.SignatureFailure" in refused.output and "wrong" not in refused.output
