@@ -115,3 +115,13 @@ def test_a_gateway_that_never_answers_fails_within_sms_timeout(app, clock, gatew
         took = time.monotonic() - started
     assert took < 3, took
     assert "ClientNetworkError" in message.error and message.next_attempt_at == clock.now() + timedelta(minutes=1)
+
+
+def test_the_secret_key_is_in_no_log_line_even_at_debug(app, clock, gateway, caplog):
+    caplog.set_level("DEBUG")
+    queue_and_deliver(app, clock)
+    app.config["SMS_SECRET_KEY"] = "wrong-" + SECRET_KEY
+    queue_and_deliver(app, clock)
+    assert len(gateway.sent) == 1 and gateway.rejected == ["AuthFailure.SignatureFailure"]
+    assert caplog.records and SECRET_KEY not in caplog.text
+    assert SECRET_KEY not in repr(backends(app)["sms"].settings)

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 import config
@@ -249,3 +251,44 @@ def test_tests_never_read_a_developers_dot_env(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     settings = load_config("testing")
     assert (settings["MAIL_BACKEND"], settings["PASSWORD_MIN_LENGTH"]) == ("console", 8)
+
+
+# --- mail and SMS settings ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"SMTP_STARTTLS": "yes", "SMTP_SSL": "yes"}, "SMTP_STARTTLS and SMTP_SSL are exclusive"),
+        ({"SMTP_USERNAME": "portal"}, "SMTP_USERNAME and SMTP_PASSWORD go together"),
+        ({"SMTP_TIMEOUT": "0"}, "SMTP_TIMEOUT must be 1 to 300 seconds"),
+        ({"SMS_TEMPLATES": "registration_code"}, "SMS_TEMPLATES must be key=template id pairs"),
+        ({"SMS_TEMPLATES": "welcome=1000003"}, "SMS_TEMPLATES: 'welcome' is not a template"),
+        ({"SMS_ENDPOINT": "sms.tencentcloudapi.com"}, "SMS_ENDPOINT must be http(s)://host[:port]"),
+    ],
+)
+def test_malformed_mail_and_sms_settings_are_refused_in_any_environment(environ, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(environ=environ)
+
+
+@pytest.mark.parametrize(
+    "safe",
+    [
+        {"SMTP_HOST": "127.0.0.1"},  # a relay on this host: the password never leaves it
+        {"SMTP_HOST": "mail.example.cn", "SMTP_STARTTLS": "yes"},
+        {"SMTP_HOST": "mail.example.cn", "SMTP_SSL": "yes", "SMTP_PORT": "465"},
+    ],
+)
+def test_production_accepts_a_mail_password_over_tls_or_to_this_host(safe):
+    settings = load_config("production", environ={**SAFE, "SMTP_USERNAME": "portal", "SMTP_PASSWORD": "pw", **safe})
+    assert settings["SMTP_PASSWORD"] == "pw"
+
+
+def test_the_gateway_settings_reach_the_backend():
+    from portal.notify.web import tencent_settings
+
+    settings = tencent_settings(load_config("production", environ={**SAFE, "SMS_TIMEOUT": "5"}))
+    assert settings.templates == {"registration_code": "1000001", "recovery_link": "1000002"}
+    assert (settings.app_id, settings.sign_name, settings.timeout) == ("1400000000", "中油车队", 5)
+    assert settings.endpoint == "https://sms.tencentcloudapi.com" and settings.region == "ap-guangzhou"
