@@ -45,7 +45,9 @@ from tests.web.conftest import signed_in
 
 #: The worlds start a week before a month ends, so that months, statements and "this month" differ.
 START = datetime(2026, 2, 23, 2, 0, tzinfo=UTC)
-EXAMPLES = int(os.environ.get("TIE_OUT_EXAMPLES", "6"))
+#: Worlds per run: each is ~60 page views and downloads, a few seconds on SQLite and more on
+#: PostgreSQL, so the test stays well under a minute on each (TIE_OUT_EXAMPLES=50 for a long soak).
+EXAMPLES = int(os.environ.get("TIE_OUT_EXAMPLES") or (3 if os.environ.get("TEST_DATABASE_URL") else 5))
 ACCOUNT_CODES = ("deposit", "allocation", "collection", "load", "replacement", "reversal")
 POINTS_CODES = ("points_earn", "points_redeem", "points_expire", "replacement", "reversal")
 GROUPS = ("day", "month", "card", "driver", "vehicle", "product", "station", "region")
@@ -382,7 +384,8 @@ class Check:
             self.same(f"statistics by {group}: amount", f.fen(net), amount)
             self.same(f"statistics by {group}: litres", f.hundredths_of_litre(shown_litres), litres)
             self.same(f"statistics by {group}: points", f.number(pts), earned)
-            for fmt in ("csv", "xlsx"):
+            # XLSX is the same writer for every grouping: once is enough.
+            for fmt in ("csv", "xlsx") if group == "day" else ("csv",):
                 body = download(self.client, f"/statistics/transactions/export.{fmt}?{query}")
                 cells, add = (f.csv_rows(body), f.csv_sum) if fmt == "csv" else (f.xlsx_rows(body), f.xlsx_sum)
                 self.same(f"statistics by {group} {fmt}: amount", add(cells, 2), amount)
@@ -413,7 +416,7 @@ class Check:
             row = f.total_row(html)
             self.same(f"points statistics by {group}: earned", f.number(row[0]), earned)
             self.same(f"points statistics by {group}: net", f.number(row[-1]), net)
-            for fmt in ("csv", "xlsx"):
+            for fmt in ("csv", "xlsx") if group == "day" else ("csv",):
                 body = download(self.client, f"/statistics/points/export.{fmt}?{query}")
                 cells, add = (f.csv_rows(body), f.csv_sum) if fmt == "csv" else (f.xlsx_rows(body), f.xlsx_sum)
                 self.same(f"points statistics by {group} {fmt}: net", add(cells, len(cells[0]) - 1, 1), net)
