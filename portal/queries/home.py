@@ -39,6 +39,7 @@ class Alert:
 
 @dataclass(frozen=True)
 class Period:
+    #: Rows of the purchase page for the period: purchases and refunds (a refund is its own row).
     count: int
     amount: int
     litres_ml: int
@@ -80,7 +81,7 @@ def register_alert_hook(hook: Callable[[Session, Scope, date], list[Alert]]) -> 
 def _period(session: Session, scope: Scope, start: date, end: date) -> Period:
     flt = Filter(preset="custom", start=start, end=end, extra={"tab": "approved"})
     totals = purchases.totals(session, purchases.conditions(session, scope, flt))
-    return Period(totals.purchases, totals.amount, totals.litres_ml)
+    return Period(totals.count, totals.amount, totals.litres_ml)
 
 
 def home_summary(session: Session, scope: Scope, *, today: date, low_balance_fen: int = LOW_BALANCE_FEN) -> HomeSummary:

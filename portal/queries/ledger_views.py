@@ -14,6 +14,7 @@ from portal.extensions import db
 from portal.ledger.models import MONEY, POINTS
 from portal.queries import balances, journal, labels, statements
 from portal.queries.filters import FilterError, add_months
+from portal.queries.states import state_label
 from portal.queries.web import (
     bp,
     current_scope,
@@ -77,6 +78,7 @@ def account_transactions_page():
         page=page,
         labels=labels,
         side=_side_label,
+        state_label=state_label,
         drivers=driver_choices(scope),
         types={c: labels.TRANSFER_CODES[c] for c in journal.ACCOUNT_CODES},
         next_url=url_for(".account_transactions", **flt.query_args(cursor=cursor)) if cursor else None,
@@ -103,7 +105,7 @@ def account_transactions_export(fmt: str):
         (
             m.transfer.created_at,
             labels.label(labels.TRANSFER_CODES, m.transfer.code),
-            labels.label(labels.TRANSFER_KINDS, m.transfer.kind),
+            state_label(m.state),
             _side_label(m.source),
             _side_label(m.target),
             m.transfer.amount,
@@ -153,6 +155,8 @@ def points_transactions_export(fmt: str):
     )
 
     def card_of(m):
+        if m.internal:  # a replacement card inheriting the old card's points
+            return f"{m.source[1]} -> {m.target[1]}"
         return m.target[1] if m.signed >= 0 else m.source[1]
 
     rows = (

@@ -16,6 +16,8 @@ class Page:
     #: Key of the last row when more rows follow, else None.
     next_key: Key | None
     totals: dict[str, int] = field(default_factory=dict)
+    #: Two-phase loads of the filter by state (waiting, loaded, cancelled, expired): (count, amount).
+    states: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 def after(at_column, id_column, key: Key | None, order: str):

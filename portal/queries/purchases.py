@@ -48,6 +48,16 @@ def _signed(column):
     return case((Purchase.kind == "refund", -column), else_=column)
 
 
+def signed_figures() -> tuple:
+    """A row's amount, litres and points as every page row and export shows them: negative for a
+    refund, so that the rows of a page or a file add up to its totals (one definition, issue 12)."""
+    return (
+        _signed(Purchase.amount_fen).label("amount_fen"),
+        _signed(Purchase.litres_ml).label("litres_ml"),
+        _signed(Purchase.points).label("points"),
+    )
+
+
 def conditions(session: Session, scope: Scope, flt: Filter, *, status: str | None = None) -> list:
     """The WHERE clause of a filter, checked against the scope (foreign cards are unknown cards)."""
     start, end = flt.utc_range
@@ -176,10 +186,8 @@ PAGE_COLUMNS = Bundle(
     Purchase.decline_code,
     Purchase.card_id,
     Purchase.plate,
-    Purchase.litres_ml,
     Purchase.unit_price_fen,
-    Purchase.amount_fen,
-    Purchase.points,
+    *signed_figures(),
 )
 
 
@@ -244,10 +252,8 @@ EXPORT_COLUMNS = (
     Purchase.station_id,
     Purchase.region_id,
     Purchase.product_code,
-    Purchase.litres_ml,
     Purchase.unit_price_fen,
-    Purchase.amount_fen,
-    Purchase.points,
+    *signed_figures(),
     Purchase.odometer_km,
 )
 
@@ -271,6 +277,7 @@ def export_query(session: Session, scope: Scope, flt: Filter, *, locale: str, ki
 
     where = conditions(session, scope, flt)
     zh = locale.startswith("zh")
+    amount, litres, points = signed_figures()
     cells = [
         sql.local_time(Purchase.at),
         sql.formula_safe(sql.labelled(Purchase.kind, kind_labels)),
@@ -280,10 +287,10 @@ def export_query(session: Session, scope: Scope, flt: Filter, *, locale: str, ki
         sql.formula_safe(Station.name),
         sql.formula_safe(Region.name_zh if zh else Region.name_en),
         sql.formula_safe(Product.name_zh if zh else Product.name_en),
-        sql.litres(Purchase.litres_ml),
+        sql.litres(litres.element),
         sql.money(Purchase.unit_price_fen),
-        sql.money(Purchase.amount_fen),
-        sql.integer(Purchase.points),
+        sql.money(amount.element),
+        sql.integer(points.element),
         sql.integer(Purchase.odometer_km),
     ]
     if flt.get("tab") == "declined":

@@ -19,6 +19,7 @@ from portal.queries import labels, purchases
 from portal.queries.cursor import BadCursor, Key, decode_cursor, encode_cursor
 from portal.queries.filters import Filter, FilterError, FilterSpec, parse_filter
 from portal.queries.scope import Scope, UnknownCard, customer_scope, driver_scope
+from portal.queries.states import state_label
 from portal.reference.models import Product, Region
 from portal.web.access import guard
 
@@ -137,6 +138,7 @@ def register_template_helpers(bp) -> None:
         state.app.jinja_env.filters.setdefault("minute", lambda at: to_local(at).strftime("%Y-%m-%d %H:%M"))
         state.app.jinja_env.globals.setdefault("transfer_label", lambda code: labels.label(labels.TRANSFER_CODES, code))
         state.app.jinja_env.globals.setdefault("select_options", select_options)
+        state.app.jinja_env.globals.setdefault("movement_state", state_label)
 
     bp.record_once(install)
 

@@ -76,7 +76,7 @@ POINT_GROUPS = {code: labels.GROUPS[code] for code in points.GROUPS}
 @bp.get("/points", endpoint="points")
 @requires("statistics.view")
 def points_page():
-    """积分交易统计: points earned, redeemed and expired by day, month or card."""
+    """积分交易统计: points earned, taken back, redeemed, expired and carried over, by day, month or card."""
     scope = current_scope()
     flt = parse(points.spec(max_months()))
     report = points.report(db.session, scope, flt, locale=locale())
@@ -101,9 +101,11 @@ def points_export(fmt: str):
     columns = (
         Column(str(labels.GROUPS[report.group])),
         Column(_("Earned"), "int"),
+        Column(_("Taken back by refunds"), "int"),
         Column(_("Redeemed"), "int"),
         Column(_("Expired"), "int"),
+        Column(_("Card replacement"), "int"),
         Column(_("Net"), "int"),
     )
-    rows = ((r.label, r.earned, r.redeemed, r.expired, r.net) for r in report.rows)
+    rows = ((r.label, r.earned, r.taken_back, r.redeemed, r.expired, r.carried, r.net) for r in report.rows)
     return export_response(fmt, f"points-statistics-{report.group}-{flt.start}-{flt.end}", columns, rows)

@@ -33,7 +33,7 @@ def menu_html(page: str) -> str:
     return page.split('<nav aria-label="')[1].split("</nav>")[0]
 
 
-TILE = re.compile(r'<span class="tile-figure">(\d+)</span><span class="tile-label">([^<]+)</span>')
+TILE = re.compile(r'<span class="tile-figure"[^>]*>(\d+)</span><span class="tile-label">([^<]+)</span>')
 
 
 def tiles(page: str) -> dict[str, int]:
