@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import uuid
 from datetime import datetime, timedelta
 
 import pytest
@@ -178,7 +179,8 @@ def redis_url():
 
 
 def test_the_redis_queue_serves_the_consumer_too(app, session, redis_url, counting_job):
-    app.config.update(JOBS_QUEUE="redis", REDIS_URL=redis_url)
+    # A queue of this run's own: a developer's queue on the same Redis is neither served nor emptied.
+    app.config.update(JOBS_QUEUE="redis", REDIS_URL=redis_url, JOBS_QUEUE_NAME=f"test-jobs-{uuid.uuid4().hex}")
     queue = queue_for(app)
     consumer = consumer_for(app, workers=1)
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
