@@ -26,7 +26,7 @@ def expire_loads(session: Session, now: datetime, config: Mapping[str, Any]) -> 
     return f"{count} load request(s) expired"
 
 
-@job("deliver-outbox", every=timedelta(minutes=1))
+@job("deliver-outbox", every=timedelta(minutes=1), timeout=timedelta(minutes=15))
 def deliver_outbox(session: Session, now: datetime, config: Mapping[str, Any]) -> str:
     """Send mail and SMS not sent at once, retrying with exponential backoff."""
     ids = outbox.due(session, now=now)
@@ -51,7 +51,7 @@ def prune(session: Session, now: datetime, config: Mapping[str, Any]) -> str:
 
 
 # 19:30 UTC is 03:30 in Shanghai: after the business day's traffic.
-@job("points-expire", every=timedelta(days=1), offset=timedelta(hours=19, minutes=30))
+@job("points-expire", every=timedelta(days=1), offset=timedelta(hours=19, minutes=30), timeout=timedelta(hours=3))
 def points_expire(session: Session, now: datetime, config: Mapping[str, Any]) -> str:
     """Expire old points, committing every batch; accounts the ledger refuses are skipped and listed."""
     days = config.get("POINTS_EXPIRY_DAYS", DEFAULT_EXPIRY_DAYS)
@@ -65,7 +65,7 @@ def points_expire(session: Session, now: datetime, config: Mapping[str, Any]) ->
 
 
 # 19:00 UTC is 03:00 in Shanghai.
-@job("ledger-verify", every=timedelta(days=1), offset=timedelta(hours=19))
+@job("ledger-verify", every=timedelta(days=1), offset=timedelta(hours=19), timeout=timedelta(hours=2))
 def ledger_verify(session: Session, now: datetime, config: Mapping[str, Any]) -> str:
     """Recompute every balance from the journal; a mismatch is an alert for the system admin."""
     report = ledger.verify(session)

@@ -46,10 +46,12 @@ def _trigger(run: Runner, name: str, manual: bool) -> Callable[[], object]:
     return trigger
 
 
-def register_jobs(huey: Huey, run: Runner):
-    """Register a periodic task per job; returns the task that runs a named job now (`run_now(name)`)."""
+def register_jobs(huey: Huey, run: Runner, recover: Callable[[], object]):
+    """Register a periodic task per job, and `recover` (runs whose worker died) every minute; returns
+    the task that runs a named job now (`run_now(name)`)."""
     for job in JOBS.values():
         huey.periodic_task(crontab(**job.cron()), name=f"job:{job.name}")(_trigger(run, job.name, False))
+    huey.periodic_task(crontab(), name="jobs:recover")(recover)
 
     def run_now(name: str, manual: bool = True):
         """A named job now: by hand (`manual`: a slot of its own), or its current slot (catching up)."""
