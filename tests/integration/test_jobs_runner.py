@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import uuid
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
@@ -21,6 +24,8 @@ from portal.jobs.web import catch_up, consumer_for, queue_for, run_job
 from portal.notify import services as outbox
 from portal.notify.models import OutboxMessage
 from tests.builders import funds_customers
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -215,3 +220,25 @@ def test_a_worker_starting_catches_up_the_slots_missed_and_only_those(app, sessi
     assert all(runs(session, name) == 1 for name in JOBS)  # every job's current slot ran, once
     assert set(again) == {skipped}
     assert len(counting_job) == 1
+
+
+def test_metrics_show_a_failure_of_a_job_run_by_another_process(app, session, clock, database_url):
+    """The jobs run in their own process (`flask --app portal jobs ...`), with no metrics directory
+    shared with the web: /metrics reads the job runs from the database, so it sees the failure."""
+    funds_customers(session, clock.now())
+    session.execute(
+        text(
+            "UPDATE ledger_accounts SET credits_posted = credits_posted + 1 WHERE id = (SELECT min(id) FROM ledger_accounts)"
+        )
+    )
+    session.commit()
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    env.update(PORTAL_ENV="testing", DATABASE_URL=database_url)
+    jobs = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "portal", "jobs", "run", "ledger-verify"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert jobs.returncode == 1 and "ledger-verify: alert" in jobs.stdout, jobs.stderr[-2000:]
+    scraped = app.test_client().get("/metrics").get_data(as_text=True)
+    assert 'portal_job_failures_total{job="ledger-verify"} 1.0' in scraped
+    assert 'portal_job_failures_total{job="expire-loads"} 0.0' in scraped  # every job, failed or not
