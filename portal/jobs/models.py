@@ -13,6 +13,10 @@ from portal.db import Base
 RUN_STATUSES = ("running", "ok", "failed", "alert", "interrupted")
 
 
+def _no_lease(context) -> datetime:
+    return context.get_current_parameters()["started_at"]
+
+
 class JobRun(Base):
     """One run of a job. A scheduled run's `period` names its slot (e.g. "2026-03-02T02:10"): the row is
     inserted before the job starts and (job, period) is unique, so of several workers or hosts that
@@ -33,8 +37,9 @@ class JobRun(Base):
     period: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="running")
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
-    #: Until when a "running" run is believed alive: its start plus the job's longest run (`timeout`).
-    lease_until: Mapped[datetime]
+    #: Until when a "running" run is believed alive: its start plus the job's longest run (`timeout`;
+    #: the runner sets it). Left out, the run's start: a lease already out.
+    lease_until: Mapped[datetime] = mapped_column(default=_no_lease)
     finished_at: Mapped[datetime | None]
     #: Wall time of the run in milliseconds (set when it ends).
     duration_ms: Mapped[int | None]
