@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from portal import ledger
 from portal.auth.housekeeping import Retention, prune_sign_in_records
-from portal.chips.loads import expire_loads as void_overdue_loads
+from portal.chips.loads import expire_overdue_loads
 from portal.jobs.models import JobRun
 from portal.jobs.registry import JobAlert, job
 from portal.notify import services as outbox
@@ -21,9 +21,21 @@ from portal.points.services import DEFAULT_EXPIRY_DAYS, expire_points
 
 @job("expire-loads", every=timedelta(minutes=10))
 def expire_loads(session: Session, now: datetime, config: Mapping[str, Any]) -> str:
-    """Void chip loads whose hold has expired: the ledger hold and the load request."""
-    count = void_overdue_loads(session, now=now)
-    return f"{count} load request(s) expired"
+    """Void chip loads whose hold has expired: the ledger hold and the load request, committing every
+    100; a load that fails is left for the next run and fails this one, after the others expired."""
+    result = expire_overdue_loads(session, now=now, end_batch=session.commit)
+    summary = f"{result.expired} load request(s) expired"
+    if result.failed:
+        session.commit()
+        raise LoadsNotExpired(
+            f"{summary}; {len(result.failed)} could not be: "
+            + "; ".join(f"{load_id} ({error})" for load_id, error in result.failed.items())
+        )
+    return summary
+
+
+class LoadsNotExpired(RuntimeError):
+    """Some overdue loads could not be voided (the others were); the run is recorded as failed."""
 
 
 @job("deliver-outbox", every=timedelta(minutes=1), timeout=timedelta(minutes=15))
