@@ -212,18 +212,18 @@ class LoadExpiry:
     failed: dict[str, str] = field(default_factory=dict)
 
 
-def _overdue_batch(session: Session, now: datetime, after: str, size: int) -> list[str]:
+def _overdue_batch(session: Session, now: datetime, after: str, size: int) -> list[LoadRequest]:
     """The next `size` pending loads past their hold, after id `after`, by id."""
-    stmt = select(LoadRequest.id).where(
+    stmt = select(LoadRequest).where(
         LoadRequest.status == "pending", LoadRequest.expires_at <= now, LoadRequest.id > after
     )
     return list(session.scalars(stmt.order_by(LoadRequest.id).limit(size)))
 
 
-def _expire_overdue(session: Session, load_id: str, now: datetime) -> bool:
+def _expire_overdue(session: Session, load: LoadRequest, now: datetime) -> bool:
     """Void one overdue load, serialized with a sync, write or cancel of its card as they are with
-    each other; False if it was resolved meanwhile (written, cancelled, expired by another run)."""
-    load = session.get(LoadRequest, load_id)
+    each other (the claim reads it again); False if it was resolved meanwhile (written, cancelled,
+    expired by another run)."""
     _claim_on_card(session, load)
     if load.status != "pending" or load.expires_at > now:
         return False
@@ -250,14 +250,15 @@ def expire_overdue_loads(
     `failed` and left pending for the next run; it never stops the others."""
     result = LoadExpiry()
     after = ""
-    while ids := _overdue_batch(session, now, after, batch_size):
-        for load_id in ids:
+    while batch := _overdue_batch(session, now, after, batch_size):
+        for load in batch:
+            load_id = load.id  # still readable after a failed load's rollback expired the object
             try:
                 with session.begin_nested():
-                    result.expired += _expire_overdue(session, load_id, now)
+                    result.expired += _expire_overdue(session, load, now)
             except (ledger.LedgerError, SQLAlchemyError) as error:
                 result.failed[load_id] = f"{type(error).__name__}: {error}"
-        after = ids[-1]
+        after = load_id  # the batch's last
         if end_batch is not None:
             end_batch()
     return result
