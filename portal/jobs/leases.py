@@ -1,9 +1,8 @@
 """A run's lease: a run is believed alive until its `lease_until` (its start plus the job's
 `timeout`). A worker killed mid-run (SIGKILL, the host lost) never writes its result, so a run still
 "running" after its lease is interrupted: shown (JobRun.shown_status) and counted as a failure at
-once (`stale`, `failed`), recorded
-as "interrupted" by the next worker that starts or runs that job (`interrupt_stale`), which also frees
-the slot so that it runs again."""
+once (`stale`, `failed`), then recorded as "interrupted" by the next worker that starts, runs that
+job or recovers (`interrupt_stale`), which also frees the slot so that it runs again."""
 
 from __future__ import annotations
 

@@ -131,7 +131,7 @@ def _run_logged(app: Flask, name: str, manual: bool) -> str:
     run = run_job(app, name, manual=manual)
     if run is None:
         return "skipped: this slot ran elsewhere"
-    log.info("job %s %s in %d ms: %s", name, run.status, run.duration_ms, run.detail.splitlines()[:1])
+    log.info("job %s %s in %s ms: %s", name, run.status, run.duration_ms, run.detail.splitlines()[:1])
     return run.status
 
 
