@@ -135,6 +135,9 @@ class Config:
     #: instance/jobs-queue.db) or "redis" (REDIS_URL, shared). Either way each slot runs once (job_runs).
     JOBS_QUEUE = "sqlite"
     JOBS_SQLITE_PATH: str | None = None
+    #: The queue's name (its Redis keys, its rows in the SQLite file); None: RATELIMIT_KEY_PREFIX +
+    #: "portal-jobs", so deployments (or a test run and a developer) sharing one Redis stay apart.
+    JOBS_QUEUE_NAME: str | None = None
     #: A delivered message's body (codes, links) is cleared after this long; messages go after OUTBOX_KEEP.
     OUTBOX_CLEAR_BODY_AFTER = timedelta(minutes=10)
     OUTBOX_KEEP = timedelta(days=90)
@@ -231,6 +234,7 @@ _ENV_SETTINGS: dict[str, Callable[[str], object]] = {
     "METRICS_TOKEN": str,
     "JOBS_QUEUE": str,
     "JOBS_SQLITE_PATH": str,
+    "JOBS_QUEUE_NAME": str,
 }
 #: The prefix of the environment variables that set settings (PORTAL_SECRET_KEY, ...); the
 #: unprefixed names work too. PORTAL_ENV (which settings class) is not a setting.

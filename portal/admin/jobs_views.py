@@ -17,7 +17,7 @@ def jobs():
     """Scheduled jobs: last run, next run, failures (paged, newest first)."""
     before = request.args.get("before", type=int)
     outbox_before = request.args.get("outbox_before", type=int)  # the undelivered messages' own pages
-    page = status.failures(db.session, before=before, limit=current_app.config.get("PAGE_SIZE", 50))
+    page = status.failures(db.session, now=clock().now(), before=before, limit=current_app.config.get("PAGE_SIZE", 50))
     return render_template(
         "admin/jobs.html",
         jobs=status.overview(db.session, clock().now()),

@@ -10,9 +10,12 @@ so copies of one form sent at once are answered one after the other, the same wa
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from portal import idempotency, ledger
@@ -181,7 +184,9 @@ def cancel_load(session: Session, load: LoadRequest, *, now: datetime, actor_id:
 
 
 def expire_loads(session: Session, *, now: datetime, card_id: int | None = None) -> int:
-    """Void every pending load whose time is up (all cards, or one). Returns how many."""
+    """Void every pending load whose time is up (all cards, or one) in the caller's transaction (a
+    card sync, which holds the card's claim already). Returns how many. The job uses
+    `expire_overdue_loads` (committed batches)."""
     stmt = select(LoadRequest).where(LoadRequest.status == "pending", LoadRequest.expires_at <= now)
     if card_id is not None:
         stmt = stmt.where(LoadRequest.card_id == card_id)
@@ -195,6 +200,68 @@ def expire_loads(session: Session, *, now: datetime, card_id: int | None = None)
         count += 1
     session.flush()
     return count
+
+
+@dataclass
+class LoadExpiry:
+    """What a run of `expire_overdue_loads` did."""
+
+    expired: int = 0
+    #: Loads that could not be expired this time: load id -> the error. They stay pending, for the
+    #: next run; the others expire regardless.
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def _overdue_batch(session: Session, now: datetime, after: str, size: int) -> list[LoadRequest]:
+    """The next `size` pending loads past their hold, after id `after`, by id."""
+    stmt = select(LoadRequest).where(
+        LoadRequest.status == "pending", LoadRequest.expires_at <= now, LoadRequest.id > after
+    )
+    return list(session.scalars(stmt.order_by(LoadRequest.id).limit(size)))
+
+
+def _expire_overdue(session: Session, load: LoadRequest, now: datetime) -> bool:
+    """Void one overdue load, serialized with a sync, write or cancel of its card as they are with
+    each other (the claim reads it again); False if it was resolved meanwhile (written, cancelled,
+    expired by another run)."""
+    _claim_on_card(session, load)
+    if load.status != "pending" or load.expires_at > now:
+        return False
+    try:
+        ledger.void_pending(session, f"load-void:{load.id}", _pending_id(load.id), now=now)
+    except ledger.PendingAlreadyResolved:
+        pass  # the ledger's own expiry run got there first
+    _mark(load, "expired", now, None)
+    session.flush()
+    return True
+
+
+def expire_overdue_loads(
+    session: Session,
+    *,
+    now: datetime,
+    batch_size: int = 100,
+    end_batch: Callable[[], None] | None = None,
+) -> LoadExpiry:
+    """Void every pending load whose hold has lapsed (the expire-loads job), `batch_size` at a time:
+    `end_batch` (the caller's commit) is called after each batch, so a run stopped half-way keeps
+    what it did. Idempotent: a load resolved meanwhile is left alone, a second run finds nothing.
+    A load that fails (a ledger refusal, a database error) is rolled back alone, reported in
+    `failed` and left pending for the next run; it never stops the others."""
+    result = LoadExpiry()
+    after = ""
+    while batch := _overdue_batch(session, now, after, batch_size):
+        for load in batch:
+            load_id = load.id  # still readable after a failed load's rollback expired the object
+            try:
+                with session.begin_nested():
+                    result.expired += _expire_overdue(session, load, now)
+            except (ledger.LedgerError, SQLAlchemyError) as error:
+                result.failed[load_id] = f"{type(error).__name__}: {error}"
+        after = load_id  # the batch's last
+        if end_batch is not None:
+            end_batch()
+    return result
 
 
 def pending_loads_for_card(session: Session, card_id: int, *, now: datetime | None = None) -> list[LoadRequest]:

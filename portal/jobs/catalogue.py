@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from portal import ledger
 from portal.auth.housekeeping import Retention, prune_sign_in_records
-from portal.chips.loads import expire_loads as void_overdue_loads
+from portal.chips.loads import expire_overdue_loads
 from portal.jobs.models import JobRun
 from portal.jobs.registry import JobAlert, job
 from portal.notify import services as outbox
@@ -21,12 +21,24 @@ from portal.points.services import DEFAULT_EXPIRY_DAYS, expire_points
 
 @job("expire-loads", every=timedelta(minutes=10))
 def expire_loads(session: Session, now: datetime, config: Mapping[str, Any]) -> str:
-    """Void chip loads whose hold has expired: the ledger hold and the load request."""
-    count = void_overdue_loads(session, now=now)
-    return f"{count} load request(s) expired"
+    """Void chip loads whose hold has expired: the ledger hold and the load request, committing every
+    100; a load that fails is left for the next run and fails this one, after the others expired."""
+    result = expire_overdue_loads(session, now=now, end_batch=session.commit)
+    summary = f"{result.expired} load request(s) expired"
+    if result.failed:
+        session.commit()
+        raise LoadsNotExpired(
+            f"{summary}; {len(result.failed)} could not be: "
+            + "; ".join(f"{load_id} ({error})" for load_id, error in result.failed.items())
+        )
+    return summary
 
 
-@job("deliver-outbox", every=timedelta(minutes=1))
+class LoadsNotExpired(RuntimeError):
+    """Some overdue loads could not be voided (the others were); the run is recorded as failed."""
+
+
+@job("deliver-outbox", every=timedelta(minutes=1), timeout=timedelta(minutes=15))
 def deliver_outbox(session: Session, now: datetime, config: Mapping[str, Any]) -> str:
     """Send mail and SMS not sent at once, retrying with exponential backoff."""
     ids = outbox.due(session, now=now)
@@ -51,7 +63,7 @@ def prune(session: Session, now: datetime, config: Mapping[str, Any]) -> str:
 
 
 # 19:30 UTC is 03:30 in Shanghai: after the business day's traffic.
-@job("points-expire", every=timedelta(days=1), offset=timedelta(hours=19, minutes=30))
+@job("points-expire", every=timedelta(days=1), offset=timedelta(hours=19, minutes=30), timeout=timedelta(hours=3))
 def points_expire(session: Session, now: datetime, config: Mapping[str, Any]) -> str:
     """Expire old points, committing every batch; accounts the ledger refuses are skipped and listed."""
     days = config.get("POINTS_EXPIRY_DAYS", DEFAULT_EXPIRY_DAYS)
@@ -65,7 +77,7 @@ def points_expire(session: Session, now: datetime, config: Mapping[str, Any]) ->
 
 
 # 19:00 UTC is 03:00 in Shanghai.
-@job("ledger-verify", every=timedelta(days=1), offset=timedelta(hours=19))
+@job("ledger-verify", every=timedelta(days=1), offset=timedelta(hours=19), timeout=timedelta(hours=2))
 def ledger_verify(session: Session, now: datetime, config: Mapping[str, Any]) -> str:
     """Recompute every balance from the journal; a mismatch is an alert for the system admin."""
     report = ledger.verify(session)

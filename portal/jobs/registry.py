@@ -7,7 +7,9 @@ decorated function in catalogue.py (or any module catalogue imports):
 The function takes a SQLAlchemy session, the time and the app's settings (a plain mapping, plus
 "OUTBOX_BACKENDS"), does its work, may commit in batches (the runner commits at the end too) and
 returns a one-line summary. It must be idempotent: a slot is
-run once, but a run started by hand, or re-run after a crash, repeats work already done. It raises
+run once, but a run started by hand, or re-run after a crash, repeats work already done. `timeout`
+(default 30 minutes) is the longest a run may take: a run still going after it is taken for one whose
+worker died (portal.jobs.leases), and its slot may run again. It raises
 `JobAlert` when it finds something a person must look at (the run is recorded as an alert).
 """
 
@@ -38,6 +40,9 @@ class Job:
     #: Where in each `every` the slot starts (a daily job at 18:00 UTC, 02:00 in Shanghai: 18 hours).
     offset: timedelta = timedelta(0)
     description: str = ""
+    #: The longest a run may take: a run still "running" after this is taken for dead (its worker
+    #: was killed, its host lost), recorded as interrupted, and its slot may run again.
+    timeout: timedelta = timedelta(minutes=30)
 
     def slot(self, now: datetime) -> datetime:
         """The start of the slot `now` falls in."""
@@ -66,15 +71,25 @@ class Job:
 JOBS: dict[str, Job] = {}
 
 
-def job(name: str, *, every: timedelta, offset: timedelta = timedelta(0), description: str = ""):
+def job(
+    name: str,
+    *,
+    every: timedelta,
+    offset: timedelta = timedelta(0),
+    description: str = "",
+    timeout: timedelta = timedelta(minutes=30),
+):
     """Register the decorated function as a scheduled job."""
     if every < timedelta(minutes=1) or every.total_seconds() % 60:
         raise ValueError("a job runs at most once a minute, on whole minutes")
+    if timeout <= timedelta(0):
+        raise ValueError("a job's timeout must be positive")
 
     def register(function: JobFunction) -> JobFunction:
         if name in JOBS:
             raise ValueError(f"job {name!r} registered twice")
-        JOBS[name] = Job(name, every, function, offset, description or (function.__doc__ or "").strip())
+        doc = description or (function.__doc__ or "").strip()
+        JOBS[name] = Job(name, every, function, offset, doc, timeout)
         return function
 
     return register

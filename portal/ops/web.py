@@ -24,7 +24,8 @@ from flask.logging import default_handler
 from flask.signals import request_started
 
 from config import ConfigError
-from portal.extensions import db, limiter
+from portal.extensions import clock, db, limiter
+from portal.jobs import status as job_status
 from portal.ops import health, logs
 from portal.ops import metrics as prom
 from portal.web.access import PUBLIC, guard, requires
@@ -71,11 +72,12 @@ def metrics():
         abort(404)
     try:
         backlog = prom.outbox_backlog(db.session)
+        jobs = job_status.figures(db.session, clock().now())
     except Exception:  # noqa: BLE001  (the other metrics matter most when the database is down)
-        current_app.logger.warning("metrics: outbox backlog not readable", exc_info=True)
+        current_app.logger.warning("metrics: outbox backlog or job runs not readable", exc_info=True)
         db.session.rollback()
-        backlog = None
-    body = prom.exposition(backlog)
+        backlog = jobs = None
+    body = prom.exposition(backlog, jobs)
     return Response(body, content_type=prom.CONTENT_TYPE)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -15,6 +16,9 @@ from portal.ledger.models import Account, Transfer
 from portal.points import rules
 from portal.points.models import PointsRedemption, PointsRule, rules_that_may_apply
 from portal.purchases.models import Purchase
+
+if TYPE_CHECKING:
+    from portal.ledger.rules import AccountState
 
 #: Points older than this expire (configurable: `flask points expire --days N`, app config
 #: POINTS_EXPIRY_DAYS).
@@ -194,33 +198,50 @@ class ExpiryResult:
     skipped: dict[int, str] = field(default_factory=dict)
 
 
-def _expiry_candidates(session: Session, cutoff: datetime) -> list:
-    """(account id, debits, credits, pending debits, earned before the cutoff) of every card points
-    account that may hold points to expire, by account id."""
-    earned_before = (
-        select(Transfer.credit_account_id.label("account_id"), func.sum(Transfer.amount).label("earned"))
-        .where(Transfer.ledger == ledger.POINTS, Transfer.kind == "posted", Transfer.created_at < cutoff)
-        .group_by(Transfer.credit_account_id)
-        .subquery()
-    )
-    return session.execute(
-        select(
-            Account.id, Account.debits_posted, Account.credits_posted, Account.debits_pending, earned_before.c.earned
+def _next_batch(session: Session, after: int, size: int) -> list[int]:
+    """The next `size` card points accounts after id `after` that may hold points to expire, by id."""
+    return list(
+        session.scalars(
+            select(Account.id)
+            .where(
+                Account.kind == "points",
+                Account.card_id.is_not(None),
+                Account.credits_posted > Account.debits_posted,
+                Account.id > after,
+            )
+            .order_by(Account.id)
+            .limit(size)
         )
-        .join(earned_before, earned_before.c.account_id == Account.id)
-        .where(Account.kind == "points", Account.card_id.is_not(None), Account.credits_posted > Account.debits_posted)
-        .order_by(Account.id)
-    ).all()
+    )
 
 
-def _expire_one(session: Session, row, cutoff: datetime, expired_account_id: int, now: datetime) -> int:
-    account_id, debits, credits, pending, earned = row
-    amount = min(rules.points_to_expire(int(earned), debits + pending), credits - debits - pending)
+def _earned_before(session: Session, account_ids: list[int], cutoff: datetime) -> dict[int, int]:
+    """{account id: points credited to it before the cutoff} for the given accounts."""
+    rows = session.execute(
+        select(Transfer.credit_account_id, func.sum(Transfer.amount))
+        .where(
+            Transfer.ledger == ledger.POINTS,
+            Transfer.kind == "posted",
+            Transfer.created_at < cutoff,
+            Transfer.credit_account_id.in_(account_ids),
+        )
+        .group_by(Transfer.credit_account_id)
+    )
+    return {account_id: int(earned) for account_id, earned in rows}
+
+
+def _expire_one(
+    session: Session, state: AccountState, earned: int, cutoff: datetime, expired_account_id: int, now: datetime
+) -> int:
+    """Expire what the FIFO rule says of one account, from its balances as they are now (`state`,
+    read under the batch's lock)."""
+    consumed = state.debits_posted + state.debits_pending
+    amount = min(rules.points_to_expire(earned, consumed), state.credits_posted - consumed)
     if amount <= 0:
         return 0
     request = ledger.TransferRequest(
-        id=f"pts-expire:{account_id}:{cutoff.date().isoformat()}",
-        debit_account_id=account_id,
+        id=f"pts-expire:{state.id}:{cutoff.date().isoformat()}",
+        debit_account_id=state.id,
         credit_account_id=expired_account_id,
         amount=amount,
         code="points_expire",
@@ -244,20 +265,31 @@ def expire_points(
     FIFO (see portal.points.rules): to expire = credits before the cutoff - all debits so far.
     The transfer id names the account and the cutoff day, so running twice a day posts once.
     An account the ledger refuses (frozen: a lost card) is skipped and reported, never stops the run.
-    `end_batch` (the caller's commit) is called after every `batch_size` accounts.
+    Accounts go in batches of `batch_size` (by id); each batch locks and re-reads its accounts'
+    balances first, and `end_batch` (the caller's commit) is called after it.
     """
     cutoff = now - timedelta(days=days)
     result = ExpiryResult(cutoff=cutoff)
     expired_account_id = ledger.system_account(session, "points_expired", ledger.POINTS).id
-    for done, row in enumerate(_expiry_candidates(session, cutoff), 1):
-        try:
-            amount = _expire_one(session, row, cutoff, expired_account_id, now)
-        except ledger.LedgerError as refused:
-            result.skipped[row[0]] = str(refused)
-            continue
-        if amount:
-            result.accounts += 1
-            result.points += amount
-        if end_batch is not None and done % batch_size == 0:
+    after = 0
+    while ids := _next_batch(session, after, batch_size):
+        # Each batch reads its balances afresh, locked (PostgreSQL; SQLite serializes writers) for the
+        # rest of its transaction: a redemption committed since the run began counts, and none can
+        # come between the figure and the expiry.
+        states = ledger.lock_accounts(session, [*ids, expired_account_id])
+        earned = _earned_before(session, ids, cutoff)
+        for account_id in ids:
+            if not earned.get(account_id):
+                continue
+            try:
+                amount = _expire_one(session, states[account_id], earned[account_id], cutoff, expired_account_id, now)
+            except ledger.LedgerError as refused:
+                result.skipped[account_id] = str(refused)
+                continue
+            if amount:
+                result.accounts += 1
+                result.points += amount
+        after = ids[-1]
+        if end_batch is not None:
             end_batch()
     return result

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import runpy
 import signal
 import socket
 import subprocess
@@ -15,6 +16,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from config import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -93,3 +96,46 @@ def test_gunicorn_conf_serves_with_access_log_and_shared_metrics(served):
         and '"GET /healthz HTTP/1.1" 200' in probe[0]["message"]
     )
     assert any("/auth/reset/***" in record["message"] for record in access)
+
+
+#: The variables gunicorn.conf.py may read, cleared so the developer's environment does not leak in.
+_READ = ("LOG_FORMAT", "LOG_LEVEL", "PROXY_COUNT", "FORWARDED_ALLOW_IPS", "GUNICORN_BIND", "PORTAL_ENV")
+
+
+def _conf(monkeypatch, tmp_path, dotenv: str, **environ) -> dict:
+    """gunicorn.conf.py's settings as gunicorn reads them, run in a folder holding `dotenv` as .env."""
+    for name in list(os.environ):
+        if name.startswith("PORTAL_") or name in _READ:
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "metrics"))  # not this process's mode
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    (tmp_path / ".env").write_text(dotenv)
+    monkeypatch.chdir(tmp_path)
+    return runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+
+
+def test_gunicorn_conf_reads_the_apps_settings_as_the_app_does(monkeypatch, tmp_path):
+    """PORTAL_ names and .env count for gunicorn's log format, level and proxies, as for the app."""
+    dotenv = "PORTAL_LOG_FORMAT=text\nPORTAL_PROXY_COUNT=1\nLOG_LEVEL=WARNING\nGUNICORN_BIND=127.0.0.1:8123\n"
+    conf = _conf(monkeypatch, tmp_path, dotenv)
+    assert conf["logconfig_dict"]["formatters"]["portal"]["()"] == "portal.ops.logs.RedactingTextFormatter"
+    assert (conf["loglevel"], conf["forwarded_allow_ips"], conf["bind"]) == (
+        "warning",
+        "127.0.0.1,::1",
+        "127.0.0.1:8123",
+    )
+
+
+def test_gunicorn_conf_environment_wins_over_dotenv(monkeypatch, tmp_path):
+    conf = _conf(monkeypatch, tmp_path, "LOG_FORMAT=text\nPROXY_COUNT=1\n", PORTAL_LOG_FORMAT="json", PROXY_COUNT="0")
+    assert conf["logconfig_dict"]["formatters"]["portal"]["()"] == "portal.ops.logs.PortalJsonFormatter"
+    assert conf["forwarded_allow_ips"] == ""
+
+
+def test_gunicorn_conf_refuses_what_the_app_refuses(monkeypatch, tmp_path):
+    """A typo in a PORTAL_ name, or production without its settings, stops gunicorn before any worker."""
+    with pytest.raises(ConfigError, match="PORTAL_LOG_FORMT is not a setting"):
+        _conf(monkeypatch, tmp_path, "PORTAL_LOG_FORMT=text\n")
+    with pytest.raises(ConfigError, match="production refuses to start"):
+        _conf(monkeypatch, tmp_path, "", PORTAL_ENV="production")

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
+import uuid
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
-from prometheus_client import REGISTRY
 from sqlalchemy import func, select, text
 
 from portal import ledger
@@ -21,6 +24,8 @@ from portal.jobs.web import catch_up, consumer_for, queue_for, run_job
 from portal.notify import services as outbox
 from portal.notify.models import OutboxMessage
 from tests.builders import funds_customers
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -81,12 +86,12 @@ def test_failures_and_alerts_are_recorded_and_roll_back(app, session, monkeypatc
 
     monkeypatch.setitem(JOBS, "broken", Job("broken", timedelta(minutes=1), broken))
     monkeypatch.setitem(JOBS, "worried", Job("worried", timedelta(minutes=1), worried))
-    failures = lambda name: REGISTRY.get_sample_value("portal_job_failures_total", {"job": name}) or 0  # noqa: E731
-    before = failures("broken"), failures("worried")
     failed = run_job(app, "broken")
     assert failed.status == "failed" and "RuntimeError: boom" in failed.detail and failed.finished_at is not None
     assert run_job(app, "worried").status == "alert"
-    assert (failures("broken"), failures("worried")) == (before[0] + 1, before[1] + 1)  # /metrics counts them
+    scraped = app.test_client().get("/metrics").get_data(as_text=True)
+    assert 'portal_job_failures_total{job="broken"} 1.0' in scraped
+    assert 'portal_job_failures_total{job="worried"} 1.0' in scraped
     assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
 
 
@@ -152,7 +157,9 @@ def test_the_queue_triggers_each_job_on_its_schedule(app):
     huey = queue_for(app).huey
 
     def due(hour, minute):  # Huey's periodic clock is naive UTC
-        return {task.name.removeprefix("job:") for task in huey.read_periodic(datetime(2026, 3, 2, hour, minute))}
+        tasks = huey.read_periodic(datetime(2026, 3, 2, hour, minute))
+        assert "jobs:recover" in {task.name for task in tasks}  # every minute: runs whose worker died
+        return {task.name.removeprefix("job:") for task in tasks if task.name.startswith("job:")}
 
     assert due(2, 10) == {"expire-loads", "deliver-outbox"}
     assert due(2, 5) == {"prune", "deliver-outbox"}
@@ -178,7 +185,8 @@ def redis_url():
 
 
 def test_the_redis_queue_serves_the_consumer_too(app, session, redis_url, counting_job):
-    app.config.update(JOBS_QUEUE="redis", REDIS_URL=redis_url)
+    # A queue of this run's own: a developer's queue on the same Redis is neither served nor emptied.
+    app.config.update(JOBS_QUEUE="redis", REDIS_URL=redis_url, JOBS_QUEUE_NAME=f"test-jobs-{uuid.uuid4().hex}")
     queue = queue_for(app)
     consumer = consumer_for(app, workers=1)
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
@@ -212,3 +220,25 @@ def test_a_worker_starting_catches_up_the_slots_missed_and_only_those(app, sessi
     assert all(runs(session, name) == 1 for name in JOBS)  # every job's current slot ran, once
     assert set(again) == {skipped}
     assert len(counting_job) == 1
+
+
+def test_metrics_show_a_failure_of_a_job_run_by_another_process(app, session, clock, database_url):
+    """The jobs run in their own process (`flask --app portal jobs ...`), with no metrics directory
+    shared with the web: /metrics reads the job runs from the database, so it sees the failure."""
+    funds_customers(session, clock.now())
+    session.execute(
+        text(
+            "UPDATE ledger_accounts SET credits_posted = credits_posted + 1 WHERE id = (SELECT min(id) FROM ledger_accounts)"
+        )
+    )
+    session.commit()
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    env.update(PORTAL_ENV="testing", DATABASE_URL=database_url)
+    jobs = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "portal", "jobs", "run", "ledger-verify"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert jobs.returncode == 1 and "ledger-verify: alert" in jobs.stdout, jobs.stderr[-2000:]
+    scraped = app.test_client().get("/metrics").get_data(as_text=True)
+    assert 'portal_job_failures_total{job="ledger-verify"} 1.0' in scraped
+    assert 'portal_job_failures_total{job="expire-loads"} 0.0' in scraped  # every job, failed or not

@@ -3,13 +3,17 @@ backoff, clearing delivered bodies, pruning sign-in records."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import text
 
 from portal import ledger
 from portal.auth.housekeeping import prune_sign_in_records
 from portal.auth.models import LoginSession, OneTimeCode, SignInThrottle
+from portal.db import make_sessionmaker
 from portal.notify import services as outbox
 from portal.notify.models import OutboxMessage
 from portal.ops.metrics import outbox_backlog
@@ -46,9 +50,84 @@ def test_points_expiry_skips_a_frozen_account_and_commits_each_batch(
     session.commit()
     assert (result.accounts, result.points) == (2, 200)
     assert list(result.skipped) == [frozen.id] and "frozen" in result.skipped[frozen.id]
-    assert len(commits) == 2
+    assert len(commits) == 3  # one a batch, the frozen account's too
     assert [points_balance(session, card) for card in cards] == [0, 100, 0]
     assert ledger.verify(session).ok
+
+
+@pytest.fixture
+def two_points_cards(session, create_region, create_customer, create_card):
+    """Two cards, each with 100 points earned 800 days ago and 200 earned last week: 300 each."""
+    customer = create_customer(create_region(), name="Acme", credit_code="91110000000000001X")
+    cards = [create_card(customer), create_card(customer)]
+    issued = ledger.system_account(session, "points_issued")
+    for card in cards:
+        account = ledger.card_account(session, card.id, "points")
+        move(session, "points_earn", issued, account, 100, T0 - timedelta(days=800))
+        move(session, "points_earn", issued, account, 200, T0 - timedelta(days=7))
+    session.commit()
+    return cards
+
+
+def redeem_60(session, card):
+    """A redemption at a station: 60 points off the card (FIFO: the oldest points go first)."""
+    redeemed = ledger.system_account(session, "points_redeemed")
+    move(session, "points_redeem", ledger.card_account(session, card.id, "points"), redeemed, 60, T0)
+
+
+def test_points_expiry_rereads_each_batch_so_points_redeemed_meanwhile_are_not_expired(
+    session, db_engine, two_points_cards
+):
+    """A redemption committed between two batches (by a station, another session) counts: of the
+    second card's 100 old points 60 were spent, so 40 expire, not 100 of the newer ones."""
+    first, second = two_points_cards
+    other = make_sessionmaker(db_engine)()
+
+    def end_batch():
+        session.commit()
+        if not other.in_transaction() and not getattr(end_batch, "done", False):
+            end_batch.done = True
+            redeem_60(other, second)
+            other.commit()
+
+    result = expire_points(session, now=T0, days=730, batch_size=1, end_batch=end_batch)
+    session.commit()
+    other.close()
+    assert (result.accounts, result.points) == (2, 140)
+    assert [points_balance(session, card) for card in two_points_cards] == [200, 200]
+    assert ledger.verify(session).ok
+
+
+@pytest.mark.postgres
+def test_points_expiry_waits_for_a_redemption_in_flight_and_expires_only_what_is_left(db_engine, two_points_cards):
+    """PostgreSQL: a redemption holds the card's account when the expiry batch reaches it; the batch
+    waits for its lock and reads the balance after the redemption, so it expires 40, not 100."""
+    Session = make_sessionmaker(db_engine)
+    first, second = two_points_cards
+    station = Session()
+    redeem_60(station, second)  # not committed yet: the account row is locked
+    outcome = {}
+
+    def run_expiry():
+        with Session() as jobs:
+            outcome["result"] = expire_points(jobs, now=T0, days=730, batch_size=10, end_batch=jobs.commit)
+            jobs.commit()
+
+    expiry = threading.Thread(target=run_expiry)
+    expiry.start()
+    with Session() as watcher:  # wait (at most 30 s) until the expiry is blocked on the row lock
+        deadline = time.monotonic() + 30
+        query = text("SELECT count(*) FROM pg_locks WHERE NOT granted")
+        while not watcher.scalar(query) and expiry.is_alive() and time.monotonic() < deadline:
+            watcher.rollback()
+            time.sleep(0.01)
+    station.commit()
+    station.close()
+    expiry.join(timeout=60)
+    assert (outcome["result"].accounts, outcome["result"].points) == (2, 140)
+    with Session() as s:
+        assert [points_balance(s, card) for card in two_points_cards] == [200, 200]
+        assert ledger.verify(s).ok
 
 
 class Broken:

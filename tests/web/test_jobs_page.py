@@ -44,3 +44,28 @@ def test_sysadmin_sees_runs_next_runs_alerts_and_paged_failures(
     older = client.get(next_link.replace("&amp;", "&")).get_data(as_text=True)
     assert older.count("data-run=") == 2 and 'data-testid="next-page"' not in older  # the two oldest failures
     assert client.get("/admin/jobs?before=nonsense").status_code == 200
+
+
+def test_a_run_past_its_lease_shows_as_interrupted_without_the_page_writing(app, client, clock, make_user, session):
+    """A worker killed mid-run leaves its run "running"; once the lease is out the page says 已中断 in
+    the job's status and in the failures, and the database is unchanged (a GET never writes)."""
+    from sqlalchemy import select
+
+    from portal.jobs.models import JobRun
+
+    make_user("root", role="sysadmin")
+    job = JOBS["points-expire"]
+    session.add(JobRun(job=job.name, period=job.period(clock.now()), status="running", started_at=clock.now(),
+                       lease_until=clock.now() + job.timeout, worker="host-a:4242:1"))  # fmt: skip
+    session.commit()
+    login(client, "root", "Correct-Horse-9")
+    page = client.get("/admin/jobs").get_data(as_text=True)
+    assert 'data-status="running"' in page and 'data-testid="no-failures"' in page
+    clock.advance(job.timeout)
+    login(client, "root", "Correct-Horse-9")  # the sign-in's idle time ran out meanwhile
+    page = client.get("/admin/jobs").get_data(as_text=True)
+    row = page.split('data-job="points-expire"')[1].split("</tr>")[0]
+    assert 'data-status="interrupted"' in row and "已中断" in row and "任务将重新运行" in row
+    failures = page.split('data-testid="failures"')[1]
+    assert failures.count("data-run=") == 1 and "已中断" in failures and "host-a:4242:1" in failures
+    assert session.scalars(select(JobRun.status)).all() == ["running"]
