@@ -120,3 +120,13 @@ def test_too_many_rows_page_is_in_english_too(app, client, world):
     page = body.decode()
     assert "more than 1 rows" in page and "Download as CSV" in page
     assert 'href="/statistics/transactions/export.csv?preset=last_month&amp;group=day"' in page
+
+
+def test_purchases_page_offers_only_the_csv_past_the_cap(app, client, world):
+    signed_in(client, "acme_admin")
+    page = client.get("/queries/purchases?preset=last_month").get_data(as_text=True)
+    assert "export.xlsx" in page and 'data-testid="xlsx-too-many-rows"' not in page
+    app.config["EXPORT_XLSX_MAX_ROWS"] = 2
+    page = client.get("/queries/purchases?preset=last_month").get_data(as_text=True)
+    assert "export.xlsx" not in page and "export.csv" in page
+    assert "Excel（XLSX）文件最多 2 行" in page
