@@ -122,6 +122,9 @@ class Config:
     #: Longest date range a list query and a statistic may span.
     QUERY_MAX_DAYS = 366
     STATISTICS_MAX_MONTHS = 24
+    #: Most data rows an Excel (XLSX) export holds; a larger one is refused with a page that offers
+    #: the CSV, which streams any number of rows.
+    EXPORT_XLSX_MAX_ROWS = 200_000
     #: Statistics and purchase totals read the daily totals table (kept with every purchase; rebuild
     #: with `flask --app portal statistics rebuild-rollup` after importing purchases by other means).
     PURCHASE_ROLLUP = True

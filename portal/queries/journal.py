@@ -241,12 +241,14 @@ def stream(session: Session, j: Journal, flt: Filter) -> Iterator[Movement]:
 
 def _stream(session: Session, j: Journal, query) -> Iterator[Movement]:
     batch: list[Transfer] = []
-    for transfer in session.scalars(query):
-        batch.append(transfer)
-        if len(batch) == 1000:
-            yield from movements(session, j, batch)
-            batch = []
-    yield from movements(session, j, batch)
+    # `with`: a download stopped early (the XLSX row cap, a client gone) closes the server cursor.
+    with session.scalars(query) as transfers:
+        for transfer in transfers:
+            batch.append(transfer)
+            if len(batch) == 1000:
+                yield from movements(session, j, batch)
+                batch = []
+        yield from movements(session, j, batch)
 
 
 __all__ = ["MONEY", "POINTS", "Journal", "Movement", "journal", "page", "points_page", "stream"]

@@ -246,4 +246,5 @@ def statements_export(fmt: str):
             yield (name, None, _("Closing balance"), "", s.money_in, s.money_out, s.closing, "")
 
     suffix = card or "unit"
-    return export_response(fmt, f"statement-{month.strftime('%Y-%m')}-{suffix}", columns, rows())
+    # No totals row: each account's closing line already totals its money in and out.
+    return export_response(fmt, f"statement-{month.strftime('%Y-%m')}-{suffix}", columns, rows(), totals=False)

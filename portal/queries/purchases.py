@@ -267,7 +267,9 @@ def stream(session: Session, scope: Scope, flt: Filter) -> Iterator:
 
 
 def _rows(session: Session, query) -> Iterator:
-    yield from session.execute(query)
+    # `with`: a download stopped early (the XLSX row cap, a client gone) closes the server cursor.
+    with session.execute(query) as result:
+        yield from result
 
 
 def export_query(session: Session, scope: Scope, flt: Filter, *, locale: str, kind_labels: dict, decline_labels: dict):

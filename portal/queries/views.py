@@ -70,10 +70,10 @@ def purchase_columns(declined: bool) -> tuple[Column, ...]:
         Column(_("Region")),
         Column(_("Product")),
         Column(_("Litres"), "litres"),
-        Column(_("Unit price (yuan/L)"), "money"),
+        Column(_("Unit price (yuan/L)"), "money", total=False),
         Column(_("Amount (yuan)"), "money"),
         Column(_("Points"), "int"),
-        Column(_("Odometer (km)"), "int"),
+        Column(_("Odometer (km)"), "int", total=False),
     ]
     if declined:
         columns.append(Column(_("Decline reason")))

@@ -62,9 +62,9 @@ def transactions_export(fmt: str):
         Column(_("Purchases"), "int"),
         Column(_("Amount (yuan)"), "money"),
         Column(_("Litres"), "litres"),
-        Column(_("Average price (yuan/L)"), "money"),
+        Column(_("Average price (yuan/L)"), "money", total=False),
         Column(_("Points"), "int"),
-        Column(_("Litres per 100 km"), "litres"),
+        Column(_("Litres per 100 km"), "litres", total=False),
     )
     rows = ((r.label, r.count, r.amount, r.litres_ml, r.average_price, r.points, r.ml_per_100km) for r in report.rows)
     return export_response(fmt, f"statistics-{report.group}-{flt.start}-{flt.end}", columns, rows)

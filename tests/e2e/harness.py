@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,7 +41,7 @@ class LiveServer:
 
     url: str
     app: Flask
-    world: Showcase
+    world: Showcase  # or what start_server's `populate` returned
     _server: BaseWSGIServer = field(repr=False)
     _thread: threading.Thread = field(repr=False)
 
@@ -51,8 +52,13 @@ class LiveServer:
         self.app.extensions["portal.db"][0].dispose()
 
 
-def start_server(db_file: Path, **config) -> LiveServer:
-    """Migrate a fresh SQLite file, fill it with the test world, and serve the app in a thread."""
+def _showcase(session, *, now, rounds) -> Showcase:
+    return showcase(session, now=now, rounds=rounds)
+
+
+def start_server(db_file: Path, populate: Callable = _showcase, **config) -> LiveServer:
+    """Migrate a fresh SQLite file, fill it with `populate(session, now=, rounds=)` (the test world
+    by default), and serve the app in a thread."""
     from portal import create_app
     from portal.extensions import clock, db
 
@@ -64,7 +70,7 @@ def start_server(db_file: Path, **config) -> LiveServer:
 
     app = create_app("testing", DATABASE_URL=url, **config)
     with app.app_context():
-        world = showcase(db.session, now=clock().now(), rounds=app.config["BCRYPT_ROUNDS"])
+        world = populate(db.session, now=clock().now(), rounds=app.config["BCRYPT_ROUNDS"])
         db.session.commit()
 
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
