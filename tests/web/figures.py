@@ -107,7 +107,19 @@ def xlsx_rows(body: bytes) -> list[list[object]]:
     from openpyxl import load_workbook
 
     sheet = load_workbook(io.BytesIO(body), read_only=True).worksheets[0]
-    return [list(row) for row in sheet.iter_rows(min_row=2, values_only=True)]
+    rows = [list(row) for row in sheet.iter_rows(min_row=2, values_only=True)]
+    if rows and rows[-1][0] in TOTAL_LABELS:  # the totals row must add up to the rows above it
+        totals, rows = rows[-1], rows[:-1]
+        for column, total in enumerate(totals[1:], start=1):
+            if isinstance(total, int | float):
+                assert xlsx_sum(rows, column) == xlsx_sum([[None] * column + [total]], column), (
+                    f"XLSX totals row, column {column}: {total} is not the sum of the rows"
+                )
+    return rows
+
+
+#: The first cell of an XLSX export's totals row, in each language.
+TOTAL_LABELS = ("合计", "Total")
 
 
 def csv_sum(rows: list[list[str]], column: int, scale: int = 100) -> int:
