@@ -19,7 +19,7 @@ from portal.auth.credentials import WrongPassword, confirm_password
 from portal.auth.forms import EmptyForm
 from portal.auth.web import lockout_policy, signed_out_after_lock
 from portal.cards.models import Card
-from portal.cards.services import customer_cards
+from portal.cards.services import card_search
 from portal.chips import loads as load_services
 from portal.chips.forms import LoadForm, PurchaseForm, SyncForm
 from portal.chips.host import card_money
@@ -32,7 +32,7 @@ from portal.funds.messages import service_error_message
 from portal.funds.services import new_key
 from portal.money import format_fen_plain
 from portal.queries.cursor import BadCursor, decode_cursor, encode_cursor
-from portal.queries.pages import numbered
+from portal.queries.pages import numbered_rows
 from portal.reference.models import Product, Station
 from portal.web.access import current_actor, guard, owned_or_404, requires
 
@@ -142,12 +142,14 @@ RECENT_LOADS_PAGE_SIZE = 20
 _LOADS_CURSOR = "chips.loads"
 
 
-def _matching_cards(query: str) -> list[Card]:
-    """The visible cards (see `_visible_cards`) whose number, nickname, driver or plate contains `query`."""
+def _matching(query: str):
+    """The visible cards (see `_visible_cards`) whose number, nickname, driver or plate contains
+    `query`: a statement, counted and paged in SQL."""
     actor = current_actor()
     driver_id = actor.driver_id if actor.role == "driver" else None
-    cards = customer_cards(db.session, actor.customer_id, query=query, driver_id=driver_id)
-    return [c for c in cards if c.status != "closed" and (driver_id is None or c.driver_id == driver_id)]
+    if actor.role == "driver" and driver_id is None:
+        driver_id = -1  # a driver login without a driver sees no card
+    return card_search(actor.customer_id, query=query, driver_id=driver_id).where(Card.status != "closed")
 
 
 def _load_page(form: LoadForm, status: int = 200):
@@ -155,13 +157,14 @@ def _load_page(form: LoadForm, status: int = 200):
         form.key.data = new_key()
     user = current_user.user
     query = (request.values.get("q") or "").strip()[:64]
-    matching = _matching_cards(query)
-    page = numbered(matching, request.values.get("page", 1), LOAD_CARDS_PAGE_SIZE)
+    matching = _matching(query)
+    page = numbered_rows(db.session, matching, request.values.get("page", 1), LOAD_CARDS_PAGE_SIZE)
     ids = [c.id for c in page.rows]
     now = clock().now()
     history, next_url, token = [], None, request.args.get("loads", "")[:512]
     if user.role == "admin":
-        history, next_url = _history(user.customer_id, [c.id for c in matching] if query else None, query, token)
+        card_ids = list(db.session.scalars(matching.with_only_columns(Card.id))) if query else None
+        history, next_url = _history(user.customer_id, card_ids, query, token)
     _offer_cards(form, page.rows, matching)
     return render_template(
         "chips/load.html", cards=page.rows, page=page, query=query, money=card_money(db.session, ids, now=now),
@@ -187,15 +190,16 @@ def _history(customer_id: int, card_ids: list[int] | None, query: str, token: st
     return found.rows, next_url
 
 
-def _offer_cards(form: LoadForm, shown: list[Card], matching: list[Card]) -> None:
+def _offer_cards(form: LoadForm, shown: list[Card], matching) -> None:
     """The request form offers the active cards of the page shown (and the card chosen, if elsewhere):
     a select of 2,000 cards helps nobody. `?card=<id>` (the row's link) preselects one."""
     if request.method == "GET" and request.args.get("card", "").isdigit():
         form.card_id.data = int(request.args["card"])
     offered = [c for c in shown if c.status == "active"]
-    chosen = next((c for c in matching if c.id == form.card_id.data and c.status == "active"), None)
-    if chosen is not None and chosen not in offered:
-        offered.insert(0, chosen)
+    if isinstance(form.card_id.data, int) and form.card_id.data not in {c.id for c in offered}:
+        chosen = db.session.scalar(matching.where(Card.id == form.card_id.data, Card.status == "active"))
+        if chosen is not None:
+            offered.insert(0, chosen)
     form.card_id.choices = [(c.id, c.number) for c in offered]
 
 

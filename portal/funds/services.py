@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from portal import idempotency, ledger
 from portal.audit.services import record
 from portal.cards.models import Card
-from portal.cards.services import customer_cards as search_cards
+from portal.cards.services import card_search
 from portal.customers.models import Customer
 from portal.funds.models import Deposit, FundsBatch, FundsBatchLine
 from portal.funds.plan import CardInfo, LineError, PlannedLine, PlanRejected, RawLine, card_refusal, plan
@@ -50,11 +50,15 @@ def customer_cards(session: Session, customer_id: int, *, include_closed: bool =
     return list(session.scalars(stmt.order_by(Card.number)))
 
 
-def matching_cards(session: Session, customer_id: int, query: str = "") -> list[Card]:
+def matching(customer_id: int, query: str = ""):
     """The customer's sub-cards (closed ones left out) whose number, nickname, driver or plate
     contains `query`, in number order: what the allocation and collection tables list and what
-    "select all matching" acts on."""
-    return [card for card in search_cards(session, customer_id, query=query) if card.status != "closed"]
+    "select all matching" acts on (a statement: the tables count and page it in SQL)."""
+    return card_search(customer_id, query=query).where(Card.status != "closed")
+
+
+def matching_cards(session: Session, customer_id: int, query: str = "") -> list[Card]:
+    return list(session.scalars(matching(customer_id, query)))
 
 
 def card_infos(session: Session, customer_id: int) -> dict[str, CardInfo]:

@@ -18,7 +18,7 @@ from portal.funds.messages import line_error_message, service_error_message
 from portal.funds.models import FundsBatch
 from portal.funds.plan import MAX_CSV_BYTES, PlanRejected, card_refusal, read_csv, split_equally, top_up_to
 from portal.money import AmountError, format_fen_plain, parse_amount
-from portal.queries.pages import numbered
+from portal.queries.pages import numbered, numbered_rows
 from portal.web.access import customer_scope, guard, owned_or_404, requires
 
 bp = guard(Blueprint("funds", __name__, url_prefix="/funds"))
@@ -42,8 +42,8 @@ def _query() -> str:
 def _render_table(kind: str, *, amounts: dict[int, str], picked: set[int], errors=(), status: int = 200):
     customer_id = customer_scope()
     query = _query()
-    matching = services.matching_cards(db.session, customer_id, query)
-    page = numbered(matching, request.values.get("page", 1), TABLE_PAGE_SIZE)
+    page = numbered_rows(db.session, services.matching(customer_id, query), request.values.get("page", 1),
+                         TABLE_PAGE_SIZE)  # fmt: skip
     ids = [c.id for c in page.rows]
     unit = ledger.customer_balances(db.session, customer_id).unit
     return render_template(
@@ -125,8 +125,8 @@ def _picked(amounts: dict[int, str]) -> set[int]:
 
 def _fill_page(kind: str, action: str, customer_id: int, amounts: dict[int, str]):
     """A helper on the ticked cards of the page shown: fills their amount fields, moves nothing."""
-    page = numbered(services.matching_cards(db.session, customer_id, _query()), request.form.get("page", 1),
-                    TABLE_PAGE_SIZE)  # fmt: skip
+    page = numbered_rows(db.session, services.matching(customer_id, _query()), request.form.get("page", 1),
+                         TABLE_PAGE_SIZE)  # fmt: skip
     on_page = {c.id for c in page.rows}
     picked = on_page if request.form.get("pick_all") else {c for c in on_page if request.form.get(f"pick-{c}")}
     if not picked:
