@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.alerts.models import Alert
 from portal.audit.services import record
+from portal.queries.cursor import Key
+from portal.queries.pages import Page, after, ordering, page_of
 
 
 def open_alerts(session: Session, customer_id: int, limit: int = 10) -> list[Alert]:
@@ -23,11 +25,22 @@ def open_alerts(session: Session, customer_id: int, limit: int = 10) -> list[Ale
     )
 
 
-def recent_alerts(session: Session, customer_id: int, *, include_acknowledged: bool, limit: int = 200) -> list[Alert]:
-    stmt = select(Alert).where(Alert.customer_id == customer_id)
+def alerts_page(
+    session: Session, customer_id: int, *, include_acknowledged: bool, key: Key | None = None, limit: int = 20
+) -> Page:
+    """One page of the customer's alerts (open ones only unless `include_acknowledged`), newest
+    first, after `key` (the last row of the previous page); `totals["count"]` counts them all."""
+    where = [Alert.customer_id == customer_id]
     if not include_acknowledged:
-        stmt = stmt.where(Alert.acknowledged_at.is_(None))
-    return list(session.scalars(stmt.order_by(Alert.created_at.desc(), Alert.id.desc()).limit(limit)))
+        where.append(Alert.acknowledged_at.is_(None))
+    stmt = select(Alert).where(*where)
+    condition = after(Alert.created_at, Alert.id, key, "desc")
+    if condition is not None:
+        stmt = stmt.where(condition)
+    rows = list(session.scalars(stmt.order_by(*ordering(Alert.created_at, Alert.id, "desc")).limit(limit + 1)))
+    rows, next_key = page_of(rows, limit, lambda alert: Key(alert.created_at, alert.id))
+    total = session.scalar(select(func.count()).select_from(Alert).where(*where)) or 0
+    return Page(rows, next_key, {"count": int(total)})
 
 
 def acknowledge(session: Session, alert: Alert, *, user_id: int, now: datetime) -> Alert:

@@ -23,6 +23,8 @@ from portal.audit.services import record
 from portal.cards.models import Card
 from portal.chips.models import LoadRequest
 from portal.chips.reader import CardReader, ReaderError
+from portal.queries.cursor import Key
+from portal.queries.pages import Page, after, ordering, page_of
 
 #: How long a requested load waits for a chip write before the hold is released.
 DEFAULT_LOAD_EXPIRY = timedelta(hours=72)
@@ -311,11 +313,20 @@ def pending_loads_by_card(session: Session, card_ids: list[int], *, now: datetim
     return found
 
 
-def recent_loads(session: Session, customer_id: int, *, card_id: int | None = None, limit: int = 50):
+def loads_page(
+    session: Session, customer_id: int, *, card_ids: list[int] | None = None, key: Key | None = None, limit: int = 20
+) -> Page:
+    """One page of the customer's loads (of `card_ids` only, if given), newest first, after `key`
+    (the last row of the previous page)."""
     stmt = select(LoadRequest).where(LoadRequest.customer_id == customer_id)
-    if card_id is not None:
-        stmt = stmt.where(LoadRequest.card_id == card_id)
-    return list(session.scalars(stmt.order_by(LoadRequest.requested_at.desc()).limit(limit)))
+    if card_ids is not None:
+        stmt = stmt.where(LoadRequest.card_id.in_(card_ids))
+    condition = after(LoadRequest.requested_at, LoadRequest.id, key, "desc")
+    if condition is not None:
+        stmt = stmt.where(condition)
+    stmt = stmt.order_by(*ordering(LoadRequest.requested_at, LoadRequest.id, "desc")).limit(limit + 1)
+    rows, next_key = page_of(list(session.scalars(stmt)), limit, lambda load: Key(load.requested_at, load.id))
+    return Page(rows, next_key)
 
 
 def _mark(load: LoadRequest, status: str, now: datetime, actor_id: int | None) -> None:

@@ -16,8 +16,10 @@ from sqlalchemy import select
 
 from portal import idempotency
 from portal.auth.credentials import WrongPassword, confirm_password
+from portal.auth.forms import EmptyForm
 from portal.auth.web import lockout_policy, signed_out_after_lock
 from portal.cards.models import Card
+from portal.cards.services import card_search
 from portal.chips import loads as load_services
 from portal.chips.forms import LoadForm, PurchaseForm, SyncForm
 from portal.chips.host import card_money
@@ -29,6 +31,8 @@ from portal.extensions import client_ip, clock, db
 from portal.funds.messages import service_error_message
 from portal.funds.services import new_key
 from portal.money import format_fen_plain
+from portal.queries.cursor import BadCursor, decode_cursor, encode_cursor
+from portal.queries.pages import numbered_rows
 from portal.reference.models import Product, Station
 from portal.web.access import current_actor, guard, owned_or_404, requires
 
@@ -132,20 +136,71 @@ def sync():
     )
 
 
+#: Cards per page of the load table, and loads per page of the recent loads.
+LOAD_CARDS_PAGE_SIZE = 50
+RECENT_LOADS_PAGE_SIZE = 20
+_LOADS_CURSOR = "chips.loads"
+
+
+def _matching(query: str):
+    """The visible cards (see `_visible_cards`) whose number, nickname, driver or plate contains
+    `query`: a statement, counted and paged in SQL."""
+    actor = current_actor()
+    driver_id = actor.driver_id if actor.role == "driver" else None
+    if actor.role == "driver" and driver_id is None:
+        driver_id = -1  # a driver login without a driver sees no card
+    return card_search(actor.customer_id, query=query, driver_id=driver_id).where(Card.status != "closed")
+
+
 def _load_page(form: LoadForm, status: int = 200):
     if not form.key.data:  # a refused key: the form shown again carries a new one, used by every resubmit
         form.key.data = new_key()
     user = current_user.user
-    cards = _visible_cards()
+    query = (request.values.get("q") or "").strip()[:64]
+    matching = _matching(query)
+    page = numbered_rows(db.session, matching, request.values.get("page", 1), LOAD_CARDS_PAGE_SIZE)
+    ids = [c.id for c in page.rows]
     now = clock().now()
-    money = card_money(db.session, [c.id for c in cards], now=now)
-    pending = load_services.pending_loads_by_card(db.session, [c.id for c in cards], now=now)
-    history = load_services.recent_loads(db.session, user.customer_id) if user.role == "admin" else []
+    history, next_url, token = [], None, request.args.get("loads", "")[:512]
+    if user.role == "admin":
+        card_ids = list(db.session.scalars(matching.with_only_columns(Card.id))) if query else None
+        history, next_url = _history(user.customer_id, card_ids, query, token)
+    _offer_cards(form, page.rows, matching)
     return render_template(
-        "chips/load.html", cards=cards, money=money, pending=pending, history=history, form=form,
+        "chips/load.html", cards=page.rows, page=page, query=query, money=card_money(db.session, ids, now=now),
+        pending=load_services.pending_loads_by_card(db.session, ids, now=now), history=history,
+        history_next=next_url, history_first=url_for("chips.load", q=query or None) if token else None, form=form,
         reader=get_reader(), admin=user.role == "admin", numbers=_numbers({load.card_id for load in history}),
         shown_status=lambda load: load_services.shown_status(load, now),
     ), status  # fmt: skip
+
+
+def _history(customer_id: int, card_ids: list[int] | None, query: str, token: str):
+    """A page of the recent loads (of the searched cards), and the link to the next page."""
+    secret = current_app.config["SECRET_KEY"]
+    try:
+        key = decode_cursor(token, secret=secret, report=_LOADS_CURSOR) if token else None
+    except BadCursor:
+        key = None  # a forged or stale link: the newest loads
+    found = load_services.loads_page(db.session, customer_id, card_ids=card_ids, key=key, limit=RECENT_LOADS_PAGE_SIZE)
+    next_url = None
+    if found.next_key is not None:
+        cursor = encode_cursor(found.next_key, secret=secret, report=_LOADS_CURSOR)
+        next_url = url_for("chips.load", q=query or None, loads=cursor)
+    return found.rows, next_url
+
+
+def _offer_cards(form: LoadForm, shown: list[Card], matching) -> None:
+    """The request form offers the active cards of the page shown (and the card chosen, if elsewhere):
+    a select of 2,000 cards helps nobody. `?card=<id>` (the row's link) preselects one."""
+    if request.method == "GET" and request.args.get("card", "").isdigit():
+        form.card_id.data = int(request.args["card"])
+    offered = [c for c in shown if c.status == "active"]
+    if isinstance(form.card_id.data, int) and form.card_id.data not in {c.id for c in offered}:
+        chosen = db.session.scalar(matching.where(Card.id == form.card_id.data, Card.status == "active"))
+        if chosen is not None:
+            offered.insert(0, chosen)
+    form.card_id.choices = [(c.id, c.number) for c in offered]
 
 
 def _numbers(card_ids: set[int]) -> dict[int, str]:
@@ -165,9 +220,9 @@ def _load_form(cards: list[Card]) -> LoadForm:
 def load():
     """Admins: every card's reserve vs chip vs pending, and load requests. Drivers: funds waiting."""
     user = current_user.user
-    form = _load_form(_visible_cards())
     if request.method == "GET":
-        return _load_page(form)
+        return _load_page(LoadForm())
+    form = _load_form(_visible_cards())
     if not form.validate_on_submit():
         return _load_page(form, 422)
     card = _chosen_card(_visible_cards(), form.card_id.data)
@@ -215,11 +270,21 @@ def write_load(load_id: str):
     return redirect(url_for("chips.load"), 303)
 
 
-@bp.post("/loads/<load_id>/cancel")
+@bp.route("/loads/<load_id>/cancel", methods=["GET", "POST"])
 @requires("chips.load")
 def cancel_load(load_id: str):
-    """Cancel a pending load: the hold on the reserve is released."""
+    """Cancel a pending load after a confirmation page: the hold on the reserve is released. A POST
+    that does not come from the confirmation (no `confirm`) only leads to it."""
     load = owned_or_404(LoadRequest, load_id[:32])
+    form = EmptyForm()
+    if request.method == "GET":
+        now = clock().now()
+        return render_template("chips/cancel_load.html", load=load, form=form, number=_numbers({load.card_id}).get(
+            load.card_id, ""), status=load_services.shown_status(load, now))  # fmt: skip
+    if not form.validate_on_submit():
+        abort(400)
+    if request.form.get("confirm") != "1":
+        return redirect(url_for("chips.cancel_load", load_id=load.id), 303)
     try:
         load_services.cancel_load(db.session, load, now=clock().now(), actor_id=current_user.user.id)
     except load_services.LoadError as exc:

@@ -3,8 +3,9 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
+from portal.drivers.validation import MAX_TANK_ML, plate_class
 from portal.web.fields import LitresField
 
 
@@ -24,9 +25,23 @@ class NewDriverForm(DriverForm):
     )
 
 
+def licence_plate(form, field) -> None:
+    """A mainland plate (portal.drivers.validation), said in words the admin can act on."""
+    if field.data and plate_class(field.data) is None:
+        raise ValidationError(
+            _l(
+                "Enter a licence plate: province, letter and 5 letters or digits (e.g. 京A12345), "
+                "or 8 characters with D or F for a new-energy vehicle (e.g. 京AD12345)."
+            )
+        )
+
+
 class VehicleForm(FlaskForm):
-    plate = StringField(_l("Plate"), validators=[DataRequired(), Length(max=16)], description=_l("e.g. 京A12345"))
-    tank = LitresField(_l("Tank capacity (litres)"), validators=[DataRequired()])
+    plate = StringField(
+        _l("Plate"), validators=[DataRequired(), Length(max=16), licence_plate], description=_l("e.g. 京A12345")
+    )
+    # InputRequired, not DataRequired: DataRequired would replace "cannot be negative" by "required".
+    tank = LitresField(_l("Tank capacity (litres)"), validators=[InputRequired()], max_ml=MAX_TANK_ML)
     model = StringField(_l("Make and model"), validators=[Optional(), Length(max=64)])
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=256)])
 

@@ -20,11 +20,10 @@ from portal.auth.models import User
 from portal.auth.policy import PasswordPolicy
 from portal.auth.services import create_user, end_all_sessions
 from portal.cards.controls import normalize_plate
+from portal.drivers import validation
 from portal.drivers.models import Driver, Vehicle
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.\-@]{3,64}$")
-#: Mainland plates: province character, letter, then 5 (ordinary) or 6 (new energy) letters/digits.
-PLATE = re.compile(r"^[\u4e00-\u9fff][A-Z][A-Z0-9]{5,6}$")
 
 
 class DriverError(Exception):
@@ -266,9 +265,10 @@ def search_vehicles(
 
 
 def _check_plate(session: Session, customer_id: int, plate: str, vehicle: Vehicle | None = None) -> str:
-    plate = normalize_plate(plate)
-    if not PLATE.match(plate):
-        raise InvalidPlate("not a licence plate")
+    try:
+        plate = validation.check_plate(plate)
+    except validation.InvalidPlate:
+        raise InvalidPlate("not a licence plate") from None
     clash = session.scalar(select(Vehicle).where(Vehicle.customer_id == customer_id, Vehicle.plate == plate))
     if clash is not None and clash is not vehicle:
         raise PlateTaken("this plate is registered already")
@@ -286,8 +286,8 @@ def add_vehicle(
     actor_id: int | None,
     now: datetime,
 ) -> Vehicle:
-    if isinstance(tank_ml, bool) or not isinstance(tank_ml, int) or tank_ml <= 0:
-        raise ValueError("tank capacity must be a positive number of millilitres")
+    if validation.tank_problem(tank_ml):
+        raise ValueError(f"tank capacity must be 1 ml to {validation.MAX_TANK_ML} ml")
     plate = _check_plate(session, customer_id, plate)
     vehicle = Vehicle(
         customer_id=customer_id, plate=plate, tank_ml=tank_ml, model=model.strip(), note=note.strip(), created_at=now
@@ -309,8 +309,8 @@ def update_vehicle(
     actor_id: int | None,
     now: datetime,
 ) -> Vehicle:
-    if isinstance(tank_ml, bool) or not isinstance(tank_ml, int) or tank_ml <= 0:
-        raise ValueError("tank capacity must be a positive number of millilitres")
+    if validation.tank_problem(tank_ml):
+        raise ValueError(f"tank capacity must be 1 ml to {validation.MAX_TANK_ML} ml")
     plate = _check_plate(session, vehicle.customer_id, plate, vehicle)
     before = {"plate": vehicle.plate, "tank_ml": vehicle.tank_ml, "model": vehicle.model, "note": vehicle.note}
     vehicle.plate, vehicle.tank_ml, vehicle.model, vehicle.note = plate, tank_ml, model.strip(), note.strip()

@@ -174,20 +174,34 @@ def create_login(driver_id: int):
 @bp.post("/<int:driver_id>/active")
 @requires("drivers.manage")
 def set_driver_active(driver_id: int):
-    """Deactivate (sign-in disabled at once) or reactivate a driver."""
+    """Reactivate a driver. Deactivating goes through its confirmation page (`deactivate`)."""
     driver = owned_or_404(Driver, driver_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    active = request.form.get("active") == "1"
-    services.set_driver_active(db.session, driver, active, actor_id=_actor(), now=clock().now())
+    if request.form.get("active") != "1":
+        return redirect(url_for("drivers.deactivate", driver_id=driver.id), 303)  # nothing changed yet
+    services.set_driver_active(db.session, driver, True, actor_id=_actor(), now=clock().now())
     db.session.commit()
-    flash(
-        _("Driver %(name)s reactivated.", name=driver.name)
-        if active
-        else _("Driver %(name)s deactivated; their sign-in no longer works.", name=driver.name),
-        "success",
-    )
+    flash(_("Driver %(name)s reactivated.", name=driver.name), "success")
     return redirect(url_for("drivers.index"))
+
+
+@bp.route("/<int:driver_id>/deactivate", methods=["GET", "POST"])
+@requires("drivers.manage")
+def deactivate(driver_id: int):
+    """Confirm, then deactivate a driver (sign-in disabled at once); the page lists the driver's
+    cards, which stay active and assigned, so the admin can reassign them or report them lost."""
+    driver = owned_or_404(Driver, driver_id)
+    form = EmptyForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        services.set_driver_active(db.session, driver, False, actor_id=_actor(), now=clock().now())
+        db.session.commit()
+        flash(_("Driver %(name)s deactivated; their sign-in no longer works.", name=driver.name), "success")
+        return redirect(url_for("drivers.index"))
+    cards = [c for c in customer_cards(db.session, driver.customer_id, driver_id=driver.id) if c.status != "closed"]
+    return render_template("drivers/deactivate.html", driver=driver, cards=cards, form=form)
 
 
 @bp.post("/<int:driver_id>/reset-password")

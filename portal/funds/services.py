@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from portal import idempotency, ledger
 from portal.audit.services import record
 from portal.cards.models import Card
+from portal.cards.services import card_search
 from portal.customers.models import Customer
 from portal.funds.models import Deposit, FundsBatch, FundsBatchLine
 from portal.funds.plan import CardInfo, LineError, PlannedLine, PlanRejected, RawLine, card_refusal, plan
@@ -47,6 +48,17 @@ def customer_cards(session: Session, customer_id: int, *, include_closed: bool =
     if not include_closed:
         stmt = stmt.where(Card.status != "closed")
     return list(session.scalars(stmt.order_by(Card.number)))
+
+
+def matching(customer_id: int, query: str = ""):
+    """The customer's sub-cards (closed ones left out) whose number, nickname, driver or plate
+    contains `query`, in number order: what the allocation and collection tables list and what
+    "select all matching" acts on (a statement: the tables count and page it in SQL)."""
+    return card_search(customer_id, query=query).where(Card.status != "closed")
+
+
+def matching_cards(session: Session, customer_id: int, query: str = "") -> list[Card]:
+    return list(session.scalars(matching(customer_id, query)))
 
 
 def card_infos(session: Session, customer_id: int) -> dict[str, CardInfo]:
@@ -200,13 +212,17 @@ def _check_cards_still_usable(session: Session, batch: FundsBatch) -> None:
             raise PlanRejected([LineError(line.line_no, refusal, {"card": card.number})])
 
 
-def preview_rows(session: Session, batch: FundsBatch) -> list[tuple[FundsBatchLine, Card, int, int]]:
-    """(line, card, reserve now, reserve after) for the preview page."""
-    cards = {c.id: c for c in session.scalars(select(Card).where(Card.id.in_([ln.card_id for ln in batch.lines])))}
+def preview_rows(
+    session: Session, batch: FundsBatch, lines: list[FundsBatchLine] | None = None
+) -> list[tuple[FundsBatchLine, Card, int, int]]:
+    """(line, card, reserve now, reserve after) for the preview page: of `lines` (a page of the
+    batch's lines), or of every line."""
+    lines = batch.lines if lines is None else lines
+    cards = {c.id: c for c in session.scalars(select(Card).where(Card.id.in_([ln.card_id for ln in lines])))}
     balances = ledger.many_card_balances(session, cards)
     sign = 1 if batch.kind == "allocation" else -1
     rows = []
-    for line in batch.lines:
+    for line in lines:
         reserve = balances[line.card_id].reserve.posted
         rows.append((line, cards[line.card_id], reserve, reserve + sign * line.amount))
     return rows

@@ -18,6 +18,7 @@ from portal.funds.messages import line_error_message, service_error_message
 from portal.funds.models import FundsBatch
 from portal.funds.plan import MAX_CSV_BYTES, PlanRejected, card_refusal, read_csv, split_equally, top_up_to
 from portal.money import AmountError, format_fen_plain, parse_amount
+from portal.queries.pages import numbered, numbered_rows
 from portal.web.access import customer_scope, guard, owned_or_404, requires
 
 bp = guard(Blueprint("funds", __name__, url_prefix="/funds"))
@@ -25,22 +26,35 @@ bp = guard(Blueprint("funds", __name__, url_prefix="/funds"))
 _KINDS = {"allocate": "allocation", "collect": "collection"}
 
 
-def _table(customer_id: int):
-    cards = services.customer_cards(db.session, customer_id)
-    return cards, ledger.many_card_balances(db.session, [c.id for c in cards])
+#: Cards per page of the allocation and collection tables (each row posts two fields; Werkzeug
+#: refuses a form of more than 1,000 parts, so a page must stay well under 500 rows).
+TABLE_PAGE_SIZE = 50
+#: Helpers that fill amounts: split a total, top up to a target, the same amount each, collect all.
+_HELPERS = ("split", "topup", "each", "all")
+#: Lines per page of a preview or receipt (the count and total at the top are the whole batch's).
+LINES_PAGE_SIZE = 100
+
+
+def _query() -> str:
+    return (request.values.get("q") or "").strip()[:64]
 
 
 def _render_table(kind: str, *, amounts: dict[int, str], picked: set[int], errors=(), status: int = 200):
     customer_id = customer_scope()
-    cards, balances = _table(customer_id)
+    query = _query()
+    page = numbered_rows(db.session, services.matching(customer_id, query), request.values.get("page", 1),
+                         TABLE_PAGE_SIZE)  # fmt: skip
+    ids = [c.id for c in page.rows]
     unit = ledger.customer_balances(db.session, customer_id).unit
     return render_template(
         "funds/table.html",
         kind=kind,
-        cards=cards,
-        balances=balances,
-        waiting=pending_load_totals(db.session, [c.id for c in cards], now=clock().now()),
-        usable_ids={c.id for c in cards if card_refusal(c.status, kind) is None},
+        cards=page.rows,
+        page=page,
+        query=query,
+        balances=ledger.many_card_balances(db.session, ids),
+        waiting=pending_load_totals(db.session, ids, now=clock().now()),
+        usable_ids={c.id for c in page.rows if card_refusal(c.status, kind) is None},
         amounts=amounts,
         picked=picked,
         errors=errors,
@@ -55,7 +69,7 @@ def _render_table(kind: str, *, amounts: dict[int, str], picked: set[int], error
 @bp.route("/allocate", methods=["GET", "POST"])
 @requires("funds.move")
 def allocate():
-    """Allocate from the unit account to sub-cards: amounts, split equally, top up to N."""
+    """Allocate from the unit account to sub-cards: amounts, split equally, top up to N, the same each."""
     return _table_view("allocation")
 
 
@@ -67,28 +81,84 @@ def collect():
 
 
 def _table_view(kind: str):
+    """The table shows one page of the cards matching a search. A helper fills the ticked cards of
+    the page, or, with "all matching" ticked, goes straight to the preview of every matching card
+    (the set is fixed then: the preview lists exactly the lines that confirming posts)."""
     if request.method == "GET":
         return _render_table(kind, amounts={}, picked=set())
     form = CsrfForm()
     if not form.validate_on_submit():
         abort(400)
     customer_id = customer_scope()
-    cards, balances = _table(customer_id)
-    amounts = {c.id: request.form.get(f"amount-{c.id}", "").strip()[:32] for c in cards}
-    pick_all = bool(request.form.get("pick_all"))
-    picked = {c.id for c in cards if pick_all or request.form.get(f"pick-{c.id}")}
+    amounts = _typed_amounts()
     action = request.form.get("action", "preview")
-    if action in ("split", "topup", "all"):
-        try:
-            computed = _helper_amounts(action, kind, cards, balances, picked)
-        except AmountError:
-            return _render_table(kind, amounts=amounts, picked=picked, errors=[_("Enter a valid amount for the helper.")],
-                                 status=422)  # fmt: skip
-        if not picked:
-            return _render_table(kind, amounts=amounts, picked=picked, errors=[_("Tick the cards first.")], status=422)
-        amounts.update({card_id: format_fen_plain(computed.get(card_id, 0)) for card_id in picked})
-        return _render_table(kind, amounts=amounts, picked=picked)
-    lines = [services.RawLine(i, c.number, amounts[c.id]) for i, c in enumerate(cards, start=1)]
+    if action in _HELPERS and request.form.get("matching"):
+        return _prepare_for_matching(kind, action, customer_id, amounts)
+    if action in _HELPERS:
+        return _fill_page(kind, action, customer_id, amounts)
+    cards = {c.id: c for c in services.customer_cards(db.session, customer_id, include_closed=True)}
+    # an id that is not one of the customer's sub-cards is named by its id: the plan calls it unknown
+    lines = [
+        services.RawLine(i, cards[card_id].number if card_id in cards else str(card_id), text)
+        for i, (card_id, text) in enumerate(sorted(amounts.items(), key=lambda item: _number_of(cards, item[0])), 1)
+    ]
+    return _prepare(kind, customer_id, lines, amounts=amounts, picked=_picked(amounts))
+
+
+def _number_of(cards, card_id: int) -> str:
+    return cards[card_id].number if card_id in cards else ""
+
+
+def _typed_amounts() -> dict[int, str]:
+    """{card id: text} of the amount fields the page posted (`amount-<id>`), blank ones included."""
+    amounts = {}
+    for name, value in request.form.items():
+        prefix, _sep, raw_id = name.partition("-")
+        if prefix == "amount" and raw_id.isascii() and raw_id.isdigit() and len(raw_id) < 12:
+            amounts[int(raw_id)] = value.strip()[:32]
+    return amounts
+
+
+def _picked(amounts: dict[int, str]) -> set[int]:
+    return {card_id for card_id in amounts if request.form.get(f"pick-{card_id}")}
+
+
+def _fill_page(kind: str, action: str, customer_id: int, amounts: dict[int, str]):
+    """A helper on the ticked cards of the page shown: fills their amount fields, moves nothing."""
+    page = numbered_rows(db.session, services.matching(customer_id, _query()), request.form.get("page", 1),
+                         TABLE_PAGE_SIZE)  # fmt: skip
+    on_page = {c.id for c in page.rows}
+    picked = on_page if request.form.get("pick_all") else {c for c in on_page if request.form.get(f"pick-{c}")}
+    if not picked:
+        return _render_table(kind, amounts=amounts, picked=picked, errors=[_("Tick the cards first.")], status=422)
+    targets = [c for c in page.rows if c.id in picked]
+    try:
+        computed = _helper_amounts(action, kind, targets)
+    except AmountError:
+        return _render_table(kind, amounts=amounts, picked=picked, errors=[_("Enter a valid amount for the helper.")],
+                             status=422)  # fmt: skip
+    amounts.update({card_id: format_fen_plain(computed.get(card_id, 0)) for card_id in picked})
+    return _render_table(kind, amounts=amounts, picked=picked)
+
+
+def _prepare_for_matching(kind: str, action: str, customer_id: int, amounts: dict[int, str]):
+    """A helper on every card matching the search, on every page: straight to the preview. Only
+    the search travels in the form, never thousands of fields."""
+    targets = services.matching_cards(db.session, customer_id, _query())
+    try:
+        computed = _helper_amounts(action, kind, targets)
+    except AmountError:
+        return _render_table(kind, amounts=amounts, picked=set(), errors=[_("Enter a valid amount for the helper.")],
+                             status=422)  # fmt: skip
+    lines = [
+        services.RawLine(i, card.number, format_fen_plain(computed[card.id]))
+        for i, card in enumerate((c for c in targets if computed.get(c.id)), start=1)
+    ]
+    return _prepare(kind, customer_id, lines, amounts=amounts, picked=set())
+
+
+def _prepare(kind: str, customer_id: int, lines, *, amounts, picked):
+    """Store the draft batch and show its preview; every problem on the table page otherwise."""
     try:
         batch = services.prepare_batch(
             db.session, customer_id=customer_id, kind=kind, lines=lines, actor_id=current_user.user.id,
@@ -102,17 +172,21 @@ def _table_view(kind: str):
     return redirect(url_for("funds.preview", batch_id=batch.id))
 
 
-def _helper_amounts(action: str, kind: str, cards, balances, picked: set[int]) -> dict[int, int]:
-    """The server's version of the page helpers (the page works without JavaScript)."""
-    # split and top up allocate: only to cards that may receive an allocation
-    ids = [c.id for c in cards if c.id in picked and card_refusal(c.status, "allocation") is None]
+def _helper_amounts(action: str, kind: str, targets: list) -> dict[int, int]:
+    """The server's version of the page helpers (the page works without JavaScript), for `targets`."""
+    # split, top up and "each" allocate: only to cards that may receive an allocation
+    ids = [c.id for c in targets if card_refusal(c.status, "allocation") is None]
     if action == "split":
         return split_equally(parse_amount(request.form.get("split_total", "")), ids)
+    if action == "each":
+        each = parse_amount(request.form.get("each_amount", ""))
+        return dict.fromkeys(ids, each)
+    balances = ledger.many_card_balances(db.session, [c.id for c in targets])
     if action == "topup":
         target = parse_amount(request.form.get("topup_target", ""))
         return top_up_to(target, {card_id: balances[card_id].reserve.posted for card_id in ids})
-    # "collect everything" from the ticked cards (lost cards too: their reserve may come home)
-    available = {c.id: balances[c.id].reserve.available for c in cards if c.id in picked}
+    # "collect everything" from the chosen cards (lost cards too: their reserve may come home)
+    available = {c.id: balances[c.id].reserve.available for c in targets if card_refusal(c.status, kind) is None}
     return {card_id: amount for card_id, amount in available.items() if amount > 0}
 
 
@@ -151,10 +225,12 @@ def preview(batch_id: str):
 def _render_preview(batch, form, status: int = 200, error: str | None = None):
     unit_balance = ledger.customer_balances(db.session, batch.customer_id).unit.posted
     sign = 1 if batch.kind == "collection" else -1
+    lines = numbered(batch.lines, request.args.get("page", 1), LINES_PAGE_SIZE)
     return render_template(
         "funds/preview.html",
         batch=batch,
-        rows=services.preview_rows(db.session, batch),
+        rows=services.preview_rows(db.session, batch, lines.rows),
+        lines=lines,
         unit_balance=unit_balance,
         unit_after=unit_balance + sign * batch.total,
         form=form,
@@ -210,7 +286,10 @@ def receipt(batch_id: str):
     batch = owned_or_404(FundsBatch, batch_id[:32])
     if batch.status != "posted":
         return redirect(url_for("funds.preview", batch_id=batch.id))
-    return render_template("funds/receipt.html", batch=batch, rows=services.preview_rows(db.session, batch))
+    lines = numbered(batch.lines, request.args.get("page", 1), LINES_PAGE_SIZE)
+    return render_template(
+        "funds/receipt.html", batch=batch, rows=services.preview_rows(db.session, batch, lines.rows), lines=lines
+    )
 
 
 @bp.route("/deposits", methods=["GET", "POST"])

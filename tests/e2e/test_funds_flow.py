@@ -68,7 +68,7 @@ def test_admin_allocates_with_preview_and_loads_a_chip(live_server, browser_page
     page.fill("input[name=amount]", "100")
     page.fill("input[name=password]", world.password)
     with page.expect_navigation():
-        page.click("main form.form button[type=submit]")
+        page.click("#request form button[type=submit]")
     assert page.locator(".flash-success").is_visible()
     waiting = page.locator(f"[data-testid=waiting-{cards[CARD_A]}]")
     assert "¥100.00" in waiting.inner_text()

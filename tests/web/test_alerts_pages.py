@@ -90,3 +90,48 @@ def test_sysadmin_creates_terminal_key_shown_once_and_revokes(client, app, world
 def test_fleet_admin_cannot_manage_terminals(client, world):
     login(client, "fleetadmin", "Correct-Horse-9")
     assert client.get("/admin/terminals").status_code == 403
+
+
+def _more_alerts(app, customer_id: int, count: int) -> None:
+    """`count` open alerts a minute apart, like the demo fleet's ~50."""
+    from datetime import timedelta
+
+    from portal.alerts.models import Alert
+    from portal.extensions import db
+
+    with app.app_context():
+        template = db.session.scalar(select(Alert))
+        db.session.add_all(
+            Alert(customer_id=customer_id, card_id=template.card_id, kind=template.kind, detail=template.detail, dedupe_key=f"test:{i}",
+                  created_at=T0 + timedelta(minutes=i))
+            for i in range(1, count + 1)
+        )  # fmt: skip
+        db.session.commit()
+
+
+def test_alerts_are_paged_newest_first_with_every_alert_reachable_once(client, app, world):
+    from portal.alerts.models import Alert
+    from portal.extensions import db
+
+    _more_alerts(app, world, 45)  # 46 in all, as in the demo
+    client.set_cookie("lang", "en")
+    login(client, "fleetadmin", "Correct-Horse-9")
+    seen, url, pages = [], "/alerts/", 0
+    while url:
+        page = client.get(url).get_data(as_text=True)
+        pages += 1
+        assert "46 alert(s)" in page
+        ids = [int(i) for i in re.findall(r'data-alert-id="(\d+)"', page)]
+        assert len(ids) <= 20
+        seen += ids
+        found = re.search(r'<a href="([^"]+)" rel="next">', page)
+        url = found.group(1).replace("&amp;", "&") if found else None
+    with app.app_context():
+        newest_first = db.session.scalars(select(Alert.id).order_by(Alert.created_at.desc(), Alert.id.desc())).all()
+    assert pages == 3 and seen == list(newest_first)
+
+
+def test_a_forged_page_link_shows_the_first_page(client, app, world):
+    login(client, "fleetadmin", "Correct-Horse-9")
+    response = client.get("/alerts/?cursor=not-a-cursor")
+    assert response.status_code == 303 and response.headers["Location"].endswith("/alerts/")

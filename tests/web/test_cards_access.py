@@ -55,6 +55,8 @@ ADMIN_ROUTES = [
     ("GET", "/drivers/{driver}"),
     ("POST", "/drivers/{driver}"),
     ("POST", "/drivers/{driver}/active"),
+    ("GET", "/drivers/{driver}/deactivate"),
+    ("POST", "/drivers/{driver}/deactivate"),
     ("POST", "/drivers/{driver}/reset-password"),
     ("POST", "/drivers/{driver}/login"),
     ("GET", "/drivers/vehicles/{vehicle}"),

@@ -68,8 +68,21 @@ def test_cancel_releases_the_reserve(client, session, world):
     request_load(client, w.a1, amount="200")
     load_id = peek(session, lambda: session.query(LoadRequest).one().id)
     assert peek(session, lambda: ledger.available(ledger.card_account(session, w.a1, "reserve"))) == 30000
-    client.post(f"/chips/loads/{load_id}/cancel", data={"csrf_token": csrf_token(client, "/chips/load")})
+    page = client.get("/chips/load").get_data(as_text=True)
+    assert f'href="/chips/loads/{load_id}/cancel"' in page  # a link to the confirmation, not a one-click POST
+    token = csrf_token(client, "/chips/load")
+    # the server asks first: a POST without the confirmation only leads to it
+    direct = client.post(f"/chips/loads/{load_id}/cancel", data={"csrf_token": token})
+    assert direct.status_code == 303 and direct.headers["Location"].endswith(f"/chips/loads/{load_id}/cancel")
+    client.set_cookie("lang", "en")
+    confirmation = client.get(f"/chips/loads/{load_id}/cancel").get_data(as_text=True)
+    assert "¥200.00" in confirmation and w.a1_number[-4:] in confirmation and "Cancel the load" in confirmation
+    assert peek(session, lambda: ledger.available(ledger.card_account(session, w.a1, "reserve"))) == 30000
+    assert peek(session, lambda: session.query(LoadRequest).one().status) == "pending"
+    done = client.post(f"/chips/loads/{load_id}/cancel", data={"csrf_token": token, "confirm": "1"})
+    assert done.status_code == 303
     assert peek(session, lambda: ledger.available(ledger.card_account(session, w.a1, "reserve"))) == 50000
+    assert "nothing to cancel" in client.get(f"/chips/loads/{load_id}/cancel").get_data(as_text=True)
 
 
 def test_read_shows_differences_and_sync_clears_them(client, session, world):
@@ -113,6 +126,7 @@ ROUTES = [
     ("POST", "/chips/load", (422, 403, 403)),
     ("POST", "/chips/loads/{load}/write", (404, 403, 403)),
     ("POST", "/chips/loads/{load}/cancel", (404, 403, 403)),
+    ("GET", "/chips/loads/{load}/cancel", (404, 403, 403)),
     ("POST", "/chips/simulate-purchase", (404, 403, 403)),
 ]
 
@@ -207,3 +221,35 @@ def test_a_lapsed_load_is_waiting_nowhere(client, session, clock, world):
     for page in ("/funds/allocate", f"/chips/read?card={w.a1}"):
         response = client.get(page)
         assert response.status_code == 200 and "123.00" not in response.get_data(as_text=True), page
+
+
+def test_the_load_page_is_searched_and_recent_loads_are_paged(client, session, clock, world):
+    from datetime import timedelta
+
+    from portal.cards.models import Card
+    from portal.chips import loads
+
+    w = world
+    for i in range(25):
+        card = session.get(Card, w.a1 if i % 5 else w.a2)
+        loads.request_load(session, load_id=f"{i:032d}", card=card, amount=100 + i, actor_id=w.admin_a,
+                           now=clock.now() + timedelta(seconds=i))  # fmt: skip
+    session.commit()
+    client.set_cookie("lang", "en")
+    signed_in(client, "admin_a")
+    page = client.get("/chips/load").get_data(as_text=True)
+    recent = page[page.index('data-testid="recent-loads"') :]
+    assert recent.count("<tr><td>") == 20 and "¥1.24" in recent  # the newest first
+    older = re.search(r'<a href="([^"]+)" rel="next">Older loads</a>', page).group(1).replace("&amp;", "&")
+    rest = client.get(older).get_data(as_text=True)
+    rest = rest[rest.index('data-testid="recent-loads"') :]
+    assert rest.count("<tr><td>") == 5 and "¥1.00" in rest and "Older loads" not in rest
+    # a search narrows both the cards and the recent loads to the matching cards
+    found = client.get("/chips/load?q=二号车").get_data(as_text=True)
+    cards = found[found.index('data-testid="load-cards"') : found.index('data-testid="recent-loads"')]
+    assert w.a2_number[-4:] in cards and w.a1_number[-4:] not in cards
+    assert found[found.index('data-testid="recent-loads"') :].count("<tr><td>") == 5
+    # a row's link preselects its card in the request form
+    chosen = client.get(f"/chips/load?card={w.a3}").get_data(as_text=True)
+    assert f'<option selected value="{w.a3}">' in chosen
+    assert client.get("/chips/load?loads=forged&page=x").status_code == 200

@@ -48,11 +48,58 @@ def test_taken_user_name_and_bad_input_are_refused(app, client, world):
         assert db.session.query(Driver).count() == 2
 
 
+def _driver_active(app, driver_id):
+    from portal.drivers.models import Driver
+    from portal.extensions import db
+
+    with app.app_context():
+        return db.session.get(Driver, driver_id).active
+
+
+def test_deactivation_asks_first_and_warns_about_the_drivers_cards(app, client, world):
+    from portal.cards.models import Card
+    from portal.extensions import db
+
+    one, _ = world
+    with app.app_context():
+        number = db.session.get(Card, one.cards[0]).number
+    login(client, one.admin, PASSWORD)
+    listing = client.get("/drivers/").get_data(as_text=True)
+    assert f"/drivers/{one.driver}/deactivate" in listing
+    token = csrf_token(client, "/drivers/")
+    # the old one-click POST only leads to the confirmation: nothing changes without it
+    direct = client.post(f"/drivers/{one.driver}/active", data={"active": "0", "csrf_token": token})
+    assert direct.status_code == 303 and direct.headers["Location"].endswith(f"/drivers/{one.driver}/deactivate")
+    assert _driver_active(app, one.driver)
+    client.set_cookie("lang", "en")
+    page = client.get(f"/drivers/{one.driver}/deactivate")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'data-testid="driver-cards-warning"' in text
+    assert number[-4:] in text and "stay active and assigned" in text
+    assert _driver_active(app, one.driver)  # GET never writes
+    assert client.post(f"/drivers/{one.driver}/deactivate", data={}).status_code == 400  # no CSRF token
+    assert _driver_active(app, one.driver)
+
+
+def test_a_driver_without_cards_is_deactivated_without_a_warning(app, client, world):
+    from portal.cards.models import Card
+    from portal.extensions import db
+
+    one, _ = world
+    with app.app_context():
+        db.session.get(Card, one.cards[0]).driver_id = None
+        db.session.commit()
+    login(client, one.admin, PASSWORD)
+    page = client.get(f"/drivers/{one.driver}/deactivate").get_data(as_text=True)
+    assert "driver-cards-warning" not in page
+
+
 def test_deactivated_driver_cannot_sign_in(app, client, world):
     one, _ = world
     login(client, one.admin, PASSWORD)
     token = csrf_token(client, "/drivers/")
-    assert client.post(f"/drivers/{one.driver}/active", data={"active": "0", "csrf_token": token}).status_code == 302
+    assert client.post(f"/drivers/{one.driver}/deactivate", data={"csrf_token": token}).status_code == 302
+    assert not _driver_active(app, one.driver)
     other = app.test_client()
     login(other, one.driver_user, PASSWORD)
     assert other.get("/cards/mine").status_code == 302
@@ -75,10 +122,12 @@ def test_reset_password_shows_a_new_one(app, client, world):
     [
         ("京B·54321", "60", 302),
         ("京A12341", "60", 409),
-        ("nonsense", "60", 409),
+        ("nonsense", "60", 422),  # the form says what a plate looks like
         ("京C11111", "12.345", 422),
         ("京C11111", "-5", 422),
         ("京C11111", "", 422),
+        ("京AD12345", "60", 302),
+        ("京A12345F", "60", 302),
     ],
 )
 def test_vehicle_input(app, client, world, plate, tank, status):
@@ -88,6 +137,40 @@ def test_vehicle_input(app, client, world, plate, tank, status):
         "/drivers/vehicles/new", data={"plate": plate, "tank": tank, "csrf_token": csrf_token(client, "/drivers/")}
     )
     assert response.status_code == status
+
+
+@pytest.mark.parametrize(
+    ("plate", "tank", "message", "not_said"),
+    [
+        ("京C11111", "-5", "The volume cannot be negative.", "This field is required"),
+        ("京C11111", "0", "The volume must be more than zero.", "This field is required"),
+        ("京C11111", "60000", "The volume can be at most 2,000", "This field is required"),
+        ("京A123456", "60", "8 characters with D or F", "registered already"),
+        ("nonsense", "60", "province, letter and 5 letters or digits", "registered already"),
+    ],
+)
+def test_vehicle_form_says_what_is_wrong(app, client, world, plate, tank, message, not_said):
+    one, _ = world
+    login(client, one.admin, PASSWORD)
+    client.set_cookie("lang", "en")
+    response = client.post(
+        "/drivers/vehicles/new", data={"plate": plate, "tank": tank, "csrf_token": csrf_token(client, "/drivers/")}
+    )
+    text = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert message in text and not_said not in text
+
+
+def test_vehicle_form_messages_are_chinese_by_default(app, client, world):
+    one, _ = world
+    login(client, one.admin, PASSWORD)
+    response = client.post(
+        "/drivers/vehicles/new",
+        data={"plate": "京A123456", "tank": "-5", "csrf_token": csrf_token(client, "/drivers/")},
+    )
+    text = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "新能源" in text and "province" not in text
 
 
 def test_edit_vehicle_and_assign_card(app, client, world):

@@ -50,7 +50,8 @@ FALLBACK_FIELDS: dict[str, tuple[str, ...]] = {
     "cards.replace": ("idempotency_key",),
     "funds.confirm": ("password",),
     "chips.write_load": (),
-    "chips.cancel_load": (),
+    "chips.cancel_load": ("confirm",),
+    "drivers.set_driver_active": ("active",),  # the reactivate button: only for an inactive driver
     "alerts.acknowledge": (),
     "support.reset_password": (),
     "support.send_reset_link": (),

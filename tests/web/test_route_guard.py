@@ -67,6 +67,7 @@ ALLOWED: dict[str, set[str]] = {
     "chips.sync": {"admin"},
     "chips.write_load": {"admin"},
     "drivers.create_login": {"admin"},
+    "drivers.deactivate": {"admin"},
     "drivers.edit": {"admin"},
     "drivers.index": {"admin"},
     "drivers.new": {"admin"},
