@@ -107,7 +107,7 @@ def account_transactions_export(fmt: str):
             _side_label(m.source),
             _side_label(m.target),
             m.transfer.amount,
-            m.transfer.memo,
+            labels.describe_transfer(m.transfer),
             m.transfer.id,
         )
         for m in journal.stream(db.session, j, flt)
@@ -161,7 +161,7 @@ def points_transactions_export(fmt: str):
             labels.label(labels.TRANSFER_CODES, m.transfer.code),
             card_of(m),
             m.signed,
-            m.transfer.memo,
+            labels.describe_transfer(m.transfer),
             m.transfer.id,
         )
         for m in journal.stream(db.session, j, flt)
@@ -237,7 +237,7 @@ def statements_export(fmt: str):
                     max(line.signed, 0) or None,
                     max(-line.signed, 0) or None,
                     line.balance_after,
-                    line.transfer.memo,
+                    labels.describe_transfer(line.transfer),
                 )
             yield (name, None, _("Closing balance"), "", s.money_in, s.money_out, s.closing, "")
 
