@@ -86,7 +86,7 @@ def as_controls(values):
 
 
 def register_filters(app: Flask) -> None:
-    from portal.queries.labels import card_status, describe_transfer, product_name
+    from portal.queries.labels import card_status
 
     app.add_template_filter(money, "money")
     app.add_template_filter(points, "points")
@@ -97,5 +97,3 @@ def register_filters(app: Flask) -> None:
     app.add_template_filter(card_number, "card_number")
     app.add_template_filter(as_controls, "as_controls")
     app.add_template_filter(card_status, "card_status")
-    app.add_template_global(product_name, "product_name")
-    app.add_template_global(describe_transfer, "describe_transfer")
