@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 
 from flask import Flask
 from flask_babel import format_date, format_datetime, format_decimal, get_locale
@@ -59,8 +60,22 @@ def date_text(day: date | None) -> str:
 
 
 def count(value: int | None) -> str:
-    """A count of things (cards, purchases, rows), grouped like points: 1,234."""
+    """A count of things (cards, purchases, rows), grouped like points: 1,234. (A database count
+    may arrive as an integral Decimal; a fraction is refused.)"""
+    if isinstance(value, Decimal):
+        if value != value.to_integral_value():
+            raise TypeError("a count is a whole number")
+        value = int(value)
     return points(value)
+
+
+def points_signed(value: int | None) -> str:
+    """A change of points with its sign, grouped: +1,234 / -567."""
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"points are integers, got {type(value).__name__}")
+    return format_decimal(value, "+#,##0;-#,##0")
 
 
 def card_number(number: str | None) -> str:
@@ -94,6 +109,7 @@ def register_filters(app: Flask) -> None:
     app.add_template_filter(localtime, "minute")  # the queries' older name: the same format
     app.add_template_filter(date_text, "date")
     app.add_template_filter(count, "count")
+    app.add_template_filter(points_signed, "points_signed")
     app.add_template_filter(card_number, "card_number")
     app.add_template_filter(as_controls, "as_controls")
     app.add_template_filter(card_status, "card_status")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import pytest
 from flask import render_template_string
@@ -61,8 +62,13 @@ def test_dates_have_one_format(app):
     assert render(app, "{{ none|date }}") == ""
 
 
-def test_counts_are_grouped(app):
+def test_counts_and_point_changes_are_grouped(app):
     assert render(app, "{{ 12345|count }}") == "12,345"
+    assert render(app, "{{ n|count }}", n=Decimal(12345)) == "12,345"
+    assert render(app, "{{ 12345|points_signed }}") == "+12,345"
+    assert render(app, "{{ -1234|points_signed }}") == "-1,234"
+    with pytest.raises(TypeError):
+        render(app, "{{ n|count }}", n=Decimal("1.5"))
 
 
 def test_a_card_state_has_one_label_everywhere(app):
