@@ -207,17 +207,20 @@ def test_no_english_or_internal_keys_on_chinese_pages(app, client, memo_world, r
     assert not problems, "\n".join(f"{url}: {' '.join(words)}" for url, words in problems.items())
 
 
-def test_the_too_many_requests_page_is_in_chinese(database_url, clock):
+def test_the_too_many_requests_page_is_in_chinese(db_engine, database_url, clock):
     """Flask-Limiter describes a 429 by its limit ("5 per 1 minute"): the page says it in words."""
     from portal import create_app
 
     app = create_app("testing", DATABASE_URL=database_url, RATELIMIT_ENABLED=True, WTF_CSRF_ENABLED=False,
                      RATELIMIT_STORAGE_URI="memory://", AUTH_RATE_LIMITS={"sign_in": "5 per minute"})  # fmt: skip
     app.extensions["portal.clock"] = clock
-    client = app.test_client()
-    for _ in range(6):
-        response = client.post("/auth/sign-in", data={"username": "nobody", "password": "x"})
-    assert response.status_code == 429
-    text = visible_text(response.get_data(as_text=True))
+    try:
+        client = app.test_client()
+        for _ in range(6):
+            response = client.post("/auth/sign-in", data={"username": "nobody", "password": "x"})
+        assert response.status_code == 429
+        text = visible_text(response.get_data(as_text=True))
+    finally:
+        app.extensions["portal.db"][0].dispose()
     assert "请求过于频繁" in text
     assert not offending_words(text, set()), text
