@@ -224,3 +224,14 @@ def test_the_too_many_requests_page_is_in_chinese(db_engine, database_url, clock
         app.extensions["portal.db"][0].dispose()
     assert "请求过于频繁" in text
     assert not offending_words(text, set()), text
+
+
+def test_sync_problems_and_unknown_error_codes_read_as_words(app):
+    """A sync problem's code and English detail are for the log; the page says what happened."""
+    from portal.chips.views import _sync_problem_text
+
+    with app.test_request_context("/"):
+        refused = _sync_problem_text("purchase_refused", "#3: account 12 is frozen")
+        unknown = _sync_problem_text("some_new_code", "load 0a1b")
+    assert refused == "主机拒绝了芯片计数器为 3 的脱机消费。"
+    assert not offending_words(unknown, set()) and unknown
