@@ -4,7 +4,7 @@ session loader. The blueprint is created in portal.auth.web."""
 from __future__ import annotations
 
 from flask import Response, current_app, flash, redirect, render_template, request, session, url_for
-from flask_babel import format_datetime, get_locale
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 from sqlalchemy import select
@@ -28,6 +28,7 @@ from portal.auth.web import (
 from portal.extensions import client_ip, clock, db, login_manager
 from portal.reference.models import Region
 from portal.web.access import PUBLIC, requires
+from portal.web.filters import localtime
 
 
 @login_manager.user_loader
@@ -110,7 +111,7 @@ def sign_in():
         )
     except services.AccountLocked as locked:
         db.session.commit()
-        when = format_datetime(locked.until, "yyyy-MM-dd HH:mm")
+        when = localtime(locked.until)
         flash(_("Too many failed attempts: sign-in is locked until %(time)s.", time=when), "error")
         return _render_sign_in(form, False, 200)
     except services.SignInError:

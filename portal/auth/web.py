@@ -12,7 +12,6 @@ from datetime import timedelta
 from functools import wraps
 
 from flask import Blueprint, current_app, flash, redirect, request, session, url_for
-from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import UserMixin, current_user, login_user, logout_user
 
@@ -24,6 +23,7 @@ from portal.auth.throttle import LockoutPolicy
 from portal.extensions import client_ip, clock, db, limiter, login_manager
 from portal.web import redirects
 from portal.web.access import guard
+from portal.web.filters import localtime
 
 bp = guard(Blueprint("auth", __name__, url_prefix="/auth"))
 
@@ -77,7 +77,7 @@ def username_taken(suggestion: str) -> str:
 def too_many_sent(limited: codes.TooManySent) -> tuple[str, dict[str, str]]:
     """The message for a code or link refused by the send limits, and its Retry-After header."""
     seconds = max(math.ceil((limited.retry_at - clock().now()).total_seconds()), 1)
-    when = format_datetime(limited.retry_at, "yyyy-MM-dd HH:mm")
+    when = localtime(limited.retry_at)
     message = _(
         "Too many codes or links have been sent to this number or address. Try again after %(time)s.", time=when
     )

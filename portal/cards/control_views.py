@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
+from flask_babel import format_decimal, get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
@@ -137,10 +137,22 @@ def template_edit(template_id: int | None):
         else:
             db.session.commit()
             flash(_("Template %(name)s saved.", name=template.name), "success")
+            behind = services.cards_behind_template(db.session, template)
+            if behind:
+                flash(_reapply_note(len(behind)), "warning")
             return redirect(url_for("cards.template_apply", template_id=template.id))
     elif request.method == "POST":
         status = 422
-    return render_template("cards/template_edit.html", form=form, template=template), status
+    applied = services.template_card_numbers(db.session, template) if template is not None else []
+    return render_template("cards/template_edit.html", form=form, template=template, applied=applied), status
+
+
+def _reapply_note(count: int) -> str:
+    return _(
+        "%(n)s cards were given this template before the change and keep their old limits until you "
+        "apply it again: they are ticked below.",
+        n=format_decimal(count),
+    )
 
 
 @bp.post("/templates/<int:template_id>/delete")
@@ -163,6 +175,9 @@ def template_apply(template_id: int):
     cards = [c for c in services.customer_cards(db.session, template.customer_id) if c.status == "active"]
     form = ApplyTemplateForm()
     form.card_ids.choices = [SelectChoice(c.id, c.number + (f" · {c.nickname}" if c.nickname else "")) for c in cards]
+    behind = services.cards_behind_template(db.session, template)
+    if request.method == "GET":
+        form.card_ids.data = [c.id for c in behind]
     status = 200
     if form.validate_on_submit():
         chosen = [c for c in cards if c.id in set(form.card_ids.data)]
@@ -181,5 +196,5 @@ def template_apply(template_id: int):
     elif request.method == "POST":
         status = 422
     return render_template(
-        "cards/template_apply.html", template=template, form=form, summary=Controls.from_row(template)
+        "cards/template_apply.html", template=template, form=form, summary=Controls.from_row(template), behind=behind
     ), status

@@ -34,6 +34,7 @@ from portal.cards.errors import (
 from portal.cards.models import LOSS_REASONS, Card, CardControls, LossReport
 from portal.cards.numbers import is_valid_card_number, next_card_number, region_code_of
 from portal.customers.models import Customer
+from portal.ledger import memos
 
 #: Defaults; the app reads LOSS_EFFECT_HOURS and REPLACEMENT_DAYS from its config.
 LOSS_EFFECT_HOURS = 24
@@ -342,7 +343,7 @@ def _carry_balances(
                         amount=amount,
                         code="replacement",
                         actor_id=actor_id,
-                        memo=f"{old.number} -> {new.number}",
+                        memo=memos.structured(old_card=old.number, new_card=new.number),
                     )
                 )
         if moves:

@@ -45,7 +45,7 @@ def _report_form(cards: list[Card]) -> ReportLossForm:
             card.id,
             card.number
             + (f" · {card.nickname}" if card.nickname else "")
-            + (f" · {_('main card')}" if card.role == "main" else ""),
+            + (" · " + _("main card") if card.role == "main" else ""),
         )
         for card in cards
         if card.status == "active"

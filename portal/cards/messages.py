@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 
 from portal.cards import controls
+from portal.queries import labels
 
 ERRORS = {
     "card_not_found": _l("No such card."),
@@ -39,7 +40,8 @@ LOSS_REASONS = {
     "other": _l("Other"),
 }
 
-CARD_STATUSES = {"active": _l("Active"), "lost": _l("Reported lost"), "closed": _l("Closed")}
+#: One label per card state: the queries' table is the only home (re-exported for the cards pages).
+CARD_STATUSES = labels.CARD_STATUSES
 
 REPORT_STATUSES = {"open": _l("Open"), "cancelled": _l("Cancelled"), "replaced": _l("Replaced")}
 

@@ -288,6 +288,30 @@ def apply_template(
     return changed
 
 
+def cards_behind_template(session: Session, template: ControlTemplate) -> list[Card]:
+    """Active cards the template was applied to whose limits are not the template's any more (the
+    template was changed since): they keep the old values until the template is applied again."""
+    wanted = Controls.from_row(template)
+    rows = session.execute(
+        select(Card, CardControls)
+        .join(CardControls, CardControls.card_id == Card.id)
+        .where(CardControls.template_id == template.id, Card.status == "active")
+        .order_by(Card.number)
+    ).all()
+    return [card for card, row in rows if Controls.from_row(row) != wanted]
+
+
+def template_card_numbers(session: Session, template: ControlTemplate) -> list[str]:
+    """Numbers of the cards that got their limits from this template (and kept them since)."""
+    stmt = (
+        select(Card.number)
+        .join(CardControls, CardControls.card_id == Card.id)
+        .where(CardControls.template_id == template.id)
+        .order_by(Card.number)
+    )
+    return list(session.scalars(stmt))
+
+
 def delete_template(session: Session, template: ControlTemplate, *, actor_id: int | None, now: datetime) -> None:
     """Remove a template; cards keep the controls it gave them."""
     for row in session.scalars(select(CardControls).where(CardControls.template_id == template.id)):

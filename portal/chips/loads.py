@@ -23,6 +23,7 @@ from portal.audit.services import record
 from portal.cards.models import Card
 from portal.chips.models import LoadRequest
 from portal.chips.reader import CardReader, ReaderError
+from portal.ledger import memos
 from portal.queries.cursor import Key
 from portal.queries.pages import Page, after, ordering, page_of
 
@@ -94,7 +95,7 @@ def request_load(
                 amount=amount,
                 code="load",
                 actor_id=actor_id,
-                memo="load to chip",
+                memo=memos.structured(load=load_id[:64]),
             ),
             now=now,
             expires_at=now + expiry,
@@ -176,7 +177,14 @@ def cancel_load(session: Session, load: LoadRequest, *, now: datetime, actor_id:
     if load.status != "pending":
         raise LoadError("not_pending", "This load is already on the chip; it cannot be cancelled.")
     try:
-        ledger.void_pending(session, f"load-void:{load.id}", _pending_id(load.id), now=now, actor_id=actor_id)
+        ledger.void_pending(
+            session,
+            f"load-void:{load.id}",
+            _pending_id(load.id),
+            now=now,
+            actor_id=actor_id,
+            memo=memos.structured(reason="cancelled"),
+        )
     except ledger.PendingAlreadyResolved:
         _mark(load, "expired", now, actor_id)
         return
@@ -195,7 +203,13 @@ def expire_loads(session: Session, *, now: datetime, card_id: int | None = None)
     count = 0
     for load in session.scalars(stmt.order_by(LoadRequest.requested_at)).all():
         try:
-            ledger.void_pending(session, f"load-void:{load.id}", _pending_id(load.id), now=now)
+            ledger.void_pending(
+                session,
+                f"load-void:{load.id}",
+                _pending_id(load.id),
+                now=now,
+                memo=memos.structured(reason="expired"),
+            )
         except ledger.PendingAlreadyResolved:
             pass  # the ledger's own expiry run got there first
         _mark(load, "expired", now, None)

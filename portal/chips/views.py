@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -102,7 +103,7 @@ def _purchase_form(**defaults) -> PurchaseForm:
         for s in db.session.scalars(select(Station).where(Station.active).order_by(Station.code))
     ]
     form.product_code.choices = [
-        (p.code, p.name_zh) for p in db.session.scalars(select(Product).order_by(Product.code))
+        (p.code, p.name(str(get_locale()))) for p in db.session.scalars(select(Product).order_by(Product.code))
     ]
     return form
 
@@ -132,8 +133,17 @@ def sync():
         card = _chosen_card(cards, request.args.get("card"))
     last = last_synced_at(db.session, [c.id for c in cards])
     return render_template(
-        "chips/sync.html", cards=cards, card=card, result=result, reader=reader, form=form, last=last
-    )
+        "chips/sync.html", cards=cards, card=card, result=result, reader=reader, form=form, last=last,
+        problem_text=_sync_problem_text,
+    )  # fmt: skip
+
+
+def _sync_problem_text(code: str, detail: str) -> str:
+    """A sync problem in words: its code and detail are for the log (the detail may be English)."""
+    if code == "purchase_refused":
+        counter = detail.partition(":")[0].lstrip("#")
+        return _("The host refused the offline purchase with chip counter %(counter)s.", counter=counter)
+    return service_error_message(code)
 
 
 #: Cards per page of the load table, and loads per page of the recent loads.

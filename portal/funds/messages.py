@@ -43,7 +43,7 @@ def line_error_message(error: LineError, *, csv: bool) -> str:
                         found=p.get("found", "")),
         "bad_columns": _("expected 2 columns (card number, amount), found %(count)s", count=p.get("count", "")),
     }  # fmt: skip
-    text = texts.get(error.code, error.code)
+    text = texts.get(error.code) or _("The request could not be completed.")
     if error.line_no is not None and csv:
         return _("Line %(line)s: %(problem)s.", line=error.line_no, problem=text)
     if error.code.startswith("amount_") and p.get("card"):
@@ -73,4 +73,4 @@ def service_error_message(code: str, params: dict | None = None) -> str:
         "blocked": _("The chip is blocked."),
         "no_card": _("No card in the reader."),
     }  # fmt: skip
-    return texts.get(code, code)
+    return texts.get(code) or _("The request could not be completed.")

@@ -24,6 +24,7 @@ from portal.cards.services import card_search
 from portal.customers.models import Customer
 from portal.funds.models import Deposit, FundsBatch, FundsBatchLine
 from portal.funds.plan import CardInfo, LineError, PlannedLine, PlanRejected, RawLine, card_refusal, plan
+from portal.ledger import memos
 
 #: A preview older than this must be redone: balances may have moved since.
 DRAFT_LIFETIME = timedelta(hours=1)
@@ -152,7 +153,7 @@ def confirm_batch(session: Session, batch: FundsBatch, *, actor_id: int, now: da
                 amount=line.amount,
                 code=batch.kind,
                 actor_id=actor_id,
-                memo=f"{batch.kind} {batch.id}",
+                memo=memos.structured(batch=batch.id),
             )
         )
     _check_cards_still_usable(session, batch)
@@ -269,7 +270,7 @@ def record_deposit(
             amount=amount,
             code="deposit",
             actor_id=actor_id,
-            memo=f"bank {bank_reference}"[:200],
+            memo=memos.structured(bank=bank_reference[:100]),
         ),
         now=now,
     )

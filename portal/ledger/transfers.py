@@ -21,6 +21,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session, aliased, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
+from portal.ledger import memos
 from portal.ledger.accounts import (
     UPDATE_TOTALS_PG_SQL,
     driver_rows,
@@ -487,7 +488,7 @@ def expire_pending(session: Session, *, now: datetime) -> int:
                 now=now,
                 amount=pending.amount,
                 actor_id=None,
-                memo="expired",
+                memo=memos.structured(reason="expired"),
                 customer_id=None,
             )
         except PendingAlreadyResolved:

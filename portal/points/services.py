@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal import ledger
+from portal.ledger import memos
 from portal.ledger.models import Account, Transfer
 from portal.points import rules
 from portal.points.models import PointsRedemption, PointsRule, rules_that_may_apply
@@ -88,7 +89,7 @@ def earn_request(purchase: Purchase, points_issued_id: int, points_account_id: i
         credit_account_id=points_account_id,
         amount=purchase.points,
         code="points_earn",
-        memo=f"purchase {purchase.transfer_id}",
+        memo=memos.structured(purchase=purchase.id),
     )
 
 
@@ -111,7 +112,13 @@ def take_back_for_refund(session: Session, purchase: Purchase, refund_transfer_i
         return 0
     try:
         with session.begin_nested():
-            ledger.reverse(session, f"{refund_transfer_id}:pts", earn_transfer_id(purchase), now=now, memo="refund")
+            ledger.reverse(
+                session,
+                f"{refund_transfer_id}:pts",
+                earn_transfer_id(purchase),
+                now=now,
+                memo=memos.structured(reason="refund"),
+            )
     except ledger.InsufficientFunds:
         return 0  # already redeemed: the programme absorbs it rather than overdrawing the card
     return purchase.points
@@ -162,7 +169,7 @@ def redeem(
                 amount=request.points,
                 code="points_redeem",
                 actor_id=request.actor_id,
-                memo=f"voucher {value} fen ({request.channel})",
+                memo=memos.structured(voucher_fen=value, channel=request.channel),
             ),
             now=now,
         )
@@ -245,7 +252,7 @@ def _expire_one(
         credit_account_id=expired_account_id,
         amount=amount,
         code="points_expire",
-        memo=f"earned before {cutoff.date().isoformat()}",
+        memo=memos.structured(earned_before=cutoff.date().isoformat()),
     )
     with session.begin_nested():  # a refused account leaves nothing behind
         ledger.transfer(session, request, now=now)

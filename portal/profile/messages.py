@@ -17,6 +17,10 @@ ACTION_LABELS = {
     "auth.recovery_limited": _l("Password recovery refused: too many links sent lately"),
     "auth.registration_limited": _l("Registration code refused: too many codes sent lately"),
     "auth.password_recovered": _l("Password reset by recovery"),
+    "auth.recovery_refused": _l("Password recovery refused"),
+    "auth.registration_refused": _l("Registration refused"),
+    "auth.sign_in_locked": _l("Sign-in refused: account locked"),
+    "auth.sign_out": _l("Signed out"),
     # support staff
     "support.reset_password": _l("Password reset by support staff (temporary password)"),
     "support.send_reset_link": _l("Reset link sent by support staff"),
@@ -51,12 +55,15 @@ ACTION_LABELS = {
     "vehicles.activate": _l("Vehicle reactivated"),
     "vehicles.deactivate": _l("Vehicle deactivated"),
     "alert.acknowledge": _l("Alert acknowledged"),
+    # terminals
+    "terminal.create": _l("Terminal created"),
+    "terminal.revoke": _l("Terminal revoked"),
     # points
     "points.redeem": _l("Points redeemed"),
 }
 
 
 def action_label(action: str) -> str:
-    """The translated label of an action; an action without one shows its code rather than nothing."""
-    label = ACTION_LABELS.get(action)
-    return str(label) if label is not None else action
+    """The translated label of an action; an action without one yet reads "Other action" (never its
+    code: codes are English)."""
+    return str(ACTION_LABELS.get(action, _l("Other action")))

@@ -10,6 +10,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from portal import ledger
+from portal.ledger import memos
 from portal.points import services as points
 from portal.purchases.models import Purchase
 
@@ -43,7 +44,7 @@ def post_purchase(
             credit_account_id=system_ids["station_sales"],
             amount=purchase.amount_fen,
             code="purchase",
-            memo=f"{purchase.source} purchase {purchase.product_code} at station {purchase.station_id}",
+            memo=memos.structured(source=purchase.source, product=purchase.product_code, station=purchase.station_id),
         )
     ]
     if earns:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal import idempotency, ledger
+from portal.ledger import memos
 from portal.ledger.models import Account
 from portal.points import services as points
 from portal.purchases import rollup
@@ -49,7 +50,7 @@ def refund(session: Session, terminal: Terminal, *, purchase_id: int, terminal_s
             credit_account_id=purse.id,
             amount=original.amount_fen,
             code="refund",
-            memo=f"refund of purchase {original.id}",
+            memo=memos.structured(purchase=original.id),
         ),
         now=now,
     )

@@ -57,7 +57,8 @@ DECLINE_CODES = {
     "insufficient_balance": _l("Insufficient chip balance"),
 }
 
-CARD_STATUSES = {"active": _l("Active"), "lost": _l("Lost"), "closed": _l("Closed")}
+#: One label per card state, everywhere (pages, filters, exports).
+CARD_STATUSES = {"active": _l("Active"), "lost": _l("Reported lost"), "closed": _l("Closed")}
 
 PRESETS = {
     "today": _l("Today"),
@@ -83,3 +84,8 @@ def label(table: dict, code: str | None) -> str:
     if code is None:
         return ""
     return str(table.get(code, code))
+
+
+def card_status(status: str | None) -> str:
+    """The one label of a card state (正常 / 已挂失 / 已注销)."""
+    return label(CARD_STATUSES, status)

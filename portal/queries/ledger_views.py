@@ -27,6 +27,7 @@ from portal.queries.web import (
     write_cursor,
 )
 from portal.web.access import requires
+from portal.web.memos import describe_transfer
 
 
 def _side_label(side: tuple[str, str]) -> str:
@@ -109,7 +110,7 @@ def account_transactions_export(fmt: str):
             _side_label(m.source),
             _side_label(m.target),
             m.transfer.amount,
-            m.transfer.memo,
+            describe_transfer(m.transfer),
             m.transfer.id,
         )
         for m in journal.stream(db.session, j, flt)
@@ -165,7 +166,7 @@ def points_transactions_export(fmt: str):
             labels.label(labels.TRANSFER_CODES, m.transfer.code),
             card_of(m),
             m.signed,
-            m.transfer.memo,
+            describe_transfer(m.transfer),
             m.transfer.id,
         )
         for m in journal.stream(db.session, j, flt)
@@ -241,7 +242,7 @@ def statements_export(fmt: str):
                     max(line.signed, 0) or None,
                     max(-line.signed, 0) or None,
                     line.balance_after,
-                    line.transfer.memo,
+                    describe_transfer(line.transfer),
                 )
             yield (name, None, _("Closing balance"), "", s.money_in, s.money_out, s.closing, "")
 

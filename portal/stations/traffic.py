@@ -67,13 +67,13 @@ def _top_up(session: Session, card: Card, amount: int, *, key: str, at: datetime
     if missing > 0:  # the company pays in, in whole 10,000 yuan
         clearing = ledger.system_account(session, "deposits_clearing")
         deposit = -(-missing // 1_000_000) * 1_000_000
-        ledger.transfer(session, T(f"{key}:dep", clearing.id, unit.id, deposit, "deposit", memo="demo"), now=at)
+        ledger.transfer(session, T(f"{key}:dep", clearing.id, unit.id, deposit, "deposit"), now=at)
     allocate = min(want - ledger.available(reserve), ledger.available(unit))
     if allocate > 0:
-        ledger.transfer(session, T(f"{key}:alloc", unit.id, reserve.id, allocate, "allocation", memo="demo"), now=at)
+        ledger.transfer(session, T(f"{key}:alloc", unit.id, reserve.id, allocate, "allocation"), now=at)
     load = min(want, ledger.available(reserve))
     if load > 0:
-        ledger.transfer(session, T(f"{key}:load", reserve.id, purse.id, load, "load", memo="demo"), now=at)
+        ledger.transfer(session, T(f"{key}:load", reserve.id, purse.id, load, "load"), now=at)
 
 
 def run_traffic(

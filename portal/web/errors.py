@@ -8,6 +8,7 @@ from flask import Flask, Response, current_app, jsonify, render_template, reques
 from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
 from sqlalchemy.exc import DBAPIError
@@ -79,6 +80,8 @@ def error_message(error: HTTPException) -> str:
     if isinstance(error, CSRFError):
         return str(CSRF_MESSAGE)
     code = error.code or 500
+    if isinstance(error, RateLimitExceeded):
+        return str(MESSAGES[429])  # its description is the limit itself, in English: "10 per 1 minute"
     if error.description and error.description != type(error).description and code != 500:
         return str(error.description)
     if code == 413 and request.max_content_length:

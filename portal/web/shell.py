@@ -16,6 +16,7 @@ from portal.reference.models import Region
 from portal.web.access import PUBLIC, guard, requires
 from portal.web.filters import register_filters
 from portal.web.i18n import language_code
+from portal.web.memos import register_memo_text
 from portal.web.menu import menu_for
 from portal.web.redirects import safe_next
 
@@ -102,3 +103,4 @@ def register_shell(app: Flask) -> None:
     app.register_blueprint(bp)
     app.context_processor(_shell_context)
     register_filters(app)
+    register_memo_text(app)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -134,3 +136,49 @@ def test_card_list_marks_cards_whose_chip_is_behind(app, client, world):
     )
     page = client.get("/cards/").get_data(as_text=True)
     assert page.count('data-testid="pending-sync"') == 1
+
+
+def test_editing_a_template_says_which_cards_keep_old_limits_and_reapplies_once(app, client, world):
+    """Cards a template was applied to keep its old values after an edit: the edit page lists them,
+    saving says so, and the apply page offers them ticked; applying twice changes nothing more."""
+    one, _ = world
+    login(client, one.admin, PASSWORD)
+    token = csrf_token(client, "/cards/")
+    apply_url = client.post(
+        "/cards/templates/new", data={"name": "夜班", "allowed_products": ["92"], "csrf_token": token}
+    ).headers["Location"]
+    first, second = one.cards[0], one.cards[1]
+    assert client.post(apply_url, data={"card_ids": [first, second], "csrf_token": token}).status_code == 302
+    edit_url = apply_url.removesuffix("/apply")
+    edit_page = client.get(edit_url).get_data(as_text=True)
+    assert 'data-testid="template-applied"' in edit_page and "92#汽油" in edit_page
+    # The second card gets its own limits: it no longer follows the template.
+    client.post(f"/cards/{second}/controls", data={"daily_count_limit": "5", "csrf_token": token})
+
+    saved = client.post(
+        edit_url, data={"name": "夜班", "allowed_products": ["92", "95"], "csrf_token": token}, follow_redirects=True
+    )
+    page = saved.get_data(as_text=True)
+    assert "1 张卡在修改前应用了此模板" in page and 'data-testid="template-behind"' in page
+    assert _controls(app, first).allowed_products == ["92"]  # nothing changed on the card yet
+    with app.app_context():
+        from portal.cards.models import Card
+        from portal.extensions import db
+
+        first_number, second_number = db.session.get(Card, first).number, db.session.get(Card, second).number
+    behind = page.split('data-testid="template-behind"')[1].split("</section>")[0]
+    assert first_number[-4:] in behind and second_number[-4:] not in behind
+    assert re.search(
+        rf"<input[^>]*\bchecked\b[^>]*value=\"{first}\"|<input[^>]*value=\"{first}\"[^>]*\bchecked\b", page
+    )
+    assert not re.search(
+        rf"<input[^>]*\bchecked\b[^>]*value=\"{second}\"|<input[^>]*value=\"{second}\"[^>]*\bchecked\b", page
+    )
+    assert "92#汽油, 95#汽油" in page  # product names, not codes
+
+    assert client.post(apply_url, data={"card_ids": [first], "csrf_token": token}).status_code == 302
+    row = _controls(app, first)
+    assert (row.allowed_products, row.version) == (["92", "95"], 2)
+    assert client.post(apply_url, data={"card_ids": [first], "csrf_token": token}).status_code == 302
+    assert _controls(app, first).version == 2  # idempotent
+    assert 'data-testid="template-behind"' not in client.get(apply_url).get_data(as_text=True)
