@@ -49,10 +49,11 @@ FALLBACK_FIELDS: dict[str, tuple[str, ...]] = {
     "cards.cancel_loss": (),
     "cards.replace": ("idempotency_key",),
     "funds.confirm": ("password",),
+    "funds.deposit_confirm": ("key", "customer_id", "amount", "bank_reference", "memo", "password"),
     "chips.write_load": (),
     "chips.cancel_load": (),
     "alerts.acknowledge": (),
-    "support.reset_password": (),
+    "support.reset_password": ("confirmed",),
     "support.send_reset_link": (),
     "support.unlock": (),
 }
