@@ -24,6 +24,7 @@ from portal.cards.models import Card
 from portal.chips.models import VirtualChip, VirtualChipEntry
 from portal.chips.reader import ChipData, ChipEntry, ReaderError
 from portal.purchases.authorization import Answer
+from portal.purchases.pump import lock_purse
 from portal.reference.models import Station
 
 #: Chip entries that add to the purse; the others ("purchase") take from it.
@@ -114,6 +115,7 @@ class VirtualReader:
         its purse short because offline purchases are not uploaded yet) raises ReaderError, as the
         pump refuses that card; a refund is always given back to the chip."""
         card = self._card(card_number)
+        lock_purse(self.session, card.id)  # held already when the host has just booked it: the same order
         chip = self.session.scalar(select(VirtualChip).where(VirtualChip.card_id == card.id).with_for_update())
         if chip is None:
             return None
@@ -173,8 +175,11 @@ class VirtualReader:
         )
 
     def _chip(self, card_number: str) -> VirtualChip:
-        """The chip to write to, locked; personalised on the first write."""
+        """The chip to write to, locked; personalised on the first write. The card's purse is locked
+        first: an online purchase holds it when its chip follows (`follow_online`), so every chip
+        write takes the two in one order and a sync cannot deadlock with a purchase on the card."""
         card = self._card(card_number)
+        lock_purse(self.session, card.id)
         chip = self.session.scalar(select(VirtualChip).where(VirtualChip.card_id == card.id).with_for_update())
         if chip is None:
             chip = self._fresh_chip(card)

@@ -281,3 +281,57 @@ def test_following_is_once_per_purchase_and_skips_chips_never_written(session):
         follow_online(session, answer, now=run.now)
         session.commit()
     assert chip_purse(session, world.card.number, run.now) == host_purse(session, world.card.id) == 14_000
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_a_sync_and_an_online_purchase_on_one_card_at_once_neither_deadlock_nor_drift(db_engine, session):
+    """A sync writing a load to the chip (chip, then the ledger's purse) and an online purchase whose
+    chip follows (purse, then chip) take the two locks in one order: both finish, every round."""
+    import threading
+
+    world = station_setup(session, now=T0, purse_fen=10_000)
+    fund_card(session, world.card, reserve=100_000, now=T0, key="r")
+    session.commit()
+    card_id, number, terminal_id = world.card.id, world.card.number, world.terminal.id
+    sync_card(session, VirtualReader(session, now=T0), world.card, now=T0, actor_id=None)
+    session.commit()
+    maker = make_sessionmaker(db_engine)
+
+    def sync(s, n):
+        sync_card(s, VirtualReader(s, now=T0), s.get(Card, card_id), now=T0, actor_id=None)
+
+    def purchase(s, n):
+        from portal.stations.models import Terminal
+
+        request = PurchaseRequest(
+            card_number=number, product_code="92", litres_ml=1000, unit_price_fen=PRICE_92, amount_fen=PRICE_92,
+            terminal_seq=n, at=T0,
+        )  # fmt: skip
+        follow_online(s, authorize(s, s.get(Terminal, terminal_id), request, now=T0), now=T0)
+
+    for n in range(12):
+        loads.request_load(session, load_id=f"L{n}", card=session.get(Card, card_id), amount=1_000, actor_id=None,
+                           now=T0)  # fmt: skip
+        session.commit()
+        start, errors = threading.Barrier(2), []
+
+        def run(action, n=n, start=start, errors=errors):
+            with maker() as s:
+                try:
+                    start.wait(timeout=30)
+                    action(s, n)
+                    s.commit()
+                except Exception as error:  # noqa: BLE001  (collected: the test shows them)
+                    s.rollback()
+                    errors.append(repr(error)[:300])
+
+        threads = [threading.Thread(target=run, args=(action,)) for action in (sync, purchase)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == [], errors
+    sync_card(session, VirtualReader(session, now=T0), session.get(Card, card_id), now=T0, actor_id=None)
+    session.commit()
+    assert chip_purse(session, number, T0) == host_purse(session, card_id) == 10_000 + 12 * 1_000 - 12 * PRICE_92
