@@ -82,3 +82,23 @@ def test_a_chip_the_pump_refuses_undoes_the_answer(app, client):
     with app.app_context():
         assert db.session.scalar(select(func.count(Purchase.id))) == 0
     assert _chip_and_host(app, world)[:2] == (10_000, 100_000)
+
+
+def test_read_chip_names_online_and_offline_purchases_and_refunds(app, client):
+    from portal.extensions import db
+    from tests.builders import PASSWORD, create_user
+    from tests.web.conftest import signed_in
+
+    world = _world(app)
+    with app.app_context():
+        card = db.session.get(Card, world["card_id"])
+        create_user(db.session, "fleet_admin", "admin", T0, customer_id=card.customer_id)
+        VirtualReader(db.session, now=T0).simulate_purchase(
+            card.number, amount=750, at=T0, station_code="ST110001", product_code="92", litres_ml=1_000
+        )
+        db.session.commit()
+    purchase_id = post(client, world["key"], body()).get_json()["purchase_id"]
+    post(client, world["key"], {"purchase_id": purchase_id, "terminal_seq": 2}, url="/api/terminal/v1/refunds")
+    signed_in(client, "fleet_admin", PASSWORD)
+    page = client.get(f"/chips/read?card={world['card_id']}").get_data(as_text=True)
+    assert "脱机消费" in page and "联机消费" in page and "退款" in page
