@@ -10,9 +10,18 @@ from portal.cards.models import Card
 from portal.chips.sync import compare_chip, sync_card
 from portal.chips.virtual import VirtualReader
 from portal.purchases.models import Purchase
-from tests.builders import purse_balance, station_setup
+from tests.builders import CARD_NUMBER, purse_balance, station_setup
 from tests.conftest import T0
-from tests.web.test_stations_api import body, post
+
+
+def body(**changes) -> dict:
+    """A terminal's purchase of 40 l of 92 at 7.50 (300.00 yuan) on the world's card."""
+    return {"card_number": CARD_NUMBER, "product_code": "92", "litres_ml": 40_000, "unit_price_fen": 750,
+            "amount_fen": 30_000, "terminal_seq": 1, "at": T0.isoformat(), **changes}  # fmt: skip
+
+
+def post(client, key, json, url="/api/terminal/v1/purchases"):
+    return client.post(url, json=json, headers={"Authorization": f"Bearer {key}"})
 
 
 def _world(app, *, written: bool = True):
