@@ -10,8 +10,8 @@ workers and database connections killed at random; then the books are checked.
 - Clients (threads): terminals send purchases and refunds under their own sequence numbers (the
   idempotency key); the fleet admin allocates and collects (preview, then confirm with the
   preview's batch id), and requests chip loads (the form's hidden key); the staff member records
-  deposits (the form's hidden key). Forms are read like a browser does: CSRF token and keys from
-  the HTML, cookies kept. About one operation in five is sent twice at once (two connections, one
+  deposits (the form's hidden key: previewed, then confirmed with the password). Forms are read like
+  a browser does: CSRF token and keys from the HTML, cookies kept. About one operation in five is sent twice at once (two connections, one
   key); most that get no answer (connection lost, 5xx, 503) are retried with the same key, the
   rest stay unknown (in the books once or not at all).
 - Chaos: every few seconds a gunicorn worker is SIGKILLed (gunicorn starts another) or every
@@ -386,8 +386,13 @@ def staff_client(run: Run, index: int) -> None:
         yuan = rng.randint(100, 1_000)
         form = {"csrf_token": hidden(html, "csrf_token"), "key": key, "customer_id": customers[0],
                 "amount": f"{yuan}.00", "bank_reference": f"SOAK-{run.seed}-{index}-{n}", "memo": "soak"}  # fmt: skip
+        # The form only previews (nothing recorded); the preview's form, with the password, records.
+        status, _headers, html, _id = browser.request("POST", "/funds/deposits", form)
+        if status != 200 or hidden(html, "key") != key:
+            time.sleep(0.2)
+            continue
         op = Operation("deposit", key, yuan * 100)
-        fire = partial(browser.post, "/funds/deposits", form, "/funds/deposits")
+        fire = partial(browser.post, "/funds/deposits/confirm", {**form, "password": PASSWORD}, "/funds/deposits")
         run.send(op, fire, rng)
 
 

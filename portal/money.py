@@ -190,3 +190,21 @@ def fen_for_litres(ml: int, fen_per_litre: int) -> int:
     if ml < 0 or fen_per_litre < 0:
         raise ValueError("volume and price must not be negative")
     return (ml * fen_per_litre + 500) // 1000
+
+
+def amount_in_words(fen: int, locale: str = "zh_CN") -> str:
+    """An amount as written on a cheque, for confirmations before money moves: Chinese capitals
+    (`123456` -> "壹仟贰佰叁拾肆元伍角陆分", cn2an's "rmb" mode, the form banks use) or English words
+    ("One thousand, two hundred and thirty-four yuan and fifty-six fen", num2words). The amount goes
+    to cn2an as a decimal string, never a float."""
+    sign, yuan, cents = _split(fen, 100)
+    if locale.startswith("zh"):
+        import cn2an  # imported here: only confirmation pages need it
+
+        return ("负" if sign else "") + cn2an.an2cn(f"{yuan}.{cents:02d}", "rmb")
+    from num2words import num2words
+
+    words = f"{num2words(yuan, lang='en')} yuan"
+    if cents:
+        words += f" and {num2words(cents, lang='en')} fen"
+    return f"Minus {words}" if sign else words[:1].upper() + words[1:]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, render_template
+from flask import Blueprint, abort, flash, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -11,7 +11,7 @@ from sqlalchemy import select
 from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
-from portal.auth.forms import EmptyForm
+from portal.auth.forms import ConfirmedForm, EmptyForm
 from portal.extensions import clock, db
 from portal.reference.models import Station
 from portal.stations.models import Terminal
@@ -69,15 +69,22 @@ def create():
     return _page(_form(), new_key=key)
 
 
-@bp.post("/terminals/<int:terminal_id>/revoke")
+@bp.route("/terminals/<int:terminal_id>/revoke", methods=["GET", "POST"])
 @requires("terminals.manage")
 def revoke(terminal_id: int):
-    """Revoke a terminal's key at once."""
-    if not EmptyForm().validate_on_submit():
-        abort(400)
+    """Revoke a terminal's key at once. The GET (and a POST without the confirmation) asks first,
+    naming the terminal and its station."""
     terminal = db.session.get(Terminal, terminal_id)
     if terminal is None:
         abort(404)
+    form = ConfirmedForm()
+    if request.method == "GET" or not form.is_confirmed():
+        if request.method == "POST" and form.csrf_token.errors:
+            abort(400)
+        station = db.session.get(Station, terminal.station_id)
+        return render_template(
+            "stations/confirm_revoke.html", terminal=terminal, station=station, form=ConfirmedForm.asking()
+        )
     revoke_terminal(db.session, terminal, now=clock().now(), actor_id=current_user.user.id)
     db.session.commit()
     flash(_("Terminal %(name)s revoked.", name=terminal.name), "success")

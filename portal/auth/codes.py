@@ -71,6 +71,19 @@ def contact_key(contact: str) -> str:
     return digits
 
 
+def masked_contact(contact: str) -> str:
+    """Where a code went, as pages may show it: "138****1234" (a phone's first three and last four
+    digits), "z***@example.cn" (an address's first character and its domain)."""
+    contact = unicodedata.normalize("NFKC", contact or "").strip()
+    if "@" in contact:
+        local, _, domain = contact.rpartition("@")
+        return f"{local[:1]}***@{domain}"
+    digits = contact_key(contact)
+    if len(digits) < 8:
+        return "****" + digits[-2:]
+    return f"{digits[:3]}****{digits[-4:]}"
+
+
 def _salted(code: str, salt: str) -> str:
     return salt + "$" + hashlib.sha256(f"{salt}:{code}".encode()).hexdigest()
 

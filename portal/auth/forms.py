@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, SelectField, StringField
+from wtforms import HiddenField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
 
 #: Letters, digits and . _ - ; not only digits (those would look like a card number).
@@ -20,6 +20,21 @@ class SignInForm(FlaskForm):
 
 class EmptyForm(FlaskForm):
     """A POST-only button still needs a CSRF token."""
+
+
+class ConfirmedForm(FlaskForm):
+    """The button of a confirmation page: a destructive action acts only when its POST carries
+    `confirmed=yes`, which only the page naming what it acts on sends."""
+
+    confirmed = HiddenField()
+
+    @classmethod
+    def asking(cls) -> ConfirmedForm:
+        """The form the confirmation page shows: its button sends the confirmation."""
+        return cls(formdata=None, confirmed="yes")
+
+    def is_confirmed(self) -> bool:
+        return self.validate_on_submit() and self.confirmed.data == "yes"
 
 
 class NewPasswordMixin:

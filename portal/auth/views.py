@@ -57,7 +57,10 @@ def require_current_password():
     if not current_user.is_authenticated or request.endpoint in _GATE_OPEN:
         return None
     user = current_user.user
-    if user.must_change_password or password_policy().expired(user.password_changed_at, clock().now()):
+    policy = password_policy()
+    if policy.expired(user.password_changed_at, clock().now()):
+        return redirect(url_for("auth.change_password"))  # the page says the password has expired
+    if user.must_change_password:
         flash(_("Please set a new password before you continue."), "warning")
         return redirect(url_for("auth.change_password"))
     return None

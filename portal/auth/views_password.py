@@ -50,17 +50,25 @@ def change_password():
             if wrong.locked:
                 return signed_out_after_lock()
             form.current_password.errors = [_("The current password is not correct.")]
-            return render_template("auth/change_password.html", form=form, rules=policy.rules()), 422
+            return _change_page(form, policy, 422)
         except services.PasswordRejected as rejected:
             db.session.rollback()
             form.new_password.errors = [str(problem) for problem in rejected.problems]
-            return render_template("auth/change_password.html", form=form, rules=policy.rules()), 422
+            return _change_page(form, policy, 422)
         db.session.commit()
         start_signed_in_session(user)  # a new cookie; copies of the old one are dead
         flash(_("Your password has been changed. You were signed out everywhere else."), "success")
         return redirect(url_for("home.index"))
-    status = 422 if form.errors else 200
-    return render_template("auth/change_password.html", form=form, rules=policy.rules()), status
+    return _change_page(form, policy, 422 if form.errors else 200)
+
+
+def _change_page(form: ChangePasswordForm, policy, status: int):
+    """The change form; it says so when the password has expired (why the user was sent here)."""
+    expired = policy.expired(current_user.user.password_changed_at, clock().now())
+    page = render_template(
+        "auth/change_password.html", form=form, rules=policy.rules(), expired=expired, max_age_days=policy.max_age_days
+    )
+    return page, status
 
 
 def recovery_link_message(token: str) -> tuple[str, str]:

@@ -8,6 +8,7 @@ from flask_login import current_user
 
 from portal.auth import codes, registration, services
 from portal.auth.forms import RegisterAccountForm, RegisterForm
+from portal.auth.models import OneTimeCode
 from portal.auth.web import bp, password_policy, rate_limit, rounds, send_limits, too_many_sent, username_taken
 from portal.extensions import client_ip, clock, db
 from portal.notify import services as notify
@@ -70,14 +71,18 @@ def queue_registration_code(row, code: str, now):
 @requires(PUBLIC)
 @rate_limit("register", "5 per minute;30 per hour")
 def register_account():
-    """Step 2: the code, then the fleet admin's user name and password."""
-    if PENDING not in session:
+    """Step 2: the code (the page says where it was sent), then the fleet admin's user name and password."""
+    pending = db.session.get(OneTimeCode, session[PENDING]) if PENDING in session else None
+    if pending is None:
+        session.pop(PENDING, None)
         return redirect(url_for("auth.register"))
     form = RegisterAccountForm()
     policy = password_policy()
+    sent_to = codes.masked_contact(pending.destination)
 
     def again(status: int):
-        return render_template("auth/register_account.html", form=form, rules=policy.rules()), status
+        page = render_template("auth/register_account.html", form=form, rules=policy.rules(), sent_to=sent_to)
+        return page, status
 
     if not form.validate_on_submit():
         return again(422 if form.errors else 200)

@@ -123,17 +123,21 @@ class VirtualChip(Base):
 
 
 class VirtualChipEntry(Base):
-    """One transaction in a virtual chip's log: an offline purchase or a purse credit (load)."""
+    """One transaction in a virtual chip's log: a purchase (offline, or online with `host_ref`), a
+    refund of an online purchase, or a purse credit (load)."""
 
     __tablename__ = "virtual_chip_entries"
     __table_args__ = (
         UniqueConstraint("chip_id", "counter"),
         # A load is credited to a chip at most once, whatever the retries.
         UniqueConstraint("chip_id", "load_id", name="uq_virtual_chip_entries_chip_load"),
-        CheckConstraint("kind IN ('purchase', 'load')", name="kind"),
+        # An online purchase or refund is written once, whatever the retries.
+        UniqueConstraint("chip_id", "host_ref", name="uq_virtual_chip_entries_chip_host_ref"),
+        CheckConstraint("kind IN ('purchase', 'load', 'refund')", name="kind"),
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("balance_after >= 0", name="balance_after_not_negative"),
         CheckConstraint("(kind = 'load') = (load_id IS NOT NULL)", name="load_id_for_loads"),
+        CheckConstraint("kind <> 'refund' OR host_ref IS NOT NULL", name="host_ref_for_refunds"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -147,3 +151,6 @@ class VirtualChipEntry(Base):
     product_code: Mapped[str] = mapped_column(String(8), default="")
     litres_ml: Mapped[int] = mapped_column(default=0)
     load_id: Mapped[str | None] = mapped_column(String(32))
+    #: For online purchases and refunds: the host's transfer id. The host booked them when the pump
+    #: asked, so card sync never uploads them (only purchases without it are offline ones).
+    host_ref: Mapped[str | None] = mapped_column(String(64))

@@ -25,7 +25,7 @@ class ChipEntry:
     """One transaction in the chip's log, identified by the chip's transaction counter."""
 
     counter: int
-    kind: str  # "purchase" | "load"
+    kind: str  # "purchase" | "load" | "refund"
     amount: int
     balance_after: int
     at: datetime
@@ -34,6 +34,14 @@ class ChipEntry:
     litres_ml: int = 0
     #: For loads: the host's load request id written with the credit (how retries are recognised).
     load_id: str | None = None
+    #: For purchases and refunds made online: the host's reference. The host booked them when the
+    #: pump asked, so sync uploads only the purchases without one (the offline ones).
+    host_ref: str | None = None
+
+    @property
+    def offline_purchase(self) -> bool:
+        """A purchase the host has not heard of until the chip is synced."""
+        return self.kind == "purchase" and self.host_ref is None
 
 
 @dataclass(frozen=True)

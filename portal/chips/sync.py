@@ -1,7 +1,8 @@
 """Read chip (卡内信息查询) and sync card (同步卡数据).
 
 Sync, in this order: upload the chip's offline purchases (each posted once, keyed by the chip's
-transaction counter) and recognise loads the chip holds but the host has not posted; write the
+transaction counter; the online purchases and refunds the pump wrote to the chip were booked when it
+asked the host, and are not uploaded again) and recognise loads the chip holds but the host has not posted; write the
 current controls and blocked state; then write the loads waiting for this card. Two syncs of one
 card run one after the other (each claims the card first, portal.idempotency): the second finds
 the first's uploads and posts nothing twice.
@@ -51,7 +52,7 @@ def sync_card(session: Session, reader: CardReader, card: Card, *, now: datetime
     expire_loads(session, now=now, card_id=card.id)
     chip = reader.read(card.number)
     for entry in chip.entries:
-        if entry.kind == "purchase":
+        if entry.offline_purchase:  # online purchases and refunds were booked when the pump asked
             _upload_purchase(session, card, entry, now=now, result=result)
         elif entry.kind == "load" and entry.load_id:
             load = session.get(LoadRequest, entry.load_id)
@@ -169,7 +170,7 @@ def compare_chip(session: Session, card: Card, chip: ChipData, *, now: datetime 
     money = card_money(session, [card.id], now=now)[card.id]
     settings = host_settings(session, card)
     uploaded = set(session.scalars(select(PurchaseUpload.counter).where(PurchaseUpload.card_id == card.id)))
-    not_uploaded = [e for e in chip.entries if e.kind == "purchase" and e.counter not in uploaded]
+    not_uploaded = [e for e in chip.entries if e.offline_purchase and e.counter not in uploaded]
     posted_counters = set(
         session.scalars(
             select(LoadRequest.chip_counter).where(LoadRequest.card_id == card.id, LoadRequest.status == "loaded")

@@ -4,6 +4,12 @@ A chip is personalised the first time something is written to it: purse = the ho
 balance, counter 0, the card's expiry. Reading a card whose chip was never written shows that fresh
 chip without storing it (a read never writes). It can also simulate an offline purchase at a pump, so the whole
 upload path can be exercised without hardware.
+
+It also plays the pump's part in online purchases and refunds (`follow_online`): in the card model the
+pump debits the chip when the host approves a purchase, and credits it back for a refund, so the chip
+keeps agreeing with the host's purse. Those entries carry the host's reference and are never uploaded
+by sync (the host booked them already). The ledger stays the only source of truth: nothing here writes
+to it; the chip is the device's copy.
 """
 
 from __future__ import annotations
@@ -17,6 +23,12 @@ from portal import ledger
 from portal.cards.models import Card
 from portal.chips.models import VirtualChip, VirtualChipEntry
 from portal.chips.reader import ChipData, ChipEntry, ReaderError
+from portal.purchases.authorization import Answer
+from portal.purchases.pump import lock_purse
+from portal.reference.models import Station
+
+#: Chip entries that add to the purse; the others ("purchase") take from it.
+CREDITS = ("load", "refund")
 
 
 class VirtualReader:
@@ -92,10 +104,42 @@ class VirtualReader:
             chip, "purchase", amount, at=at, station_code=station_code, product_code=product_code, litres_ml=litres_ml
         )
 
+    def follow_online(
+        self, card_number: str, *, kind: str, amount: int, host_ref: str, at: datetime, station_code: str = "",
+        product_code: str = "", litres_ml: int = 0,
+    ) -> ChipEntry | None:  # fmt: skip
+        """The pump's write for an online purchase ("purchase": debit) or refund ("refund": credit)
+        the host has booked, logged with the host's reference `host_ref`. Once per reference,
+        whatever the retries. A chip never written yet is left alone: personalised later from the
+        host's balance, it shows the purchase already. A purchase the chip cannot pay (blocked, or
+        its purse short because offline purchases are not uploaded yet) raises ReaderError, as the
+        pump refuses that card; a refund is always given back to the chip."""
+        card = self._card(card_number)
+        lock_purse(self.session, card.id)  # held already when the host has just booked it: the same order
+        chip = self.session.scalar(select(VirtualChip).where(VirtualChip.card_id == card.id).with_for_update())
+        if chip is None:
+            return None
+        done = self.session.scalar(
+            select(VirtualChipEntry).where(VirtualChipEntry.chip_id == chip.id, VirtualChipEntry.host_ref == host_ref)
+        )
+        if done is not None:
+            return _entry(done)
+        if kind == "purchase":
+            if chip.blocked:
+                raise ReaderError("blocked", "The chip is blocked; the pump refuses it.")
+            if amount > chip.purse_balance:
+                raise ReaderError("insufficient", "The chip purse does not hold that much.")
+        elif kind != "refund":
+            raise ValueError(f"not an online chip write: {kind!r}")
+        return self._append(
+            chip, kind, amount, at=at, host_ref=host_ref, station_code=station_code, product_code=product_code,
+            litres_ml=litres_ml,
+        )  # fmt: skip
+
     # -- internals ---------------------------------------------------------------------------
     def _append(self, chip: VirtualChip, kind: str, amount: int, *, at: datetime, **fields) -> ChipEntry:
         chip.counter += 1
-        chip.purse_balance += amount if kind == "load" else -amount
+        chip.purse_balance += amount if kind in CREDITS else -amount
         entry = VirtualChipEntry(
             chip_id=chip.id,
             counter=chip.counter,
@@ -131,8 +175,11 @@ class VirtualReader:
         )
 
     def _chip(self, card_number: str) -> VirtualChip:
-        """The chip to write to, locked; personalised on the first write."""
+        """The chip to write to, locked; personalised on the first write. The card's purse is locked
+        first: an online purchase holds it when its chip follows (`follow_online`), so every chip
+        write takes the two in one order and a sync cannot deadlock with a purchase on the card."""
         card = self._card(card_number)
+        lock_purse(self.session, card.id)
         chip = self.session.scalar(select(VirtualChip).where(VirtualChip.card_id == card.id).with_for_update())
         if chip is None:
             chip = self._fresh_chip(card)
@@ -157,4 +204,28 @@ def _entry(row: VirtualChipEntry) -> ChipEntry:
         product_code=row.product_code,
         litres_ml=row.litres_ml,
         load_id=row.load_id,
+        host_ref=row.host_ref,
     )
+
+
+def follow_online(session: Session, answer: Answer, *, now: datetime) -> ChipEntry | None:
+    """The virtual pump's side of a terminal's answer: an approved online purchase debits the card's
+    chip, a refund credits it (`VirtualReader.follow_online`). Declines and replays write nothing.
+    Raises ReaderError when the pump would refuse the chip: the caller rolls the answer back."""
+    purchase = answer.purchase
+    if answer.replayed or not answer.approved:
+        return None
+    # One statement for the usual case, a chip never written (nothing to follow).
+    if session.scalar(select(VirtualChip.id).where(VirtualChip.card_id == purchase.card_id)) is None:
+        return None
+    card = session.get(Card, purchase.card_id)
+    return VirtualReader(session, now=now).follow_online(
+        card.number, kind=purchase.kind, amount=purchase.amount_fen, host_ref=purchase.transfer_id, at=purchase.at,
+        station_code=_station_code(session, purchase.station_id), product_code=purchase.product_code,
+        litres_ml=purchase.litres_ml,
+    )  # fmt: skip
+
+
+def _station_code(session: Session, station_id: int | None) -> str:
+    station = session.get(Station, station_id) if station_id is not None else None
+    return station.code if station is not None else ""

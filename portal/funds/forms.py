@@ -28,3 +28,10 @@ class DepositForm(FlaskForm):
     amount = AmountField(_l("Amount (yuan)"), validators=[InputRequired()])
     bank_reference = StringField(_l("Bank transfer reference"), validators=[DataRequired(), Length(max=64)])
     memo = StringField(_l("Note"), validators=[Optional(), Length(max=200)])
+
+
+class DepositConfirmForm(DepositForm):
+    """The deposit as previewed (its fields carried hidden, the same key), and the staff member's
+    password: nothing is recorded without both."""
+
+    password = PasswordField(_l("Your password"), validators=[DataRequired(), Length(max=256)])

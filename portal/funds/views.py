@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import select
 
 from portal import idempotency, ledger
 from portal.auth.credentials import WrongPassword, confirm_password
@@ -13,11 +15,11 @@ from portal.chips.loads import pending_load_totals
 from portal.customers.models import Customer
 from portal.extensions import client_ip, clock, db
 from portal.funds import services
-from portal.funds.forms import ConfirmForm, CsrfForm, DepositForm, UploadForm
+from portal.funds.forms import ConfirmForm, CsrfForm, DepositConfirmForm, DepositForm, UploadForm
 from portal.funds.messages import line_error_message, service_error_message
 from portal.funds.models import FundsBatch
 from portal.funds.plan import MAX_CSV_BYTES, PlanRejected, card_refusal, read_csv, split_equally, top_up_to
-from portal.money import AmountError, format_fen_plain, parse_amount
+from portal.money import AmountError, amount_in_words, format_fen_plain, parse_amount
 from portal.queries.pages import numbered, numbered_rows
 from portal.web.access import customer_scope, guard, owned_or_404, requires
 
@@ -295,36 +297,83 @@ def receipt(batch_id: str):
 @bp.route("/deposits", methods=["GET", "POST"])
 @requires("funds.deposits.view", POST="funds.deposit")
 def deposits():
-    """Staff record bank transfers into unit accounts (their region only); admins see their deposits."""
+    """Staff record bank transfers into unit accounts (their region only): the form, whose POST only
+    previews (`deposit_confirm` records); admins see their deposits."""
     user = current_user.user
     if user.role == "admin":
         rows = services.deposits_for(db.session, customer_id=user.customer_id)
         unit_balance = ledger.customer_balances(db.session, user.customer_id).unit.posted
         return render_template("funds/deposits.html", rows=rows, form=None, unit_balance=unit_balance)
-    customers = db.session.query(Customer).filter(Customer.region_id == user.region_id).order_by(Customer.name).all()
-    form = DepositForm()
-    form.customer_id.choices = [(c.id, f"{c.name} ({c.credit_code})") for c in customers]
-    status = 200
+    form = _deposit_form(DepositForm)
     if request.method == "POST":
-        status = 422
         if form.validate_on_submit():
-            customer = owned_or_404(Customer, form.customer_id.data)  # staff: their region's only
-            key = (form.key.data or "")[:32] or services.new_key()
-            try:
-                deposit = idempotency.answer_once(db.session, lambda: services.record_deposit(
-                    db.session, key=key, customer=customer, amount=form.amount.data,
-                    bank_reference=form.bank_reference.data, memo=form.memo.data or "", actor_id=user.id,
-                    now=clock().now(), ip=client_ip(),
-                ))  # fmt: skip
-            except services.FundsError as exc:
-                db.session.rollback()
-                form.bank_reference.errors.append(service_error_message(exc.code, exc.params))
-            else:
-                db.session.commit()
-                flash(_("Deposit of %(amount)s recorded for %(customer)s.", amount=format_fen_plain(deposit.amount),
-                        customer=customer.name), "success")  # fmt: skip
-                return redirect(url_for("funds.deposits"))
-    if request.method == "GET" or not form.key.data:
+            return _deposit_preview(form, owned_or_404(Customer, form.customer_id.data))  # staff: their region's only
+        return _deposits_page(form, 422)
+    return _deposits_page(form)
+
+
+@bp.post("/deposits/confirm")
+@requires("funds.deposit")
+def deposit_confirm():
+    """Record the previewed deposit once the staff member has re-entered their password (the
+    preview's key carried through: a double submit records one deposit)."""
+    form = _deposit_form(DepositConfirmForm)
+    if not form.validate_on_submit():
+        if set(form.errors) != {"password"}:  # the deposit itself is not one the preview showed
+            return _deposits_page(form, 422)
+        return _deposit_preview(form, owned_or_404(Customer, form.customer_id.data), 422)
+    customer = owned_or_404(Customer, form.customer_id.data)
+    now = clock().now()
+    try:
+        confirm_password(
+            db.session, current_user.login, form.password.data, now=now, ip=client_ip(), lockout=lockout_policy()
+        )
+    except WrongPassword as wrong:
+        db.session.commit()  # keeps the audit record of the failed re-entry; nothing else changed
+        if wrong.locked:
+            return signed_out_after_lock()
+        form.password.errors.append(_("The password is not correct."))
+        return _deposit_preview(form, customer, 422)
+    try:
+        deposit = idempotency.answer_once(db.session, lambda: services.record_deposit(
+            db.session, key=form.key.data, customer=customer, amount=form.amount.data,
+            bank_reference=form.bank_reference.data, memo=form.memo.data or "", actor_id=current_user.user.id,
+            now=now, ip=client_ip(),
+        ))  # fmt: skip
+    except services.FundsError as exc:
+        db.session.rollback()
+        return _deposit_preview(form, customer, 409, service_error_message(exc.code, exc.params))
+    db.session.commit()
+    flash(_("Deposit of %(amount)s recorded for %(customer)s.", amount=format_fen_plain(deposit.amount),
+            customer=customer.name), "success")  # fmt: skip
+    return redirect(url_for("funds.deposits"))
+
+
+def _deposit_form(form_class):
+    """The deposit form (or its confirmation), offering the customers of the staff member's region."""
+    form = form_class()
+    customers = db.session.scalars(
+        select(Customer).where(Customer.region_id == current_user.user.region_id).order_by(Customer.name)
+    )
+    form.customer_id.choices = [(c.id, f"{c.name} ({c.credit_code})") for c in customers]
+    return form
+
+
+def _deposits_page(form: DepositForm, status: int = 200):
+    if not form.key.data:  # the form shown again carries a key, used by every resubmit
         form.key.data = services.new_key()
-    rows = services.deposits_for(db.session, region_id=user.region_id)
+    rows = services.deposits_for(db.session, region_id=current_user.user.region_id)
     return render_template("funds/deposits.html", rows=rows, form=form, unit_balance=None), status
+
+
+def _deposit_preview(form: DepositForm, customer: Customer, status: int = 200, problem: str | None = None):
+    """What will be recorded, the amount in words and figures, and the password to confirm it."""
+    if not isinstance(form, DepositConfirmForm):
+        form = DepositConfirmForm(
+            formdata=None, key=form.key.data or services.new_key(), customer_id=customer.id, amount=form.amount.data,
+            bank_reference=form.bank_reference.data.strip(), memo=(form.memo.data or "").strip(),
+        )  # fmt: skip
+    return render_template(
+        "funds/deposit_confirm.html", form=form, customer=customer, amount=form.amount.data,
+        amount_words=amount_in_words(form.amount.data, str(get_locale() or "zh_CN")), problem=problem,
+    ), status  # fmt: skip

@@ -21,6 +21,8 @@ from limits import parse as parse_limit
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from portal import idempotency, ledger
+from portal.chips.reader import ReaderError
+from portal.chips.virtual import follow_online
 from portal.extensions import client_ip, clock, csrf, db, limiter
 from portal.ops import metrics
 from portal.purchases.authorization import Answer, AuthorizationError, PurchaseRequest, authorize
@@ -237,6 +239,18 @@ def _answer(answer: Answer):
     )
 
 
+def _chip_follows(answer: Answer) -> Answer:
+    """With the virtual reader (development), the pump's part of the answer: the card's chip is
+    debited for an approved purchase and credited for a refund (portal.chips.virtual), in the same
+    transaction. A chip the pump would refuse undoes the answer (409 chip_refused)."""
+    if current_app.config.get("CARD_READER") == "virtual":
+        try:
+            follow_online(db.session, answer, now=clock().now())
+        except ReaderError as exc:
+            raise AuthorizationError("chip_refused", str(exc), 409) from exc
+    return answer
+
+
 @bp.post("/purchases")
 def purchases():
     """Authorize a purchase: approve (the chip purse is debited) or decline with a reason."""
@@ -254,7 +268,7 @@ def purchases():
     )
     _check_station(body)
     answer = idempotency.answer_once(
-        db.session, lambda: authorize(db.session, g.terminal, purchase_request, now=clock().now())
+        db.session, lambda: _chip_follows(authorize(db.session, g.terminal, purchase_request, now=clock().now()))
     )
     db.session.commit()
     if not answer.replayed:  # a replay answers the same authorization again
@@ -269,7 +283,10 @@ def refunds():
     purchase_id = _int(body, "purchase_id", minimum=1)
     seq = _int(body, "terminal_seq")
     answer = idempotency.answer_once(
-        db.session, lambda: refund(db.session, g.terminal, purchase_id=purchase_id, terminal_seq=seq, now=clock().now())
+        db.session,
+        lambda: _chip_follows(
+            refund(db.session, g.terminal, purchase_id=purchase_id, terminal_seq=seq, now=clock().now())
+        ),
     )
     db.session.commit()
     return _answer(answer)

@@ -50,6 +50,7 @@ ERROR_MESSAGES = {
     "card_closed": _l("The card is closed."),
     "card_blocked": _l("The card is blocked."),
     "ledger_refused": _l("The books refused the movement."),
+    "chip_refused": _l("The chip refused the purchase: it is blocked, or holds less (sync the card first)."),
     "busy_retry": _l("The system is busy and nothing was changed: send the same request again after Retry-After."),
 }
 

@@ -8,10 +8,11 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.auth import codes, credentials
-from portal.auth.forms import EmptyForm
+from portal.auth.forms import ConfirmedForm, EmptyForm
 from portal.auth.models import User
 from portal.auth.views_password import queue_recovery_link
 from portal.auth.web import password_policy, rounds, send_limits, too_many_sent
+from portal.customers.models import Customer
 from portal.extensions import client_ip, clock, db
 from portal.notify import web as notify_web
 from portal.support import services
@@ -42,13 +43,18 @@ def user(user_id: int):
     )
 
 
-@bp.post("/users/<int:user_id>/reset-password")
+@bp.route("/users/<int:user_id>/reset-password", methods=["GET", "POST"])
 @requires("support.users")
 def reset_password(user_id: int):
-    """Give a temporary password, shown once; the user must change it at the next sign-in."""
+    """Give a temporary password, shown once; the user must change it at the next sign-in. The GET
+    (and a POST without the confirmation) asks first, naming the user."""
     user = owned_or_404(User, user_id)
-    if not EmptyForm().validate_on_submit():
-        abort(400)
+    form = ConfirmedForm()
+    if request.method == "GET" or not form.is_confirmed():
+        if request.method == "POST" and form.csrf_token.errors:
+            abort(400)
+        customer = db.session.get(Customer, user.customer_id) if user.customer_id else None
+        return render_template("support/confirm_reset.html", user=user, customer=customer, form=ConfirmedForm.asking())
     temporary = credentials.staff_reset_password(
         db.session,
         current_user.user,

@@ -82,7 +82,7 @@ def test_sysadmin_creates_terminal_key_shown_once_and_revokes(client, app, world
     with app.app_context():
         terminal = db.session.scalar(select(Terminal).where(Terminal.name == "pump 7"))
         assert terminal.key_hash == hash_key(key)
-    client.post(f"/admin/terminals/{terminal.id}/revoke", data={"csrf_token": token})
+    client.post(f"/admin/terminals/{terminal.id}/revoke", data={"csrf_token": token, "confirmed": "yes"})
     with app.app_context():
         assert db.session.get(Terminal, terminal.id).revoked_at is not None
 

@@ -119,6 +119,7 @@ ROUTES = [
     ("GET", "/funds/batches/{batch}/receipt", (404, 403, 403)),
     ("GET", "/funds/deposits", (200, 403, 200)),
     ("POST", "/funds/deposits", (403, 403, 422)),
+    ("POST", "/funds/deposits/confirm", (403, 403, 422)),
     ("GET", "/chips/read?card={a2}", (404, 404, 403)),
     ("GET", "/chips/sync", (200, 403, 403)),
     ("POST", "/chips/sync", (404, 403, 403)),

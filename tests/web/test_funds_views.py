@@ -153,12 +153,17 @@ def test_staff_record_deposits_for_their_region_and_admins_see_them(client, sess
     key = re.search(r'name="key" type="hidden" value="([0-9a-f]{32})"', page).group(1)
     data = {"csrf_token": csrf_token(client, "/funds/deposits"), "key": key, "customer_id": w.b, "amount": "5,000",
             "bank_reference": "ICBC-778899", "memo": "March"}  # fmt: skip
-    assert client.post("/funds/deposits", data=data).status_code == 302
-    assert client.post("/funds/deposits", data=data).status_code == 302  # double submit: same key
+    preview = client.post("/funds/deposits", data=data)  # only a preview: nothing recorded yet
+    assert preview.status_code == 200 and count(session, session.query(Deposit)) == 0
+    confirm = {**data, "password": PASSWORD}
+    assert client.post("/funds/deposits/confirm", data=confirm).status_code == 302
+    assert client.post("/funds/deposits/confirm", data=confirm).status_code == 302  # double submit: same key
     assert count(session, session.query(Deposit)) == 1
     assert unit(session, w.b) == 500000
     # a customer of another region is not offered and not accepted
     refused = client.post("/funds/deposits", data={**data, "key": "f" * 32, "customer_id": w.c, "bank_reference": "X"})
+    assert refused.status_code == 422
+    refused = client.post("/funds/deposits/confirm", data={**confirm, "key": "f" * 32, "customer_id": w.c})
     assert refused.status_code == 422
     assert count(session, session.query(Deposit)) == 1
     client.post("/auth/sign-out", data={"csrf_token": csrf_token(client, "/funds/deposits")})

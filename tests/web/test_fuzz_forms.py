@@ -49,11 +49,12 @@ FALLBACK_FIELDS: dict[str, tuple[str, ...]] = {
     "cards.cancel_loss": (),
     "cards.replace": ("idempotency_key",),
     "funds.confirm": ("password",),
+    "funds.deposit_confirm": ("key", "customer_id", "amount", "bank_reference", "memo", "password"),
     "chips.write_load": (),
     "chips.cancel_load": ("confirm",),
     "drivers.set_driver_active": ("active",),  # the reactivate button: only for an inactive driver
     "alerts.acknowledge": (),
-    "support.reset_password": (),
+    "support.reset_password": ("confirmed",),
     "support.send_reset_link": (),
     "support.unlock": (),
 }

@@ -57,10 +57,11 @@ def test_one_deposit_form_submitted_twice_at_once_is_recorded_once(app, session,
                 "amount": "100",
                 "bank_reference": f"ICBC-{n}",
                 "memo": "",
+                "password": PASSWORD,
             }  # fmt: skip
             for tab in tabs
         ]
-        responses = at_once([lambda tab=tab, form=form: tab.post("/funds/deposits", data=form) for tab, form in
+        responses = at_once([lambda tab=tab, form=form: tab.post("/funds/deposits/confirm", data=form) for tab, form in
                              zip(tabs, forms, strict=True)])  # fmt: skip
         assert [r.status_code for r in responses] == [302, 302], [r.get_data(as_text=True)[:300] for r in responses]
         assert {r.headers["Location"] for r in responses} == {"/funds/deposits"}

@@ -79,6 +79,7 @@ ALLOWED: dict[str, set[str]] = {
     "funds.allocate_upload": {"admin"},
     "funds.collect": {"admin"},
     "funds.confirm": {"admin"},
+    "funds.deposit_confirm": {"staff"},
     "funds.deposits": {"admin", "staff"},
     "funds.preview": {"admin"},
     "funds.receipt": {"admin"},

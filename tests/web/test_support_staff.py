@@ -53,7 +53,8 @@ def test_reset_shows_a_temporary_password_once_and_forces_a_change(client, app, 
     login(user_client, "fleet_a", PASSWORD)
     login(client, "bj_support", PASSWORD)
     page = client.post(
-        f"/support/users/{people['a']}/reset-password", data={"csrf_token": csrf_token(client, "/support/users")}
+        f"/support/users/{people['a']}/reset-password",
+        data={"csrf_token": csrf_token(client, "/support/users"), "confirmed": "yes"},
     )
     assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
     temporary = re.search(r'data-testid="temporary-password"><code>([^<]+)</code>', page.get_data(as_text=True)).group(
