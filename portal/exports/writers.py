@@ -85,8 +85,9 @@ def _cell_text(kind: str, value) -> str:
 
 
 def _formula_safe(text: str) -> str:
-    """A cell starting with = + - @ would run as a formula in Excel (CSV injection): quote it. Only
-    text columns are touched; negative amounts stay numbers."""
+    """A CSV cell starting with = + - @ would run as a formula in Excel (CSV injection): quote it.
+    Only text columns are touched; negative amounts stay numbers. XLSX does not need it: its text
+    cells are typed as text (`_text_cell`), so "-10#柴油" stays as it is and "=1+1" is never run."""
     if text and text[0] in "=+-@\t\r":
         return "'" + text
     return text
@@ -131,8 +132,18 @@ def _xlsx_value(kind: str, value):
         # Excel has no time zones: write the Beijing wall-clock time the pages show.
         return to_local(value).replace(tzinfo=None)
     if kind == "text":
-        return _formula_safe(str(value))
+        return str(value)
     return value
+
+
+def _text_cell(sheet, text: str):
+    """A text cell typed as a string: openpyxl would store a value starting with "=" as a formula;
+    typed "s" it is written as the text it is and Excel never evaluates it."""
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(sheet, text)
+    cell.data_type = "s"
+    return cell
 
 
 def _display_width(text: str) -> int:
@@ -230,7 +241,9 @@ def _append_rows(sheet, columns: tuple[Column, ...], rows: Iterator[tuple], limi
             line = []
             for kind, cell, value in zip(kinds, cells, row, strict=True):
                 value = _xlsx_value(kind, value)
-                if cell is None or value is None:
+                if kind == "text" and value and value[0] == "=":
+                    line.append(_text_cell(sheet, value))
+                elif cell is None or value is None:
                     line.append(value)
                 else:
                     cell.value = value

@@ -46,7 +46,27 @@ def test_money_litres_and_counts_are_numbers_with_the_pages_formats():
     assert points.number_format == "#,##0"
     assert sheet["A2"].value == datetime(2026, 3, 2, 0, 30)
     assert sheet["A2"].number_format == "yyyy-mm-dd hh:mm:ss"
-    assert sheet["B3"].value == "'=cmd()"
+    assert sheet["B3"].value == "=cmd()"
+    assert sheet["B3"].data_type == "s"
+
+
+def test_text_cells_are_text_as_shown_never_formulas():
+    """A product named "-10#柴油" is written as it is (no CSV-style leading apostrophe), and a
+    text starting with "=" is stored as a string, not a formula Excel would evaluate."""
+    import zipfile
+
+    columns = (Column("商品"), Column("备注"), Column("金额（元）", "money"))
+    rows = [("-10#柴油", "=1+1", 100), ("+86 10", "@home", -5)]
+    data = b"".join(xlsx_chunks(columns, iter(rows), title="purchases"))
+    sheet = load_workbook(io.BytesIO(data)).active
+    assert [[cell.value for cell in row] for row in sheet.iter_rows(min_row=2, max_col=2)] == [
+        ["-10#柴油", "=1+1"],
+        ["+86 10", "@home"],
+    ]
+    assert {cell.data_type for row in sheet.iter_rows(min_row=2, max_col=2) for cell in row} == {"s"}
+    with zipfile.ZipFile(io.BytesIO(data)) as package:
+        xml = package.read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>" not in xml and "<f " not in xml
 
 
 def test_the_header_is_frozen_bold_and_columns_have_widths():

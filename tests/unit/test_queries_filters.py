@@ -151,4 +151,4 @@ def test_xlsx_is_a_workbook_with_decimal_amounts():
     assert rows[0] == ("时间", "Plate", "Amount", "Litres")
     assert rows[1][0] == datetime(2026, 3, 2, 0, 30)
     assert Decimal(str(rows[1][2])) == Decimal("123.45")
-    assert rows[2][1] == "'=cmd()"
+    assert rows[2][1] == "=cmd()"  # typed as text, never a formula (test_exports_xlsx)
