@@ -27,7 +27,7 @@ from portal.queries.web import (
     write_cursor,
 )
 from portal.web.access import requires
-from portal.web.memos import describe_transfer
+from portal.web.memos import describe_movement, describe_transfer
 
 
 def _side_label(side: tuple[str, str]) -> str:
@@ -110,7 +110,7 @@ def account_transactions_export(fmt: str):
             _side_label(m.source),
             _side_label(m.target),
             m.transfer.amount,
-            describe_transfer(m.transfer),
+            describe_movement(m),
             m.transfer.id,
         )
         for m in journal.stream(db.session, j, flt)

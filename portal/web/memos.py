@@ -83,6 +83,25 @@ def _describe_load(kind: str, fields: dict) -> str:
     return _("Loaded onto the chip")
 
 
+#: What a load movement (its pending row, `journal.Movement`) says in each state.
+_LOAD_STATES = {
+    "waiting": _l("Load requested; waiting to be written to the chip"),
+    "loaded": _l("Written to the chip"),
+    "cancelled": _l("Load cancelled; the money is back in the reserve"),
+    "expired": _l("Load expired; the money is back in the reserve"),
+}
+
+
+def describe_movement(movement) -> str:
+    """One line saying what a movement is, in the current language. A two-phase load is one
+    movement listed on its request row: it is described by its state (waiting, on the chip,
+    cancelled, expired), not by the request it started as (issue 12)."""
+    transfer = movement.transfer
+    if transfer.code == "load" and transfer.kind == "pending" and movement.state in _LOAD_STATES:
+        return str(_LOAD_STATES[movement.state])
+    return describe_transfer(transfer)
+
+
 def _describe_purchase(fields: dict) -> str:
     product = product_name(fields["product"])
     station = _station_name(fields.get("station"))
@@ -130,6 +149,7 @@ def describe_transfer(transfer) -> str:
 
 
 def register_memo_text(app) -> None:
-    """Templates call describe_transfer(transfer) and product_name(code)."""
+    """Templates call describe_transfer(transfer), describe_movement(movement) and product_name(code)."""
     app.add_template_global(describe_transfer, "describe_transfer")
+    app.add_template_global(describe_movement, "describe_movement")
     app.add_template_global(product_name, "product_name")
