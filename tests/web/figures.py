@@ -14,7 +14,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from types import SimpleNamespace
 
 from sqlalchemy import text
 
@@ -122,6 +123,22 @@ def xlsx_rows(body: bytes) -> list[list[object]]:
 TOTAL_LABELS = ("合计", "Total")
 
 
+def csv_number(cell: str, scale: int = 100) -> int | None:
+    """A CSV cell of an exact decimal ("12.34", "-0.50") in 1/scale units; None if blank."""
+    return int(Decimal(cell) * scale) if cell else None
+
+
+def xlsx_number(cell, scale: int = 100) -> int | None:
+    """An XLSX number cell in 1/scale units (rounded: cells come back as floats); None if empty."""
+    return int((Decimal(repr(cell)) * scale).to_integral_value()) if cell is not None else None
+
+
+def average_price(amount_fen: int, litres_hundredths: int) -> int | None:
+    """Fen per litre, half up, as the statistics define it (amount / litres); None without litres."""
+    ml = litres_hundredths * 10
+    return (amount_fen * 1000 * 2 + ml) // (ml * 2) if ml > 0 else None
+
+
 def csv_sum(rows: list[list[str]], column: int, scale: int = 100) -> int:
     """Sum of a CSV column of exact decimals ("12.34", "-0.50") in 1/scale units."""
     return sum(int(Decimal(row[column] or "0") * scale) for row in rows)
@@ -179,6 +196,10 @@ class Books:
         self.accounts = {r.id: r for r in session.execute(text("SELECT * FROM ledger_accounts"))}
         self.cards = {r.id: r for r in session.execute(text("SELECT id, role, driver_id FROM cards"))}
         self.resolution = {t.pending_id: t for t in self.transfers if t.pending_id}
+        self.purchases = [
+            SimpleNamespace(card_id=r.card_id, kind=r.kind, status=r.status, litres_ml=r.litres_ml, at=utc(r.at))
+            for r in session.execute(text("SELECT card_id, kind, status, litres_ml, at FROM purchases"))
+        ]
 
     def accounts_of(self, customer_id: int, kinds, card_ids=None, *, sub_cards_only=False) -> set[int]:
         """Account ids of a customer's `kinds`; only those of `card_ids` when given (a driver)."""
@@ -235,17 +256,33 @@ class Books:
             totals[(t.code, "amount")] += t.amount
         return totals
 
-    def load_states(self, ids: set[int]) -> Counter:
-        """(count, amount) per state of the load requests on these accounts."""
+    def state(self, t: Posting) -> str:
+        """A movement's state: posted, or a load request's (waiting, loaded, cancelled, expired)."""
+        if t.kind != "pending":
+            return "posted"
+        resolved = self.resolution.get(t.id)
+        if resolved is None:
+            return "waiting"
+        if resolved.kind == "post_pending":
+            return "loaded"
+        return "expired" if resolved.at >= t.expires_at else "cancelled"
+
+    def litres(self, card_ids: set[int], start=None, end=None) -> int:
+        """Net litres (hundredths) of the approved purchases less refunds of these cards, rounded
+        once (half up); the ledger knows no litres, so they are read from the purchase rows."""
+        ml = sum(
+            p.litres_ml * (1 if p.kind == "purchase" else -1)
+            for p in self.purchases
+            if p.status == "approved" and p.card_id in card_ids and (start is None or p.at >= start)
+            and (end is None or p.at < end)
+        )  # fmt: skip
+        return int((Decimal(ml) / 10).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+    def load_states(self, ids: set[int], start=None, end=None) -> Counter:
+        """(count, amount) per state of the load requests on these accounts (requested in the range)."""
         totals: Counter = Counter()
-        for t in self.flows(ids, ("load",), kinds=("pending",)):
-            resolved = self.resolution.get(t.id)
-            if resolved is None:
-                state = "waiting"
-            elif resolved.kind == "post_pending":
-                state = "loaded"
-            else:
-                state = "expired" if resolved.at >= t.expires_at else "cancelled"
+        for t in self.flows(ids, ("load",), start, end, kinds=("pending",)):
+            state = self.state(t)
             totals[(state, "count")] += 1
             totals[(state, "amount")] += t.amount
         return totals
