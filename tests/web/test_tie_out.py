@@ -37,6 +37,7 @@ from portal.purchases.authorization import AuthorizationError, PurchaseRequest, 
 from portal.purchases.models import Purchase
 from portal.queries import labels
 from portal.queries.filters import add_months
+from portal.reference.models import Product
 from portal.stations.models import Terminal
 from portal.stations.terminals import create_terminal
 from tests import builders
@@ -54,7 +55,12 @@ ACCOUNT_CODES = ("deposit", "allocation", "collection", "load", "replacement", "
 POINTS_CODES = ("points_earn", "points_redeem", "points_expire", "replacement", "reversal")
 GROUPS = ("day", "month", "card", "driver", "vehicle", "product", "station", "region")
 POINT_GROUPS = ("day", "month", "card")
-PRICE = 750  # fen per litre of 92
+#: Fen per litre, and the millilitres bought in steps of an exact number of fen (40 ml of 92 is 30
+#: fen, 50 ml of -10 is 34 fen): two prices, so averages over a mix are not whole prices.
+PRICES = {"92": 750, "-10": 680}
+STEPS = {"92": 40, "-10": 50}
+#: The products' names in each language: exports show them as the pages do ("-10#柴油", no quote).
+PRODUCT_NAMES = {"zh_CN": {"92#汽油", "-10#柴油"}, "en": {"92# gasoline", "-10# diesel"}}
 #: How the pages name a load's states (the chip pages' words; msgids of the catalog).
 LOAD_STATES = {"waiting": "waiting", "loaded": "on the chip", "cancelled": "cancelled", "expired": "expired"}
 
@@ -92,7 +98,9 @@ class World:
         now = self.clock.now()
         region = builders.create_region(s, "11")
         builders.create_product(s, "92")
-        station = builders.create_station(s, "ST110001", region, name="北京朝阳路加油站", prices={"92": PRICE})
+        s.add(Product(code="-10", kind="diesel", name_zh="-10#柴油", name_en="-10# diesel"))
+        s.flush()
+        station = builders.create_station(s, "ST110001", region, name="北京朝阳路加油站", prices=PRICES)
         customer = builders.create_customer(s, region, name="北京快运有限公司", credit_code="91110000000000001X")
         driver = builders.create_driver(s, customer, "张三")
         vehicle = builders.create_vehicle(s, customer, "京A12345", tank_ml=900_000)
@@ -192,25 +200,33 @@ class World:
         self.clock.advance(loads.DEFAULT_LOAD_EXPIRY)
         loads.expire_loads(s, now=self.clock.now())
 
-    def litres(self, s, card, amount) -> int:
-        """Millilitres of 92 worth a share of the card's purse, in steps of 40 ml (30 fen, exact)."""
-        return max(1, self.share(ledger.card_balances(s, card.id).purse.available, amount) // 30) * 40
+    @staticmethod
+    def product(amount) -> str:
+        return ("92", "-10")[amount // 10 % 2]
+
+    def litres(self, s, card, amount, product) -> int:
+        """Millilitres of a product worth a share of the card's purse, in steps of an exact fen amount."""
+        step_fen = STEPS[product] * PRICES[product] // 1000
+        return max(1, self.share(ledger.card_balances(s, card.id).purse.available, amount) // step_fen) * STEPS[product]
 
     def buy_online(self, s, index, amount, now):
         card = self.pick(self.cards(s), index)
-        litres = self.litres(s, card, amount)
+        product = self.product(amount)
+        litres = self.litres(s, card, amount, product)
         terminal = s.get(Terminal, self.terminal_id)
-        request = PurchaseRequest(card.number, "92", litres, PRICE, litres * PRICE // 1000, self.seq + 10_000, now)
+        price = PRICES[product]
+        request = PurchaseRequest(card.number, product, litres, price, litres * price // 1000, self.seq + 10_000, now)
         self.seq += 1
         authorize(s, terminal, request, now=now)
 
     def buy_offline(self, s, index, amount, now):
         card = self.pick(self.cards(s, "active", "lost"), index)
         self.seq += 1
-        litres = self.litres(s, card, amount)
+        product = self.product(amount)
+        litres = self.litres(s, card, amount, product)
         offline.record_offline_purchase(s, card, chip_counter=self.seq, station_code=self.station_code,
-                                        product_code="92", litres_ml=litres, amount_fen=litres * PRICE // 1000,
-                                        at=now, now=now)  # fmt: skip
+                                        product_code=product, litres_ml=litres,
+                                        amount_fen=litres * PRICES[product] // 1000, at=now, now=now)  # fmt: skip
 
     def refund(self, s, index, amount, now):
         refunded = s.query(Purchase.refund_of_id).filter(Purchase.refund_of_id.is_not(None))
@@ -436,6 +452,9 @@ class Check:
                 self.same(f"statistics by {group} {fmt}: amount", add(cells, 2), amount)
                 self.same(f"statistics by {group} {fmt}: litres", add(cells, 3), litres)
                 self.same(f"statistics by {group} {fmt}: points", add(cells, 5, 1), earned)
+                if group == "product":  # the CSV quotes a leading "-" against formulas; the XLSX need not
+                    names = {row[0].removeprefix("'") if fmt == "csv" else row[0] for row in cells}
+                    self.same(f"statistics by product {fmt}: names", names - PRODUCT_NAMES[self.lang], set())
                 read = f.csv_number if fmt == "csv" else f.xlsx_number
                 for row in cells:  # each row's average price is its amount / its litres
                     shown = [read(row[2]), read(row[3]), read(row[4])]
