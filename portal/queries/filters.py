@@ -116,7 +116,7 @@ LATEST_DATE = date(2099, 12, 31)
 
 
 def _parse_date(text: str, name: str) -> date:
-    label = _label(name)
+    label = param_label(name)
     try:
         if len(text) != 10 or not text.isascii():
             raise ValueError
@@ -155,7 +155,8 @@ _PARAM_LABELS = {
 _SOME_FIELD = _l("A filter")
 
 
-def _label(name: str):
+def param_label(name: str):
+    """The translated name of a query-string parameter, as its field is labelled on the page."""
     return _PARAM_LABELS.get(name, _SOME_FIELD)
 
 
@@ -172,7 +173,7 @@ def refuse_unknown(args: Mapping[str, str], allowed) -> None:
 def _text(args: Mapping[str, str], name: str) -> str:
     value = (args.get(name) or "").strip()
     if len(value) > _MAX_TEXT:
-        raise FilterError("too_long", _l("%(name)s is too long."), name=_label(name))
+        raise FilterError("too_long", _l("%(name)s is too long."), name=param_label(name))
     return value
 
 
@@ -218,7 +219,7 @@ def parse_filter(args: Mapping[str, str], spec: FilterSpec, *, today: date) -> F
     for name, allowed_values in spec.extra.items():
         value = _text(args, name) or spec.defaults.get(name, "")
         if value and allowed_values is not None and value not in allowed_values:
-            raise FilterError("bad_value", _l("%(name)s: choose one of the offered values."), name=_label(name))
+            raise FilterError("bad_value", _l("%(name)s: choose one of the offered values."), name=param_label(name))
         extra[name] = value
     return Filter(
         preset=preset,
