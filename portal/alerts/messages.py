@@ -3,10 +3,12 @@ figures (grouped like every figure the portal shows). Web layer only: it imports
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
+
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from portal.money import format_litres
 from portal.web.filters import count
 
 ALERT_TITLES = {
@@ -31,14 +33,20 @@ def _n(detail: dict, name: str) -> str:
     return count(int(detail.get(name) or 0))
 
 
+def _litres(ml) -> str:
+    """Millilitres as litres with two decimals (half up), grouped: 1,234.50. Exact: no float."""
+    litres = Decimal(int(ml or 0)).scaleb(-3).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return format_decimal(litres, "#,##0.00")
+
+
 def alert_explanation(kind: str, detail: dict) -> str:
     """Why the alert fired, with its figures, in the current language."""
     d = detail or {}
     if kind == "tank_overfill":
         return _(
-            "%(litres)s were filled into %(plate)s, whose tank holds %(tank)s.",
-            litres=format_litres(int(d.get("litres_ml") or 0)),
-            tank=format_litres(int(d.get("tank_ml") or 0)),
+            "%(litres)s litres were filled into %(plate)s, whose tank holds %(tank)s litres.",
+            litres=_litres(d.get("litres_ml")),
+            tank=_litres(d.get("tank_ml")),
             plate=d.get("plate", ""),
         )
     if kind == "too_many_fills":

@@ -176,7 +176,7 @@ def test_alert_texts_group_their_figures_and_an_unknown_kind_reads_as_words(app)
                                                          "minutes": 1_500, "max_kmh": 160})  # fmt: skip
         fills = alert_explanation("too_many_fills", {"count": 1_200, "day": "2026-03-01", "normal": 2, "threshold": 5})
         unknown_title, unknown_why = alert_title("fuel_theft_v2"), alert_explanation("fuel_theft_v2", {"x": 1})
-    assert overfill == "京A12345 加油 1,234.50 L，但油箱容量只有 600.00 L。"
+    assert overfill == "京A12345 加油 1,234.50 升，但油箱容量只有 600.00 升。"
     assert "1,234 公里" in travel and "1,500 分钟" in travel
     assert "加油 1,200 次" in fills
     assert unknown_title == "异常加油"
