@@ -8,7 +8,8 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from portal.alerts import services
-from portal.alerts.messages import ALERT_TITLES, alert_explanation
+from portal.alerts.messages import alert_explanation
+from portal.alerts.messages import alert_title as title_of
 from portal.alerts.models import Alert
 from portal.auth.forms import EmptyForm
 from portal.cards.models import Card
@@ -44,7 +45,7 @@ def index():
     rows = [
         {
             "alert": alert,
-            "title": ALERT_TITLES.get(alert.kind, alert.kind),
+            "title": title_of(alert.kind),
             "why": alert_explanation(alert.kind, alert.detail),
             "card_number": numbers.get(alert.card_id, ""),
         }
@@ -82,7 +83,7 @@ def acknowledge(alert_id: int):
 
 @bp.app_template_global("alert_title")
 def alert_title(kind: str) -> str:
-    return str(ALERT_TITLES.get(kind, kind))
+    return title_of(kind)
 
 
 @bp.app_template_global("alert_why")

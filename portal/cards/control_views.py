@@ -19,6 +19,7 @@ from portal.cards.web import actor_id, bp
 from portal.extensions import clock, db
 from portal.reference.models import Product, Region, Station
 from portal.web.access import customer_scope, owned_or_404, requires
+from portal.web.filters import count as count_text
 
 
 def _choices(form: ControlsForm, customer_id: int, keep_station_ids=()) -> None:
@@ -190,7 +191,12 @@ def template_apply(template_id: int):
         else:
             db.session.commit()
             flash(
-                _("Template applied to %(n)d cards (%(changed)d changed).", n=len(chosen), changed=changed), "success"
+                _(
+                    "Template applied to %(n)s cards (%(changed)s changed).",
+                    n=count_text(len(chosen)),
+                    changed=count_text(changed),
+                ),
+                "success",
             )
             return redirect(url_for("cards.index"))
     elif request.method == "POST":

@@ -31,11 +31,11 @@ from portal.chips.virtual import VirtualReader
 from portal.extensions import client_ip, clock, db
 from portal.funds.messages import service_error_message
 from portal.funds.services import new_key
-from portal.money import format_fen_plain
 from portal.queries.cursor import BadCursor, decode_cursor, encode_cursor
 from portal.queries.pages import numbered_rows
 from portal.reference.models import Product, Station
 from portal.web.access import current_actor, guard, owned_or_404, requires
+from portal.web.filters import money
 
 bp = guard(Blueprint("chips", __name__, url_prefix="/chips"))
 
@@ -260,7 +260,7 @@ def load():
         return _load_page(form, 422)
     db.session.commit()
     flash(_("Load of %(amount)s requested; it is written at the next chip write or sync.",
-            amount=format_fen_plain(request_.amount)), "success")  # fmt: skip
+            amount=money(request_.amount)), "success")  # fmt: skip
     return redirect(url_for("chips.load"))
 
 

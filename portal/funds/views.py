@@ -22,6 +22,7 @@ from portal.funds.plan import MAX_CSV_BYTES, PlanRejected, card_refusal, read_cs
 from portal.money import AmountError, amount_in_words, format_fen_plain, parse_amount
 from portal.queries.pages import numbered, numbered_rows
 from portal.web.access import customer_scope, guard, owned_or_404, requires
+from portal.web.filters import count, money
 
 bp = guard(Blueprint("funds", __name__, url_prefix="/funds"))
 
@@ -276,7 +277,7 @@ def confirm(batch_id: str):
         message = " ".join(line_error_message(e, csv=False) for e in rejected.errors)
         return _render_preview(owned_or_404(FundsBatch, batch_id[:32]), ConfirmForm(), 409, message)
     db.session.commit()
-    flash(_("Done: %(count)s card(s), total %(total)s.", count=batch.line_count, total=format_fen_plain(batch.total)),
+    flash(_("Done: %(count)s card(s), total %(total)s.", count=count(batch.line_count), total=money(batch.total)),
           "success")  # fmt: skip
     return redirect(url_for("funds.receipt", batch_id=batch.id))
 
@@ -344,7 +345,7 @@ def deposit_confirm():
         db.session.rollback()
         return _deposit_preview(form, customer, 409, service_error_message(exc.code, exc.params))
     db.session.commit()
-    flash(_("Deposit of %(amount)s recorded for %(customer)s.", amount=format_fen_plain(deposit.amount),
+    flash(_("Deposit of %(amount)s recorded for %(customer)s.", amount=money(deposit.amount),
             customer=customer.name), "success")  # fmt: skip
     return redirect(url_for("funds.deposits"))
 

@@ -116,7 +116,7 @@ LATEST_DATE = date(2099, 12, 31)
 
 
 def _parse_date(text: str, name: str) -> date:
-    label = _PARAM_LABELS.get(name, name)
+    label = param_label(name)
     try:
         if len(text) != 10 or not text.isascii():
             raise ValueError
@@ -134,23 +134,53 @@ def _parse_date(text: str, name: str) -> date:
     return value
 
 
-_PARAM_LABELS = {"start": _l("The start date"), "end": _l("The end date")}
+#: What each query-string parameter is called on the page: messages name the field, never the parameter.
+_PARAM_LABELS = {
+    "start": _l("The start date"),
+    "end": _l("The end date"),
+    "preset": _l("Period"),
+    "card": _l("Card number"),
+    "driver": _l("Driver"),
+    "plate": _l("Plate"),
+    "order": _l("Order"),
+    "cursor": _l("Page"),
+    "type": _l("Type"),
+    "tab": _l("Show"),
+    "group": _l("Group by"),
+    "station": _l("Station"),
+    "product": _l("Product"),
+    "region": _l("Region"),
+}
+#: A parameter without a label (a page's own extra): still never shown by its name.
+_SOME_FIELD = _l("A filter")
+
+
+def param_label(name: str):
+    """The translated name of a query-string parameter, as its field is labelled on the page."""
+    return _PARAM_LABELS.get(name, _SOME_FIELD)
+
+
+def refuse_unknown(args: Mapping[str, str], allowed) -> None:
+    """Refuse a query string naming parameters the page does not take (a mistyped or stale link), so
+    that a mistyped filter never silently shows unfiltered data. The message does not repeat the
+    names: they are the address's internals, not words of the page."""
+    if set(args) - set(allowed):
+        raise FilterError(
+            "unknown_filter", _l("This link holds a filter the page does not know; open the page from its menu.")
+        )
 
 
 def _text(args: Mapping[str, str], name: str) -> str:
     value = (args.get(name) or "").strip()
     if len(value) > _MAX_TEXT:
-        raise FilterError("too_long", _l("The filter %(name)s is too long."), name=name)
+        raise FilterError("too_long", _l("%(name)s is too long."), name=param_label(name))
     return value
 
 
 def parse_filter(args: Mapping[str, str], spec: FilterSpec, *, today: date) -> Filter:
     """Validate the query string against `spec`. Unknown parameters are refused, not ignored, so a
     mistyped filter never silently shows unfiltered data."""
-    allowed = COMMON_PARAMS | set(spec.extra)
-    unknown = sorted(set(args) - allowed)
-    if unknown:
-        raise FilterError("unknown_filter", _l("Unknown filter: %(names)s."), names=", ".join(unknown)[:80])
+    refuse_unknown(args, COMMON_PARAMS | set(spec.extra))
 
     preset = _text(args, "preset") or spec.default_preset
     if preset not in PRESETS:
@@ -189,7 +219,7 @@ def parse_filter(args: Mapping[str, str], spec: FilterSpec, *, today: date) -> F
     for name, allowed_values in spec.extra.items():
         value = _text(args, name) or spec.defaults.get(name, "")
         if value and allowed_values is not None and value not in allowed_values:
-            raise FilterError("bad_value", _l("Unknown value for %(name)s: %(value)s."), name=name, value=value[:32])
+            raise FilterError("bad_value", _l("%(name)s: choose one of the offered values."), name=param_label(name))
         extra[name] = value
     return Filter(
         preset=preset,

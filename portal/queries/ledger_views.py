@@ -13,7 +13,7 @@ from portal.exports.writers import Column
 from portal.extensions import db
 from portal.ledger.models import MONEY, POINTS
 from portal.queries import balances, journal, labels, statements
-from portal.queries.filters import FilterError, add_months
+from portal.queries.filters import FilterError, add_months, refuse_unknown
 from portal.queries.states import state_label
 from portal.queries.web import (
     bp,
@@ -42,9 +42,7 @@ def balances_page():
     """账户余额查询: each card's reserve, chip purse, pending loads and points, with totals."""
     scope = current_scope()
     args = request.args
-    unknown = set(args) - {"q", "status", "sort", "dir"}
-    if unknown:
-        raise FilterError("unknown_filter", _("Unknown filter: %(names)s.", names=", ".join(sorted(unknown))[:80]))
+    refuse_unknown(args, {"q", "status", "sort", "dir"})
     status, sort, direction = args.get("status", ""), args.get("sort", "number"), args.get("dir", "asc")
     if status and status not in balances.STATUSES or sort not in balances.SORTS or direction not in ("asc", "desc"):
         raise FilterError("bad_value", _("Unknown sort or status."))
@@ -175,9 +173,7 @@ def points_transactions_export(fmt: str):
 
 
 def _statement_request():
-    unknown = set(request.args) - {"month", "card"}
-    if unknown:
-        raise FilterError("unknown_filter", _("Unknown filter: %(names)s.", names=", ".join(sorted(unknown))[:80]))
+    refuse_unknown(request.args, {"month", "card"})
     now = today()
     text = request.args.get("month") or now.strftime("%Y-%m")
     try:

@@ -17,7 +17,7 @@ from portal.extensions import clock, db
 from portal.money import format_fen, format_litres
 from portal.queries import labels, purchases
 from portal.queries.cursor import BadCursor, Key, decode_cursor, encode_cursor
-from portal.queries.filters import Filter, FilterError, FilterSpec, parse_filter
+from portal.queries.filters import Filter, FilterError, FilterSpec, param_label, parse_filter
 from portal.queries.scope import Scope, UnknownCard, customer_scope, driver_scope
 from portal.queries.states import state_label
 from portal.reference.models import Product, Region
@@ -94,7 +94,7 @@ def bad_filter(error: Exception):
     elif isinstance(error, UnknownCard):
         message = _("No card with this number among the cards you can see.")
     elif isinstance(error, purchases.UnknownReference):
-        message = _("Unknown %(what)s: %(value)s.", what=error.what, value=error.value[:32])
+        message = _("%(name)s: %(value)s is not known.", name=param_label(error.what), value=error.value[:32])
     elif isinstance(error, BadCursor):
         message = _("This page link is not valid any more. Start again from the first page.")
     else:  # pragma: no cover - only the errors registered below reach here

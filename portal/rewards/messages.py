@@ -5,15 +5,19 @@ from __future__ import annotations
 from flask_babel import gettext as _
 
 from portal.rewards.services import BLOCK_POINTS, RewardError
+from portal.web.filters import points
 
 
 def error_message(exc: RewardError) -> str:
     messages = {
         "foreign_card": lambda: _("This card is not one of yours."),
-        "not_whole_blocks": lambda: _("Points are redeemed in whole blocks of %(block)s.", block=BLOCK_POINTS),
-        "bad_points": lambda: _("Points are redeemed in whole blocks of %(block)s.", block=BLOCK_POINTS),
+        "not_whole_blocks": lambda: _("Points are redeemed in whole blocks of %(block)s.", block=points(BLOCK_POINTS)),
+        "bad_points": lambda: _("Points are redeemed in whole blocks of %(block)s.", block=points(BLOCK_POINTS)),
         "insufficient_points": lambda: (
-            _("The card does not have that many points (%(available)s available).", available=exc.params["available"])
+            _(
+                "The card does not have that many points (%(available)s available).",
+                available=points(exc.params["available"]),
+            )
             if "available" in exc.params
             else _("The card does not have that many points.")
         ),

@@ -13,13 +13,13 @@ from flask_login import current_user
 from portal.auth.web import require_recent_password
 from portal.cards.models import Card
 from portal.extensions import client_ip, clock, db
-from portal.money import format_fen_plain
 from portal.points.models import PointsRedemption
 from portal.rewards import services
 from portal.rewards.forms import ConfirmForm, RedeemForm
 from portal.rewards.messages import error_message
 from portal.web.access import customer_scope, guard, in_scope, owned_or_404, requires
-from portal.web.filters import card_number
+from portal.web.filters import card_number, money
+from portal.web.filters import points as points_text
 
 bp = guard(Blueprint("rewards", __name__, url_prefix="/rewards"))
 
@@ -43,7 +43,7 @@ def _form_page(form: RedeemForm, status: int = 200, error: str | None = None):
     cards = services.cards_for(db.session, customer_scope(), _driver_scope())
     form.card_id.choices = [
         (row.card.id, _("%(card)s %(nickname)s (%(points)s points)", card=card_number(row.card.number),
-                        nickname=row.card.nickname, points=row.available))
+                        nickname=row.card.nickname, points=points_text(row.available)))
         for row in cards
     ]  # fmt: skip
     return render_template(
@@ -111,8 +111,9 @@ def confirm():
     if done.replayed:
         flash(_("These points were already redeemed; nothing was redeemed twice."), "info")
     else:
-        value = format_fen_plain(done.redemption.value_fen)
-        flash(_("Redeemed %(points)s points for a voucher of %(value)s yuan.", points=points, value=value), "success")
+        value = money(done.redemption.value_fen)
+        flash(_("Redeemed %(points)s points for a voucher of %(value)s.", points=points_text(points), value=value),
+              "success")  # fmt: skip
     return redirect(url_for("rewards.receipt", redemption_id=done.redemption.id))
 
 

@@ -97,7 +97,7 @@ def send_reset_link(user_id: int):
     message_id = queue_recovery_link(*issued)
     db.session.commit()
     notify_web.dispatch([message_id])
-    flash(_("A reset link has been sent to %(dest)s.", dest=issued[0].destination), "success")
+    flash(_("A reset link has been sent to %(dest)s.", dest=codes.masked_contact(issued[0].destination)), "success")
     return redirect(url_for("support.user", user_id=user.id))
 
 

@@ -38,7 +38,7 @@ TAG = re.compile(r"<[^>]+>")
 TOKEN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_\-#.@/:+]*")
 SNAKE_KEY = re.compile(r"^[a-z]+(?:_[a-z0-9]+)+$")
 #: A figure cell (table number, summary tile) of four or more digits without a thousands separator.
-UNGROUPED_FIGURE = re.compile(r'class="(?:num|tile-figure)[^"]*">\s*([-+]?\d{4,})\s*<')
+UNGROUPED_FIGURE = re.compile(r'class="(?:num|tile-figure)[^"]*"[^>]*>\s*([-+]?\d{4,})\s*<')
 
 
 def visible_text(page: str) -> str:

@@ -65,7 +65,7 @@ def test_admin_redeems_two_blocks_with_confirmation_and_receipt(app, client, wor
     one, _ = world
     login(client, one.admin, PASSWORD)
     page = client.get(URL).get_data(as_text=True)
-    assert "2500" in page and "¥20.00" in page  # 2,500 points: 2 whole blocks = 20 yuan
+    assert "2,500" in page and "¥20.00" in page  # 2,500 points: 2 whole blocks = 20 yuan
     shown = preview(client, one.cards[1], "2000")
     assert shown.status_code == 200
     body = shown.get_data(as_text=True)
