@@ -20,6 +20,7 @@ from portal.auth.models import User
 from portal.auth.policy import PasswordPolicy
 from portal.auth.services import create_user, end_all_sessions
 from portal.cards.controls import normalize_plate
+from portal.cards.models import Card
 from portal.drivers import validation
 from portal.drivers.models import Driver, Vehicle
 
@@ -328,6 +329,12 @@ def update_vehicle(
         )
     session.flush()
     return vehicle
+
+
+def vehicle_cards(session: Session, vehicle: Vehicle) -> list[Card]:
+    """The cards still assigned to a vehicle (closed ones left out), in number order."""
+    stmt = select(Card).where(Card.vehicle_id == vehicle.id, Card.status != "closed").order_by(Card.number)
+    return list(session.scalars(stmt))
 
 
 def set_vehicle_active(
