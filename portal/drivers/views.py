@@ -15,6 +15,7 @@ from portal.drivers import services
 from portal.drivers.forms import DriverForm, DriverLoginForm, NewDriverForm, VehicleForm
 from portal.drivers.models import Driver, Vehicle
 from portal.extensions import clock, db
+from portal.queries.pages import numbered_rows
 from portal.web.access import customer_scope, guard, owned_or_404, requires
 
 bp = guard(Blueprint("drivers", __name__, url_prefix="/drivers"))
@@ -54,32 +55,45 @@ def _show_password(driver: Driver, username: str, password: str):
     return response
 
 
+#: Drivers, and vehicles, on one page of the list.
+PAGE_SIZE = 50
+
+
 @bp.get("/")
 @requires("drivers.manage")
 def index():
-    """Drivers and vehicles of the customer, searchable, active ones first."""
+    """Drivers and vehicles of the customer, searchable, active ones first, each list a page at a
+    time (`page` for drivers, `vpage` for vehicles)."""
     customer_id = customer_scope()
     query = request.args.get("q", "")[:64]
     show = request.args.get("show", "active")
     active = None if show == "all" else (False if show == "inactive" else True)
-    drivers = services.search_drivers(db.session, customer_id, query=query, active=active)
-    vehicles = services.search_vehicles(db.session, customer_id, query=query, active=active)
-    cards = customer_cards(db.session, customer_id)
+    drivers = numbered_rows(
+        db.session, services.driver_search(customer_id, query=query, active=active), request.args.get("page"), PAGE_SIZE
+    )
+    vehicles = numbered_rows(
+        db.session,
+        services.vehicle_search(customer_id, query=query, active=active),
+        request.args.get("vpage"),
+        PAGE_SIZE,
+    )
+    driver_ids, vehicle_ids = [d.id for d in drivers.rows], [v.id for v in vehicles.rows]
     by_driver: dict[int, list] = {}
     by_vehicle: dict[int, list] = {}
-    for card in cards:
-        if card.driver_id:
+    for card in services.cards_of(db.session, driver_ids=driver_ids, vehicle_ids=vehicle_ids):
+        if card.driver_id in driver_ids:
             by_driver.setdefault(card.driver_id, []).append(card)
-        if card.vehicle_id:
+        if card.vehicle_id in vehicle_ids:
             by_vehicle.setdefault(card.vehicle_id, []).append(card)
-    logins = {d.id: services.driver_login(db.session, d.id) for d in drivers}
     return render_template(
         "drivers/index.html",
-        drivers=drivers,
-        vehicles=vehicles,
+        drivers=drivers.rows,
+        vehicles=vehicles.rows,
+        drivers_page=drivers,
+        vehicles_page=vehicles,
         by_driver=by_driver,
         by_vehicle=by_vehicle,
-        logins=logins,
+        logins=services.driver_logins(db.session, driver_ids),
         query=query,
         show=show,
         form=EmptyForm(),
