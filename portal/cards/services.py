@@ -144,7 +144,7 @@ def controls_versions(session: Session, card_ids: Iterable[int]) -> dict[int, in
         dict(
             session.execute(
                 select(CardControls.card_id, CardControls.version).where(CardControls.card_id.in_(ids))
-            ).tuples()
+            ).all()
         )
         if ids
         else {}
@@ -167,7 +167,7 @@ def synced_versions(session: Session, card_ids: Iterable[int]) -> dict[int, int 
         select(ChipSync.card_id, ChipSync.controls_version)
         .join(latest, (latest.c.card_id == ChipSync.card_id) & (latest.c.at == ChipSync.at))
         .order_by(ChipSync.id)
-    ).tuples()
+    ).all()
     found = dict(rows)
     return {card_id: found.get(card_id) for card_id in ids}
 
@@ -175,7 +175,7 @@ def synced_versions(session: Session, card_ids: Iterable[int]) -> dict[int, int 
 def card_numbers(session: Session, card_ids: Iterable[int]) -> dict[int, str]:
     """{card id: number} for these cards, in one statement."""
     ids = list(card_ids)
-    return dict(session.execute(select(Card.id, Card.number).where(Card.id.in_(ids))).tuples()) if ids else {}
+    return dict(session.execute(select(Card.id, Card.number).where(Card.id.in_(ids))).all()) if ids else {}
 
 
 def drivers_by_id(session: Session, ids: Iterable[int]) -> list[Driver]:
