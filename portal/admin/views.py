@@ -7,12 +7,13 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 from portal.auth.forms import ConfirmedForm, EmptyForm
 from portal.extensions import clock, db
+from portal.queries.pages import numbered_rows
 from portal.reference.models import Station
 from portal.stations.models import Terminal
 from portal.stations.terminals import TerminalError, create_terminal, revoke_terminal
@@ -33,12 +34,31 @@ def _form() -> TerminalForm:
     return form
 
 
+#: Terminals on one page of the list.
+PAGE_SIZE = 50
+
+
 def _page(form: TerminalForm, new_key: str | None = None, status: int = 200):
-    terminals = db.session.execute(
-        select(Terminal, Station).join(Station, Station.id == Terminal.station_id).order_by(Terminal.id.desc())
-    ).all()
+    """The terminals page: newest first, a page at a time, searchable by terminal or station."""
+    query = request.args.get("q", "")[:64].strip()
+    stmt = select(Terminal).order_by(Terminal.id.desc())
+    if query:
+        matching = select(Station.id).where(
+            or_(Station.code.contains(query, autoescape=True), Station.name.contains(query, autoescape=True))
+        )
+        stmt = stmt.where(or_(Terminal.name.contains(query, autoescape=True), Terminal.station_id.in_(matching)))
+    page = numbered_rows(db.session, stmt, request.args.get("page"), PAGE_SIZE)
+    station_ids = {terminal.station_id for terminal in page.rows}
+    stations = {s.id: s for s in db.session.scalars(select(Station).where(Station.id.in_(station_ids)))}
+    terminals = [(terminal, stations[terminal.station_id]) for terminal in page.rows]
     return render_template(
-        "stations/terminals.html", form=form, terminals=terminals, new_key=new_key, revoke_form=EmptyForm()
+        "stations/terminals.html",
+        form=form,
+        terminals=terminals,
+        page=page,
+        query=query,
+        new_key=new_key,
+        revoke_form=EmptyForm(),
     ), status
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import format_decimal, get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
-from portal.auth.forms import EmptyForm
+from portal.auth.forms import ConfirmedForm
 from portal.cards import services
 from portal.cards.controls import Controls, format_hours, normalize_plate, parse_hours
 from portal.cards.errors import CardError
@@ -156,12 +156,22 @@ def _reapply_note(count: int) -> str:
     )
 
 
-@bp.post("/templates/<int:template_id>/delete")
+@bp.route("/templates/<int:template_id>/delete", methods=["GET", "POST"])
 @requires("cards.manage")
 def template_delete(template_id: int):
+    """Delete a template after its confirmation page, which lists the cards it was applied to (they
+    keep their limits). A POST without that page's confirmation changes nothing and leads to it."""
     template = owned_or_404(ControlTemplate, template_id)
-    if not EmptyForm().validate_on_submit():
-        return redirect(url_for("cards.templates"))
+    form = ConfirmedForm()
+    if request.method == "GET":
+        applied = services.template_card_numbers(db.session, template)
+        return render_template(
+            "cards/template_delete.html", template=template, applied=applied, form=ConfirmedForm.asking()
+        )
+    if not form.is_confirmed():
+        if form.csrf_token.errors:
+            abort(400)
+        return redirect(url_for("cards.template_delete", template_id=template.id), 303)
     services.delete_template(db.session, template, actor_id=actor_id(), now=clock().now())
     db.session.commit()
     flash(_("Template deleted; cards keep their controls."), "success")

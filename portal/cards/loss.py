@@ -13,7 +13,7 @@ Timeline of a report made at t:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -35,6 +35,7 @@ from portal.cards.models import LOSS_REASONS, Card, CardControls, LossReport
 from portal.cards.numbers import is_valid_card_number, next_card_number, region_code_of
 from portal.customers.models import Customer
 from portal.ledger import memos
+from portal.queries.pages import NumberedPage, numbered_rows
 
 #: Defaults; the app reads LOSS_EFFECT_HOURS and REPLACEMENT_DAYS from its config.
 LOSS_EFFECT_HOURS = 24
@@ -66,14 +67,29 @@ def open_report(session: Session, card_id: int) -> LossReport | None:
     return session.scalar(select(LossReport).where(LossReport.card_id == card_id, LossReport.status == "open"))
 
 
-def customer_reports(session: Session, customer_id: int, *, limit: int = 50) -> list[LossReport]:
-    stmt = (
-        select(LossReport)
-        .where(LossReport.customer_id == customer_id)
-        .order_by(LossReport.reported_at.desc(), LossReport.id.desc())
-        .limit(limit)
+def customer_reports(session: Session, customer_id: int) -> list[LossReport]:
+    """Every loss report of the customer, newest first."""
+    return list(
+        session.scalars(report_search(customer_id).order_by(LossReport.reported_at.desc(), LossReport.id.desc()))
     )
-    return list(session.scalars(stmt))
+
+
+def reports_page(
+    session: Session, customer_id: int, *, card_ids: Iterable[int] | None = None, page: object = 1, size: int = 50
+) -> NumberedPage:
+    """Page `page` of the customer's loss reports (only those of `card_ids` when given: a driver's
+    cards), open ones first so none that still needs acting on drops out of reach, then newest first."""
+    stmt = report_search(customer_id, card_ids=card_ids).order_by(
+        (LossReport.status == "open").desc(), LossReport.reported_at.desc(), LossReport.id.desc()
+    )
+    return numbered_rows(session, stmt, page, size)
+
+
+def report_search(customer_id: int, *, card_ids: Iterable[int] | None = None):
+    stmt = select(LossReport).where(LossReport.customer_id == customer_id)
+    if card_ids is not None:
+        stmt = stmt.where(LossReport.card_id.in_(list(card_ids)))
+    return stmt
 
 
 def is_blocked(card: Card) -> bool:

@@ -53,19 +53,24 @@ def _report_form(cards: list[Card]) -> ReportLossForm:
     return form
 
 
+#: Loss reports on one page of the list.
+REPORTS_PAGE_SIZE = 50
+
+
 def _loss_page(form: ReportLossForm, cards: list[Card], status: int = 200):
     customer_id = customer_scope()
-    reports = loss.customer_reports(db.session, customer_id)
-    if current_user.role == "driver":
-        own = {card.id for card in cards}
-        reports = [report for report in reports if report.card_id in own]
-    numbers = {card.id: card.number for card in db.session.query(Card).filter(Card.customer_id == customer_id)}
+    own = [card.id for card in cards] if current_user.role == "driver" else None
+    page = loss.reports_page(
+        db.session, customer_id, card_ids=own, page=request.args.get("page"), size=REPORTS_PAGE_SIZE
+    )
+    numbers = services.card_numbers(db.session, {report.card_id for report in page.rows})
     return (
         render_template(
             "cards/loss.html",
             form=form,
             cards=cards,
-            reports=reports,
+            reports=page.rows,
+            page=page,
             numbers=numbers,
             now=clock().now(),
             statuses=CARD_STATUSES,

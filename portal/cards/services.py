@@ -17,6 +17,7 @@ from portal.audit.services import record
 from portal.cards.controls import NO_CONTROLS, Controls, validate_controls
 from portal.cards.errors import CardNotActive, DuplicateName, InvalidControls, NotOwned
 from portal.cards.models import Card, CardControls, ControlTemplate
+from portal.chips.models import ChipSync
 from portal.drivers.models import Driver, Vehicle
 from portal.reference.models import Product, Region, Station
 
@@ -134,6 +135,57 @@ def controls_version(session: Session, card_id: int) -> int:
     """The version the chip must hold to be in step (0: the card never had controls set)."""
     row = session.get(CardControls, card_id)
     return row.version if row is not None else 0
+
+
+def controls_versions(session: Session, card_ids: Iterable[int]) -> dict[int, int]:
+    """`controls_version` of many cards in one statement."""
+    ids = list(card_ids)
+    found = (
+        dict(
+            session.execute(
+                select(CardControls.card_id, CardControls.version).where(CardControls.card_id.in_(ids))
+            ).all()
+        )
+        if ids
+        else {}
+    )
+    return {card_id: found.get(card_id, 0) for card_id in ids}
+
+
+def synced_versions(session: Session, card_ids: Iterable[int]) -> dict[int, int | None]:
+    """The controls version written to each chip at its last sync (None: never synced), in one statement."""
+    ids = list(card_ids)
+    if not ids:
+        return {}
+    latest = (
+        select(ChipSync.card_id, func.max(ChipSync.at).label("at"))
+        .where(ChipSync.card_id.in_(ids))
+        .group_by(ChipSync.card_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(ChipSync.card_id, ChipSync.controls_version)
+        .join(latest, (latest.c.card_id == ChipSync.card_id) & (latest.c.at == ChipSync.at))
+        .order_by(ChipSync.id)
+    ).all()
+    found = dict(rows)
+    return {card_id: found.get(card_id) for card_id in ids}
+
+
+def card_numbers(session: Session, card_ids: Iterable[int]) -> dict[int, str]:
+    """{card id: number} for these cards, in one statement."""
+    ids = list(card_ids)
+    return dict(session.execute(select(Card.id, Card.number).where(Card.id.in_(ids))).all()) if ids else {}
+
+
+def drivers_by_id(session: Session, ids: Iterable[int]) -> list[Driver]:
+    ids = list(ids)
+    return list(session.scalars(select(Driver).where(Driver.id.in_(ids)))) if ids else []
+
+
+def vehicles_by_id(session: Session, ids: Iterable[int]) -> list[Vehicle]:
+    ids = list(ids)
+    return list(session.scalars(select(Vehicle).where(Vehicle.id.in_(ids)))) if ids else []
 
 
 def controls_for_chip(session: Session, card_id: int) -> tuple[int, Controls]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
 from portal import ledger
@@ -17,9 +16,9 @@ from portal.cards.messages import CARD_STATUSES, error_message
 from portal.cards.models import Card
 from portal.cards.web import actor_id, bp
 from portal.chips.loads import pending_load_totals
-from portal.chips.models import ChipSync
 from portal.drivers.services import search_drivers, search_vehicles
 from portal.extensions import clock, db
+from portal.queries.pages import numbered_rows
 from portal.web.access import customer_scope, owned_or_404, requires
 
 
@@ -34,26 +33,34 @@ def _shown(card: ledger.CardBalances) -> dict[str, int | None]:
     return {kind: account.posted if account.opened else None for kind, account in accounts.items()}
 
 
+#: Cards on one page of the card list.
+PAGE_SIZE = 50
+
+
 @bp.get("/")
 @requires("cards.manage")
 def index():
-    """The customer's sub-cards, searchable, with driver, vehicle, status and controls version."""
+    """The customer's sub-cards, searchable (number, nickname, driver, plate), a page at a time, with
+    driver, vehicle, status and controls version. A fixed number of statements per page, whatever
+    the number of cards."""
     customer_id = customer_scope()
     query, status = request.args.get("q", "")[:64], request.args.get("status", "")
     if status not in CARD_STATUSES:
         status = ""
-    cards = services.customer_cards(db.session, customer_id, query=query, status=status)
-    drivers = {d.id: d for d in search_drivers(db.session, customer_id)}
-    vehicles = {v.id: v for v in search_vehicles(db.session, customer_id)}
-    versions = {card.id: services.controls_version(db.session, card.id) for card in cards}
-    synced = {card.id: _synced_version(card.id) for card in cards}
+    page = numbered_rows(
+        db.session, services.card_search(customer_id, query=query, status=status), request.args.get("page"), PAGE_SIZE
+    )
+    ids = [card.id for card in page.rows]
+    drivers = {d.id: d for d in services.drivers_by_id(db.session, {c.driver_id for c in page.rows} - {None})}
+    vehicles = {v.id: v for v in services.vehicles_by_id(db.session, {c.vehicle_id for c in page.rows} - {None})}
     return render_template(
         "cards/index.html",
-        cards=cards,
+        cards=page.rows,
+        page=page,
         drivers=drivers,
         vehicles=vehicles,
-        versions=versions,
-        synced=synced,
+        versions=services.controls_versions(db.session, ids),
+        synced=services.synced_versions(db.session, ids),
         query=query,
         status=status,
         statuses=CARD_STATUSES,
@@ -119,13 +126,6 @@ def mine():
             }
         )
     return render_template("cards/mine.html", rows=rows, statuses=CARD_STATUSES)
-
-
-def _synced_version(card_id: int) -> int | None:
-    """The controls version written to the chip at its last sync (None: never synced)."""
-    return db.session.scalar(
-        select(ChipSync.controls_version).where(ChipSync.card_id == card_id).order_by(ChipSync.at.desc()).limit(1)
-    )
 
 
 def _pending_loads(card_id: int) -> int:

@@ -20,6 +20,7 @@ from portal.auth.models import User
 from portal.auth.policy import PasswordPolicy
 from portal.auth.services import create_user, end_all_sessions
 from portal.cards.controls import normalize_plate
+from portal.cards.models import Card
 from portal.drivers import validation
 from portal.drivers.models import Driver, Vehicle
 
@@ -64,6 +65,11 @@ def _like(text: str) -> str:
 
 
 def search_drivers(session: Session, customer_id: int, *, query: str = "", active: bool | None = None) -> list[Driver]:
+    return list(session.scalars(driver_search(customer_id, query=query, active=active)))
+
+
+def driver_search(customer_id: int, *, query: str = "", active: bool | None = None):
+    """The statement behind `search_drivers` (name, phone, employee number), for callers that page in SQL."""
     stmt = select(Driver).where(Driver.customer_id == customer_id).order_by(Driver.active.desc(), Driver.name)
     if active is not None:
         stmt = stmt.where(Driver.active.is_(active))
@@ -76,11 +82,26 @@ def search_drivers(session: Session, customer_id: int, *, query: str = "", activ
                 Driver.employee_no.like(like, escape="\\"),
             )
         )
-    return list(session.scalars(stmt))
+    return stmt
 
 
 def driver_login(session: Session, driver_id: int) -> User | None:
     return session.scalar(select(User).where(User.driver_id == driver_id))
+
+
+def driver_logins(session: Session, driver_ids: list[int]) -> dict[int, User]:
+    """The sign-in of each of these drivers that has one, in one statement."""
+    if not driver_ids:
+        return {}
+    return {user.driver_id: user for user in session.scalars(select(User).where(User.driver_id.in_(driver_ids)))}
+
+
+def cards_of(session: Session, *, driver_ids: list[int] = (), vehicle_ids: list[int] = ()) -> list[Card]:
+    """The cards (main and sub) assigned to any of these drivers or vehicles, in number order, in one statement."""
+    if not driver_ids and not vehicle_ids:
+        return []
+    stmt = select(Card).where(or_(Card.driver_id.in_(list(driver_ids)), Card.vehicle_id.in_(list(vehicle_ids))))
+    return list(session.scalars(stmt.where(Card.role == "sub").order_by(Card.number)))
 
 
 def add_driver(
@@ -253,6 +274,11 @@ def reset_driver_password(
 def search_vehicles(
     session: Session, customer_id: int, *, query: str = "", active: bool | None = None
 ) -> list[Vehicle]:
+    return list(session.scalars(vehicle_search(customer_id, query=query, active=active)))
+
+
+def vehicle_search(customer_id: int, *, query: str = "", active: bool | None = None):
+    """The statement behind `search_vehicles` (plate, make and model), for callers that page in SQL."""
     stmt = select(Vehicle).where(Vehicle.customer_id == customer_id).order_by(Vehicle.active.desc(), Vehicle.plate)
     if active is not None:
         stmt = stmt.where(Vehicle.active.is_(active))
@@ -261,7 +287,7 @@ def search_vehicles(
         stmt = stmt.where(
             or_(Vehicle.plate.like(like, escape="\\"), Vehicle.model.like(_like(query.strip()), escape="\\"))
         )
-    return list(session.scalars(stmt))
+    return stmt
 
 
 def _check_plate(session: Session, customer_id: int, plate: str, vehicle: Vehicle | None = None) -> str:
@@ -328,6 +354,12 @@ def update_vehicle(
         )
     session.flush()
     return vehicle
+
+
+def vehicle_cards(session: Session, vehicle: Vehicle) -> list[Card]:
+    """The cards still assigned to a vehicle (closed ones left out), in number order."""
+    stmt = select(Card).where(Card.vehicle_id == vehicle.id, Card.status != "closed").order_by(Card.number)
+    return list(session.scalars(stmt))
 
 
 def set_vehicle_active(

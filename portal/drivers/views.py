@@ -7,7 +7,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from portal.auth.forms import EmptyForm
+from portal.auth.forms import ConfirmedForm, EmptyForm
 from portal.auth.policy import PasswordPolicy
 from portal.auth.web import username_taken
 from portal.cards.services import customer_cards
@@ -15,6 +15,7 @@ from portal.drivers import services
 from portal.drivers.forms import DriverForm, DriverLoginForm, NewDriverForm, VehicleForm
 from portal.drivers.models import Driver, Vehicle
 from portal.extensions import clock, db
+from portal.queries.pages import numbered_rows
 from portal.web.access import customer_scope, guard, owned_or_404, requires
 
 bp = guard(Blueprint("drivers", __name__, url_prefix="/drivers"))
@@ -54,32 +55,45 @@ def _show_password(driver: Driver, username: str, password: str):
     return response
 
 
+#: Drivers, and vehicles, on one page of the list.
+PAGE_SIZE = 50
+
+
 @bp.get("/")
 @requires("drivers.manage")
 def index():
-    """Drivers and vehicles of the customer, searchable, active ones first."""
+    """Drivers and vehicles of the customer, searchable, active ones first, each list a page at a
+    time (`page` for drivers, `vpage` for vehicles)."""
     customer_id = customer_scope()
     query = request.args.get("q", "")[:64]
     show = request.args.get("show", "active")
     active = None if show == "all" else (False if show == "inactive" else True)
-    drivers = services.search_drivers(db.session, customer_id, query=query, active=active)
-    vehicles = services.search_vehicles(db.session, customer_id, query=query, active=active)
-    cards = customer_cards(db.session, customer_id)
+    drivers = numbered_rows(
+        db.session, services.driver_search(customer_id, query=query, active=active), request.args.get("page"), PAGE_SIZE
+    )
+    vehicles = numbered_rows(
+        db.session,
+        services.vehicle_search(customer_id, query=query, active=active),
+        request.args.get("vpage"),
+        PAGE_SIZE,
+    )
+    driver_ids, vehicle_ids = [d.id for d in drivers.rows], [v.id for v in vehicles.rows]
     by_driver: dict[int, list] = {}
     by_vehicle: dict[int, list] = {}
-    for card in cards:
-        if card.driver_id:
+    for card in services.cards_of(db.session, driver_ids=driver_ids, vehicle_ids=vehicle_ids):
+        if card.driver_id in driver_ids:
             by_driver.setdefault(card.driver_id, []).append(card)
-        if card.vehicle_id:
+        if card.vehicle_id in vehicle_ids:
             by_vehicle.setdefault(card.vehicle_id, []).append(card)
-    logins = {d.id: services.driver_login(db.session, d.id) for d in drivers}
     return render_template(
         "drivers/index.html",
-        drivers=drivers,
-        vehicles=vehicles,
+        drivers=drivers.rows,
+        vehicles=vehicles.rows,
+        drivers_page=drivers,
+        vehicles_page=vehicles,
         by_driver=by_driver,
         by_vehicle=by_vehicle,
-        logins=logins,
+        logins=services.driver_logins(db.session, driver_ids),
         query=query,
         show=show,
         form=EmptyForm(),
@@ -204,13 +218,23 @@ def deactivate(driver_id: int):
     return render_template("drivers/deactivate.html", driver=driver, cards=cards, form=form)
 
 
-@bp.post("/<int:driver_id>/reset-password")
+@bp.route("/<int:driver_id>/reset-password", methods=["GET", "POST"])
 @requires("drivers.manage")
 def reset_password(driver_id: int):
-    """A new one-time password for the driver (shown once; to be changed at the next sign-in)."""
+    """A new one-time password for the driver (shown once; to be changed at the next sign-in), after
+    a confirmation page: the old password stops working. A POST without that page's confirmation
+    changes nothing and leads to it."""
     driver = owned_or_404(Driver, driver_id)
-    if not EmptyForm().validate_on_submit():
-        abort(400)
+    login = services.driver_login(db.session, driver.id)
+    if login is None:
+        abort(404)
+    form = ConfirmedForm()
+    if request.method == "GET":
+        return render_template("drivers/confirm_reset.html", driver=driver, login=login, form=ConfirmedForm.asking())
+    if not form.is_confirmed():
+        if form.csrf_token.errors:
+            abort(400)
+        return redirect(url_for("drivers.reset_password", driver_id=driver.id), 303)
     try:
         password = services.reset_driver_password(
             db.session, driver, actor_id=_actor(), now=clock().now(), policy=_policy(), rounds=_rounds()
@@ -219,7 +243,7 @@ def reset_password(driver_id: int):
         db.session.rollback()
         abort(409)
     db.session.commit()
-    return _show_password(driver, services.driver_login(db.session, driver.id).username, password)
+    return _show_password(driver, login.username, password)
 
 
 @bp.route("/vehicles/new", methods=["GET", "POST"], defaults={"vehicle_id": None})
@@ -268,11 +292,35 @@ def vehicle(vehicle_id: int | None):
 @bp.post("/vehicles/<int:vehicle_id>/active")
 @requires("drivers.manage")
 def set_vehicle_active(vehicle_id: int):
+    """Reactivate a vehicle. Deactivating goes through its confirmation page (`deactivate_vehicle`)."""
     vehicle = owned_or_404(Vehicle, vehicle_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    active = request.form.get("active") == "1"
-    services.set_vehicle_active(db.session, vehicle, active, actor_id=_actor(), now=clock().now())
+    if request.form.get("active") != "1":
+        return redirect(url_for("drivers.deactivate_vehicle", vehicle_id=vehicle.id), 303)  # nothing changed yet
+    services.set_vehicle_active(db.session, vehicle, True, actor_id=_actor(), now=clock().now())
     db.session.commit()
     flash(_("Vehicle %(plate)s saved.", plate=vehicle.plate), "success")
+    return redirect(url_for("drivers.index"))
+
+
+@bp.route("/vehicles/<int:vehicle_id>/deactivate", methods=["GET", "POST"])
+@requires("drivers.manage")
+def deactivate_vehicle(vehicle_id: int):
+    """Confirm, then deactivate a vehicle; the page lists the cards assigned to it, which stay active
+    and assigned. A POST without that page's confirmation changes nothing and leads to it."""
+    vehicle = owned_or_404(Vehicle, vehicle_id)
+    form = ConfirmedForm()
+    if request.method == "GET":
+        cards = services.vehicle_cards(db.session, vehicle)
+        return render_template(
+            "drivers/deactivate_vehicle.html", vehicle=vehicle, cards=cards, form=ConfirmedForm.asking()
+        )
+    if not form.is_confirmed():
+        if form.csrf_token.errors:
+            abort(400)
+        return redirect(url_for("drivers.deactivate_vehicle", vehicle_id=vehicle.id), 303)
+    services.set_vehicle_active(db.session, vehicle, False, actor_id=_actor(), now=clock().now())
+    db.session.commit()
+    flash(_("Vehicle %(plate)s deactivated.", plate=vehicle.plate), "success")
     return redirect(url_for("drivers.index"))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from portal import idempotency, ledger
@@ -25,6 +25,7 @@ from portal.customers.models import Customer
 from portal.funds.models import Deposit, FundsBatch, FundsBatchLine
 from portal.funds.plan import CardInfo, LineError, PlannedLine, PlanRejected, RawLine, card_refusal, plan
 from portal.ledger import memos
+from portal.queries.pages import NumberedPage, numbered_rows
 
 #: A preview older than this must be redone: balances may have moved since.
 DRAFT_LIFETIME = timedelta(hours=1)
@@ -323,14 +324,34 @@ def _new_bank_reference(session: Session, customer_id: int, bank_reference: str)
     return bank_reference
 
 
-def deposits_for(session: Session, *, customer_id: int | None = None, region_id: int | None = None, limit: int = 100):
-    """Recent deposits of one customer, or of every customer of a region (staff)."""
-    stmt = select(Deposit, Customer).join(Customer, Customer.id == Deposit.customer_id)
+def deposits_for(
+    session: Session,
+    *,
+    customer_id: int | None = None,
+    region_id: int | None = None,
+    query: str = "",
+    page: object = 1,
+    size: int = 50,
+) -> NumberedPage:
+    """Page `page` of the deposits of one customer, or of every customer of a region (staff), newest
+    first, optionally those whose bank reference or customer name contains `query`. Rows are
+    (deposit, customer); the page says how many there are in all, so none is cut off unseen."""
+    stmt = select(Deposit).join(Customer, Customer.id == Deposit.customer_id)
     if customer_id is not None:
         stmt = stmt.where(Deposit.customer_id == customer_id)
     if region_id is not None:
         stmt = stmt.where(Customer.region_id == region_id)
-    return list(session.execute(stmt.order_by(Deposit.recorded_at.desc()).limit(limit)))
+    if query.strip():
+        text = query.strip()
+        stmt = stmt.where(
+            or_(Deposit.bank_reference.contains(text, autoescape=True), Customer.name.contains(text, autoescape=True))
+        )
+    found = numbered_rows(session, stmt.order_by(Deposit.recorded_at.desc(), Deposit.id.desc()), page, size)
+    customers = {
+        c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_({d.customer_id for d in found.rows})))
+    }
+    rows = [(deposit, customers[deposit.customer_id]) for deposit in found.rows]
+    return NumberedPage(rows, found.number, found.pages, found.total, found.size)
 
 
 __all__ = ["FundsError", "PlanRejected", "PlannedLine", "prepare_batch", "confirm_batch", "record_deposit"]

@@ -302,9 +302,16 @@ def deposits():
     previews (`deposit_confirm` records); admins see their deposits."""
     user = current_user.user
     if user.role == "admin":
-        rows = services.deposits_for(db.session, customer_id=user.customer_id)
+        page = _deposits(customer_id=user.customer_id)
         unit_balance = ledger.customer_balances(db.session, user.customer_id).unit.posted
-        return render_template("funds/deposits.html", rows=rows, form=None, unit_balance=unit_balance)
+        return render_template(
+            "funds/deposits.html",
+            rows=page.rows,
+            page=page,
+            query=_deposit_query(),
+            form=None,
+            unit_balance=unit_balance,
+        )
     form = _deposit_form(DepositForm)
     if request.method == "POST":
         if form.validate_on_submit():
@@ -363,8 +370,24 @@ def _deposit_form(form_class):
 def _deposits_page(form: DepositForm, status: int = 200):
     if not form.key.data:  # the form shown again carries a key, used by every resubmit
         form.key.data = services.new_key()
-    rows = services.deposits_for(db.session, region_id=current_user.user.region_id)
-    return render_template("funds/deposits.html", rows=rows, form=form, unit_balance=None), status
+    page = _deposits(region_id=current_user.user.region_id)
+    return render_template(
+        "funds/deposits.html", rows=page.rows, page=page, query=_deposit_query(), form=form, unit_balance=None
+    ), status
+
+
+#: Deposits on one page of the list.
+DEPOSITS_PAGE_SIZE = 50
+
+
+def _deposit_query() -> str:
+    return request.args.get("q", "")[:64]
+
+
+def _deposits(**scope):
+    return services.deposits_for(
+        db.session, query=_deposit_query(), page=request.args.get("page"), size=DEPOSITS_PAGE_SIZE, **scope
+    )
 
 
 def _deposit_preview(form: DepositForm, customer: Customer, status: int = 200, problem: str | None = None):

@@ -9,6 +9,7 @@ from portal.audit.models import AuditEvent
 from portal.auth.models import User
 from portal.cards.models import Card
 from portal.customers.models import Customer
+from portal.queries.pages import NumberedPage, numbered_rows
 
 STAFF_ACTIONS = ("support.reset_password", "support.send_reset_link", "support.unlock")
 
@@ -48,11 +49,23 @@ def user_in_region(session: Session, region_id: int, user_id: int) -> User | Non
     )
 
 
-def staff_actions(session: Session, *, region_id: int | None = None, customer_id: int | None = None, limit: int = 200):
-    """Recorded support actions, newest first, for a region (staff) or about one customer's users (admins)."""
-    stmt = select(AuditEvent).where(AuditEvent.action.in_(STAFF_ACTIONS)).order_by(AuditEvent.at.desc()).limit(limit)
+def staff_actions(
+    session: Session,
+    *,
+    region_id: int | None = None,
+    customer_id: int | None = None,
+    page: object = 1,
+    size: int = 50,
+) -> NumberedPage:
+    """Page `page` of the recorded support actions, newest first, for a region (staff) or about one
+    customer's users (admins); the page says how many there are in all, so none is cut off unseen."""
+    stmt = (
+        select(AuditEvent)
+        .where(AuditEvent.action.in_(STAFF_ACTIONS))
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+    )
     if region_id is not None:
         stmt = stmt.where(AuditEvent.region_id == region_id)
     if customer_id is not None:
         stmt = stmt.where(AuditEvent.customer_id == customer_id)
-    return list(session.scalars(stmt))
+    return numbered_rows(session, stmt, page, size)

@@ -117,6 +117,12 @@ def unlock(user_id: int):
 @bp.get("/audit")
 @requires("support.users")
 def audit():
-    """Support actions recorded in this region."""
-    events = services.staff_actions(db.session, region_id=current_user.user.region_id)
-    return render_template("support/audit.html", events=events)
+    """Support actions recorded in this region, newest first, a page at a time."""
+    page = services.staff_actions(
+        db.session, region_id=current_user.user.region_id, page=request.args.get("page"), size=AUDIT_PAGE_SIZE
+    )
+    return render_template("support/audit.html", events=page.rows, page=page)
+
+
+#: Support actions on one page of the list.
+AUDIT_PAGE_SIZE = 50

@@ -190,10 +190,10 @@ def test_staff_reset_and_unlock_are_recorded_for_the_customer(session, world):
     assert POLICY.problems(temporary, username="fleet1") == [] and admin.must_change_password
     credentials.unlock(session, staff, admin, now=T0)
     session.commit()
-    seen = support.staff_actions(session, customer_id=world.customer_a)
+    seen = support.staff_actions(session, customer_id=world.customer_a).rows
     assert sorted(e.action for e in seen) == ["support.reset_password", "support.unlock"]
     assert all(e.region_id == world.region_a and e.actor_id == staff.id for e in seen)
-    assert support.staff_actions(session, customer_id=world.customer_b) == []
+    assert support.staff_actions(session, customer_id=world.customer_b).total == 0
     assert sign_in(session, "fleet1", temporary).must_change_password
 
 

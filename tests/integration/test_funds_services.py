@@ -139,6 +139,6 @@ def test_deposit_is_recorded_once_per_key_and_per_bank_reference(session, clock,
     assert excinfo.value.code == "duplicate_reference"
     session.rollback()
     assert unit(session, w.b) == 50000
-    rows = services.deposits_for(session, region_id=w.r1)
+    rows = services.deposits_for(session, region_id=w.r1).rows
     assert [d.bank_reference for d, _c in rows] == ["BOC-2026-0001"]
-    assert services.deposits_for(session, region_id=w.r2) == []
+    assert services.deposits_for(session, region_id=w.r2).total == 0

@@ -45,6 +45,7 @@ ADMIN_ROUTES = [
     ("POST", "/cards/{card}/controls"),
     ("GET", "/cards/templates/{template}"),
     ("POST", "/cards/templates/{template}"),
+    ("GET", "/cards/templates/{template}/delete"),
     ("POST", "/cards/templates/{template}/delete"),
     ("GET", "/cards/templates/{template}/apply"),
     ("POST", "/cards/templates/{template}/apply"),
@@ -57,11 +58,14 @@ ADMIN_ROUTES = [
     ("POST", "/drivers/{driver}/active"),
     ("GET", "/drivers/{driver}/deactivate"),
     ("POST", "/drivers/{driver}/deactivate"),
+    ("GET", "/drivers/{driver}/reset-password"),
     ("POST", "/drivers/{driver}/reset-password"),
     ("POST", "/drivers/{driver}/login"),
     ("GET", "/drivers/vehicles/{vehicle}"),
     ("POST", "/drivers/vehicles/{vehicle}"),
     ("POST", "/drivers/vehicles/{vehicle}/active"),
+    ("GET", "/drivers/vehicles/{vehicle}/deactivate"),
+    ("POST", "/drivers/vehicles/{vehicle}/deactivate"),
 ]
 #: Admin pages without an object id: other users are refused; another admin sees only their own.
 ADMIN_LISTS = [

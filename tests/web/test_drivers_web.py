@@ -107,14 +107,78 @@ def test_deactivated_driver_cannot_sign_in(app, client, world):
     assert "司机1" in page
 
 
-def test_reset_password_shows_a_new_one(app, client, world):
+def test_reset_password_asks_first_and_a_post_without_the_confirmation_changes_nothing(app, client, world):
+    one, _ = world
+    login(client, one.admin, PASSWORD)
+    assert f"/drivers/{one.driver}/reset-password" in client.get(f"/drivers/{one.driver}").get_data(as_text=True)
+    page = client.get(f"/drivers/{one.driver}/reset-password")
+    assert page.status_code == 200 and 'data-testid="confirm-driver-reset"' in page.get_data(as_text=True)
+    token = csrf_token(client, "/drivers/")
+    direct = client.post(f"/drivers/{one.driver}/reset-password", data={"csrf_token": token})
+    assert direct.status_code == 303 and direct.headers["Location"].endswith(f"/drivers/{one.driver}/reset-password")
+    assert client.post(f"/drivers/{one.driver}/reset-password", data={"confirmed": "yes"}).status_code == 400
+    assert login(app.test_client(), one.driver_user, PASSWORD).status_code == 302  # the password still works
+
+
+def test_reset_password_with_the_confirmation_shows_a_new_one(app, client, world):
     one, _ = world
     login(client, one.admin, PASSWORD)
     response = client.post(
-        f"/drivers/{one.driver}/reset-password", data={"csrf_token": csrf_token(client, "/drivers/")}
+        f"/drivers/{one.driver}/reset-password",
+        data={"csrf_token": csrf_token(client, "/drivers/"), "confirmed": "yes"},
     )
     assert response.status_code == 200 and 'data-testid="password"' in response.get_data(as_text=True)
     assert login(app.test_client(), one.driver_user, PASSWORD).status_code == 200  # the old password is gone
+
+
+def _vehicle_active(app, vehicle_id):
+    from portal.drivers.models import Vehicle
+    from portal.extensions import db
+
+    with app.app_context():
+        return db.session.get(Vehicle, vehicle_id).active
+
+
+def test_vehicle_deactivation_asks_first_and_lists_the_vehicles_cards(app, client, world):
+    from portal.cards.models import Card
+    from portal.extensions import db
+
+    one, _ = world
+    with app.app_context():
+        number = db.session.get(Card, one.cards[0]).number
+    login(client, one.admin, PASSWORD)
+    assert f"/drivers/vehicles/{one.vehicle}/deactivate" in client.get("/drivers/").get_data(as_text=True)
+    token = csrf_token(client, "/drivers/")
+    direct = client.post(f"/drivers/vehicles/{one.vehicle}/active", data={"active": "0", "csrf_token": token})
+    assert direct.status_code == 303
+    assert direct.headers["Location"].endswith(f"/drivers/vehicles/{one.vehicle}/deactivate")
+    unconfirmed = client.post(f"/drivers/vehicles/{one.vehicle}/deactivate", data={"csrf_token": token})
+    assert unconfirmed.status_code == 303
+    assert unconfirmed.headers["Location"].endswith(f"/drivers/vehicles/{one.vehicle}/deactivate")
+    assert client.post(f"/drivers/vehicles/{one.vehicle}/deactivate", data={"confirmed": "yes"}).status_code == 400
+    client.set_cookie("lang", "en")
+    page = client.get(f"/drivers/vehicles/{one.vehicle}/deactivate").get_data(as_text=True)
+    assert 'data-testid="vehicle-cards-warning"' in page and number[-4:] in page
+    assert _vehicle_active(app, one.vehicle)
+    done = client.post(f"/drivers/vehicles/{one.vehicle}/deactivate", data={"csrf_token": token, "confirmed": "yes"})
+    assert done.status_code == 302 and not _vehicle_active(app, one.vehicle)
+    with app.app_context():
+        assert db.session.get(Card, one.cards[0]).vehicle_id == one.vehicle  # the card stays assigned
+    again = client.post(f"/drivers/vehicles/{one.vehicle}/active", data={"active": "1", "csrf_token": token})
+    assert again.status_code == 302 and _vehicle_active(app, one.vehicle)
+
+
+def test_a_vehicle_without_cards_is_confirmed_without_a_warning(app, client, world):
+    from portal.cards.models import Card
+    from portal.extensions import db
+
+    one, _ = world
+    with app.app_context():
+        db.session.get(Card, one.cards[0]).vehicle_id = None
+        db.session.commit()
+    login(client, one.admin, PASSWORD)
+    page = client.get(f"/drivers/vehicles/{one.vehicle}/deactivate").get_data(as_text=True)
+    assert "vehicle-cards-warning" not in page and "confirmed" in page
 
 
 @pytest.mark.parametrize(

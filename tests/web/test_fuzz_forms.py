@@ -53,6 +53,7 @@ FALLBACK_FIELDS: dict[str, tuple[str, ...]] = {
     "chips.write_load": (),
     "chips.cancel_load": ("confirm",),
     "drivers.set_driver_active": ("active",),  # the reactivate button: only for an inactive driver
+    "drivers.set_vehicle_active": ("active",),  # the reactivate button: only for an inactive vehicle
     "alerts.acknowledge": (),
     "support.reset_password": ("confirmed",),
     "support.send_reset_link": (),

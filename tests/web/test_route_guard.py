@@ -68,6 +68,7 @@ ALLOWED: dict[str, set[str]] = {
     "chips.write_load": {"admin"},
     "drivers.create_login": {"admin"},
     "drivers.deactivate": {"admin"},
+    "drivers.deactivate_vehicle": {"admin"},
     "drivers.edit": {"admin"},
     "drivers.index": {"admin"},
     "drivers.new": {"admin"},
