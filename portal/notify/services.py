@@ -6,7 +6,8 @@ mail server down, the process gone) is the outbox job's: `deliver_due` retries i
 backoff (`retry_delay`) until `MAX_ATTEMPTS`, after which it stays unsent with its last error. A
 message the provider refuses for good (`PermanentFailure`: an invalid number) is given up at once, and
 one carrying a code or link is never sent after the code expires (`expires_at`): it is given up with
-the error "expired". A message given up loses its body and parameters; the system admin sees it
+the error "expired". A message sent or given up loses its body and parameters at once (development reads codes from
+the console backend: portal.notify.web.console_messages); the system admin sees a failed one
 (`failures`, on the jobs page) with its recipient masked (`masked`).
 """
 
@@ -94,6 +95,7 @@ def deliver(session: Session, ids: Iterable[int], backends: Mapping[str, Backend
                 _give_up(message, f"{type(error).__name__}: {error}")
         else:
             message.sent_at, message.error, message.next_attempt_at = now, "", None
+            message.body, message.params = "", ""  # the code or link is the recipient's alone now
             sent += 1
     session.flush()
     return sent
@@ -190,8 +192,9 @@ def masked(recipient: str) -> str:
 
 
 def clear_delivered_bodies(session: Session, *, now: datetime, after: timedelta) -> int:
-    """Blank the body (codes, links) of messages delivered longer than `after` ago. Channel, recipient,
-    subject and times stay: enough to show "sent to 138****1234"."""
+    """Blank the body (codes, links) of messages delivered longer than `after` ago. `deliver` blanks
+    them as it sends; this catches rows delivered before it did (an upgraded database) or marked sent
+    by hand. Channel, recipient, subject and times stay: enough to show "sent to 138****1234"."""
     stmt = (
         update(OutboxMessage)
         .where(OutboxMessage.sent_at <= now - after, or_(OutboxMessage.body != "", OutboxMessage.params != ""))
@@ -213,10 +216,3 @@ def prune(session: Session, *, now: datetime, keep: timedelta) -> int:
         .execution_options(synchronize_session=False)
     )
     return session.execute(stmt).rowcount
-
-
-def latest(session: Session, recipient: str) -> OutboxMessage | None:
-    """The newest message to a recipient (development and tests read codes this way)."""
-    return session.scalar(
-        select(OutboxMessage).where(OutboxMessage.recipient == recipient).order_by(OutboxMessage.id.desc()).limit(1)
-    )
