@@ -14,6 +14,7 @@ the console backend: portal.notify.web.console_messages); the system admin sees 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -86,19 +87,30 @@ def deliver(session: Session, ids: Iterable[int], backends: Mapping[str, Backend
         try:
             backends[message.channel].send(outgoing(message))
         except PermanentFailure as refused:
-            _give_up(message, f"{type(refused).__name__}: {refused}")
+            _give_up(message, error_text(refused, message))
         except Exception as error:  # noqa: BLE001  (a failed send must not fail the user's action)
             if message.attempts < MAX_ATTEMPTS:
-                message.error = f"{type(error).__name__}: {error}"[:500]
+                message.error = error_text(error, message)[:500]
                 message.next_attempt_at = now + retry_delay(message.attempts)
             else:
-                _give_up(message, f"{type(error).__name__}: {error}")
+                _give_up(message, error_text(error, message))
         else:
             message.sent_at, message.error, message.next_attempt_at = now, "", None
             message.body, message.params = "", ""  # the code or link is the recipient's alone now
             sent += 1
     session.flush()
     return sent
+
+
+def error_text(error: BaseException, message: OutboxMessage) -> str:
+    """What is stored (and shown on the jobs page) of a failed send: the error's type and text, with the
+    recipient masked as the page masks it (a mail server's refusal names the address) and never the body."""
+    text = f"{type(error).__name__}: {error}"
+    if message.body:
+        text = text.replace(message.body, "[message]")
+    if message.recipient.strip():
+        text = re.sub(re.escape(message.recipient.strip()), masked(message.recipient), text, flags=re.IGNORECASE)
+    return text
 
 
 def outgoing(message: OutboxMessage) -> Outgoing:

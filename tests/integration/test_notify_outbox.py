@@ -111,3 +111,14 @@ def test_failures_are_listed_newest_first_in_pages_without_bodies(session):
         and older.failures[0].error == "OSError: gateway down"
     )
     assert not any(hasattr(f, "body") for f in first.failures + older.failures)
+
+
+def test_a_stored_error_never_holds_the_recipient_or_the_body(session):
+    message = outbox.queue(session, "email", "Alice@Example.cn", "Reset", "link https://x/auth/reset/tok", now=T0)
+
+    class Echoing:
+        def send(self, sent):
+            raise OSError(f"refused {sent.recipient.lower()} for {sent.body}")
+
+    outbox.deliver(session, [message.id], {"email": Echoing()}, now=T0)
+    assert message.error == "OSError: refused A***@Example.cn for [message]"
