@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -27,6 +28,9 @@ class Config:
     #: rebuild, migrations) keep the lock timeout but get this statement timeout (0: none) and no
     #: idle-in-transaction limit.
     DB_JOB_STATEMENT_TIMEOUT_MS = 0
+    #: PostgreSQL: seconds to wait for a new connection (an unreachable server makes /readyz answer
+    #: 503 and a request fail after this, instead of hanging for the kernel's TCP timeout).
+    DB_CONNECT_TIMEOUT_S = 5
 
     BABEL_DEFAULT_LOCALE = "zh_CN"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -144,6 +148,8 @@ class Config:
     #: A delivered message's body (codes, links) is cleared after this long; messages go after OUTBOX_KEEP.
     OUTBOX_CLEAR_BODY_AFTER = timedelta(minutes=10)
     OUTBOX_KEEP = timedelta(days=90)
+    #: Records of the scheduled jobs' runs (the jobs page) are kept this long.
+    JOB_RUNS_KEEP = timedelta(days=30)
 
 
 class DevelopmentConfig(Config):
@@ -186,12 +192,37 @@ def _boolean(value: str) -> bool:
     raise ValueError(value)
 
 
+_DURATION = re.compile(r"(\d+)\s*([smhd]?)")
+_UNITS = {"": "seconds", "s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def _duration(value: str) -> timedelta:
+    """A length of time: a whole number of seconds, or with a unit: 90s, 30m, 72h, 7d (any case)."""
+    match = _DURATION.fullmatch(value.strip().lower())
+    if not match:
+        raise ValueError(value)
+    return timedelta(**{_UNITS[match[2]]: int(match[1])})
+
+
 #: What an error says a setting must be, by its parser.
-_KINDS = {str: "text", int: "a whole number", _boolean: "yes or no (1/0, true/false, yes/no, on/off)"}
+_KINDS = {
+    str: "text",
+    int: "a whole number",
+    _boolean: "yes or no (1/0, true/false, yes/no, on/off)",
+    _duration: "a length of time: seconds, or a number with s, m, h or d (90s, 30m, 72h, 7d)",
+}
 
 #: Every setting a deployer may set, with how its text is parsed. Each can come from the
 #: environment as PORTAL_<NAME> (wins) or <NAME>, or from a .env file (see `environment`); the
 #: README's Configuration table lists exactly these (tests/unit/test_config_readme.py checks it).
+#: Left out on purpose (the code's own, not a deployment's choice): TESTING, DEBUG, BCRYPT_ROUNDS
+#: (the library's default), LANGUAGES, BABEL_DEFAULT_LOCALE (Chinese is the product's default),
+#: BABEL_DEFAULT_TIMEZONE and BUSINESS_TIMEZONE (business days already stored in the daily totals and
+#: limits would shift), security settings the code relies on (WTF_CSRF_TIME_LIMIT,
+#: SESSION_COOKIE_HTTPONLY, SESSION_COOKIE_SAMESITE, SESSION_COOKIE_NAME), the limiter's behaviour
+#: (RATELIMIT_HEADERS_ENABLED, RATELIMIT_IN_MEMORY_FALLBACK_ENABLED, RATELIMIT_SWALLOW_ERRORS,
+#: RATELIMIT_STORAGE_OPTIONS), PERMANENT_SESSION_LIFETIME (follows SESSION_ABSOLUTE_TIMEOUT) and
+#: NOTIFY_IN_BACKGROUND (tests turn it off).
 _ENV_SETTINGS: dict[str, Callable[[str], object]] = {
     "SECRET_KEY": str,
     "DATABASE_URL": str,
@@ -238,6 +269,25 @@ _ENV_SETTINGS: dict[str, Callable[[str], object]] = {
     "JOBS_QUEUE": str,
     "JOBS_SQLITE_PATH": str,
     "JOBS_QUEUE_NAME": str,
+    "JOB_RUNS_KEEP": _duration,
+    "DB_CONNECT_TIMEOUT_S": int,
+    "SQL_ECHO": _boolean,
+    "SESSION_COOKIE_SECURE": _boolean,
+    "HSTS": _boolean,
+    "SESSION_IDLE_TIMEOUT": _duration,
+    "SESSION_ABSOLUTE_TIMEOUT": _duration,
+    "MAX_AMOUNT_FEN": int,
+    "PAGE_SIZE": int,
+    "LOSS_EFFECT_HOURS": int,
+    "REPLACEMENT_DAYS": int,
+    "POINTS_EXPIRY_DAYS": int,
+    "QUERY_MAX_DAYS": int,
+    "STATISTICS_MAX_MONTHS": int,
+    "EXPORT_XLSX_MAX_ROWS": int,
+    "PURCHASE_ROLLUP": _boolean,
+    "CHIP_LOAD_EXPIRY": _duration,
+    "OUTBOX_CLEAR_BODY_AFTER": _duration,
+    "OUTBOX_KEEP": _duration,
 }
 #: The prefix of the environment variables that set settings (PORTAL_SECRET_KEY, ...); the
 #: unprefixed names work too. PORTAL_ENV (which settings class) is not a setting.
@@ -248,7 +298,32 @@ BACKEND_CHOICES = {
     "MAIL_BACKEND": ("console", "smtp"),
     "SMS_BACKEND": ("console", "tencent"),
     "CARD_READER": ("virtual", "none"),
+    "JOBS_QUEUE": ("sqlite", "redis"),
 }
+#: Backends only the tests may use (one process, nothing kept): never a deployment's.
+TESTING_BACKENDS = {"JOBS_QUEUE": ("memory",)}
+
+#: Whole-number settings and the values that work: (lowest, highest).
+INT_RANGES = {
+    "DB_CONNECT_TIMEOUT_S": (1, 300),
+    "MAX_AMOUNT_FEN": (1, 10**12),  # 10 billion yuan: far from any 64-bit sum
+    "PAGE_SIZE": (1, 500),
+    "LOSS_EFFECT_HOURS": (0, 24 * 30),
+    "REPLACEMENT_DAYS": (0, 365),
+    "POINTS_EXPIRY_DAYS": (1, 36_500),
+    "QUERY_MAX_DAYS": (1, 3_660),
+    "STATISTICS_MAX_MONTHS": (1, 120),
+    "EXPORT_XLSX_MAX_ROWS": (1, 1_048_575),  # an Excel sheet's rows, less the header
+}
+#: Lengths of time that must be more than zero.
+DURATION_SETTINGS = (
+    "SESSION_IDLE_TIMEOUT",
+    "SESSION_ABSOLUTE_TIMEOUT",
+    "CHIP_LOAD_EXPIRY",
+    "OUTBOX_CLEAR_BODY_AFTER",
+    "OUTBOX_KEEP",
+    "JOB_RUNS_KEEP",
+)
 
 #: The database time limits, in milliseconds (0: none).
 DB_TIMEOUT_SETTINGS = (
@@ -310,6 +385,24 @@ def sms_templates(text: str | None) -> dict[str, str]:
     return templates
 
 
+def rate_limits_in_memory(storage_uri: str | None) -> bool:
+    """A limits storage URL that counts in this process's memory: memory://, MEMORY://, async+memory://,
+    with spaces around; an empty one too (the limiter's default is memory)."""
+    scheme = urlsplit(str(storage_uri or "").strip()).scheme.strip().lower()
+    return not scheme or "memory" in scheme
+
+
+def _check_ranges(settings: dict) -> None:
+    for key, (low, high) in INT_RANGES.items():
+        if not low <= settings[key] <= high:
+            raise ConfigError(f"{key} must be {low} to {high}, not {settings[key]}")
+    for key in DURATION_SETTINGS:
+        if settings[key] <= timedelta(0):
+            raise ConfigError(f"{key} must be more than zero (e.g. 30m, 72h, 7d)")
+    if settings["SESSION_IDLE_TIMEOUT"] > settings["SESSION_ABSOLUTE_TIMEOUT"]:
+        raise ConfigError("SESSION_IDLE_TIMEOUT must not be longer than SESSION_ABSOLUTE_TIMEOUT")
+
+
 def _check_mail_and_sms(settings: dict) -> None:
     if settings.get("SMTP_STARTTLS") and settings.get("SMTP_SSL"):
         raise ConfigError("SMTP_STARTTLS and SMTP_SSL are exclusive: STARTTLS upgrades a plain connection (port 587),"
@@ -340,7 +433,7 @@ def _sms_gateway_rules() -> tuple[tuple[str, Callable[[dict], bool], str], ...]:
     rules = [
         (
             key,
-            lambda s, key=key: s["SMS_BACKEND"] == "tencent" and not s.get(key),
+            lambda s, key=key: s["SMS_BACKEND"] == "tencent" and not str(s.get(key) or "").strip(),
             f"{key} is missing: SMS_BACKEND=tencent needs it (see README, Mail and SMS)",
         )
         for key in SMS_GATEWAY_SETTINGS
@@ -354,6 +447,16 @@ def _sms_gateway_rules() -> tuple[tuple[str, Callable[[dict], bool], str], ...]:
                 and not set(SMS_TEMPLATE_KEYS) <= set(sms_templates(s["SMS_TEMPLATES"]))
             ),
             f"SMS_TEMPLATES is incomplete: it needs a template id for each of {', '.join(SMS_TEMPLATE_KEYS)}",
+        )
+    )
+    rules.append(
+        (
+            "SMS_ENDPOINT",
+            lambda s: (
+                s["SMS_BACKEND"] == "tencent"
+                and urlsplit(str(s.get("SMS_ENDPOINT") or "").strip()).scheme.lower() != "https"
+            ),
+            "SMS_ENDPOINT is not https://: the API key's signatures and the codes would cross the network unencrypted",
         )
     )
     return tuple(rules)
@@ -421,8 +524,10 @@ def _check(settings: dict) -> None:
     for key in ("MAX_CONTENT_LENGTH", "TERMINAL_MAX_BODY_BYTES"):
         if settings.get(key) is not None and settings[key] < 1:
             raise ConfigError(f"{key} must be a number of bytes, at least 1")
+    _check_ranges(settings)
     for key, choices in BACKEND_CHOICES.items():
-        if settings[key] not in choices:
+        allowed = choices + (TESTING_BACKENDS.get(key, ()) if settings.get("ENV_NAME") == "testing" else ())
+        if settings[key] not in allowed:
             raise ConfigError(f"{key} must be one of {', '.join(choices)}, not {settings[key]!r}")
 
 
@@ -432,7 +537,15 @@ _NEW_SECRET = "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
 
 
 def _weak_secret(key: str | None) -> bool:
-    return bool(key) and (key in _KNOWN_SECRETS or len(key) < 32 or len(set(key)) < 10)
+    """Short, known (or containing a known one), a shorter string repeated, or too few characters."""
+    if not key:
+        return False
+    return (
+        len(key) < 32
+        or any(known in key for known in _KNOWN_SECRETS if known)
+        or key in (key + key)[1:-1]
+        or len(set(key)) < 16
+    )
 
 
 #: What production refuses to start with: (setting, "unsafe?", why). The one home of these rules.
@@ -475,8 +588,18 @@ PRODUCTION_RULES: tuple[tuple[str, Callable[[dict], bool], str], ...] = (
     ),
     (
         "RATELIMIT_STORAGE_URI",
-        lambda s: str(s.get("RATELIMIT_STORAGE_URI", "")).startswith("memory://"),
+        lambda s: rate_limits_in_memory(s.get("RATELIMIT_STORAGE_URI")),
         "RATELIMIT_STORAGE_URI is memory://: each process would count on its own; set REDIS_URL",
+    ),
+    (
+        "JOBS_QUEUE",
+        lambda s: s.get("JOBS_QUEUE") == "redis" and not str(s.get("REDIS_URL") or "").strip(),
+        "JOBS_QUEUE is redis but REDIS_URL is missing: set REDIS_URL, or use JOBS_QUEUE=sqlite",
+    ),
+    (
+        "SESSION_COOKIE_SECURE",
+        lambda s: not s.get("SESSION_COOKIE_SECURE"),
+        "SESSION_COOKIE_SECURE is off: the sign-in cookie would also be sent over plain http",
     ),
 )
 
@@ -502,6 +625,7 @@ def load_config(name: str | None = None, environ: dict[str, str] | None = None) 
     given = _parse(_raw_settings(environ))
     settings.update(given)
     _check(settings)
+    settings["PERMANENT_SESSION_LIFETIME"] = settings["SESSION_ABSOLUTE_TIMEOUT"]
     if settings.get("REDIS_URL") and "RATELIMIT_STORAGE_URI" not in given:
         settings["RATELIMIT_STORAGE_URI"] = settings["REDIS_URL"]
     if name == "production" and (problems := production_problems(settings)):

@@ -78,6 +78,10 @@ class Timeouts:
     idle_in_transaction_ms: int = 0
 
 
+#: PostgreSQL: seconds to wait for a new connection unless DB_CONNECT_TIMEOUT_S says otherwise (libpq's
+#: connect_timeout): a server that drops packets must not hold a request, or /readyz, for minutes.
+DEFAULT_CONNECT_TIMEOUT_S = 5
+
 #: SQLite's own wait for the database's write lock (its only lock); "database is locked" after it.
 SQLITE_BUSY_SECONDS = 30.0
 
@@ -89,12 +93,14 @@ def make_engine(
     pool_size: int | None = None,
     timeouts: Timeouts | None = None,
     pooled: bool = True,
+    connect_timeout_s: int = DEFAULT_CONNECT_TIMEOUT_S,
 ) -> Engine:
     """Create an engine with this project's per-database settings.
 
     SQLite: WAL, foreign keys on, a busy timeout, and every transaction begins IMMEDIATE so that two
     writers queue for the lock instead of failing half-way with "database is locked". PostgreSQL:
-    `timeouts`, if given, set on every new connection (see `set_timeouts_on_connect`). `pooled=False`
+    `timeouts`, if given, set on every new connection (see `set_timeouts_on_connect`), and a new
+    connection gives up after `connect_timeout_s` seconds. `pooled=False`
     opens and closes a connection per use (for CLI commands: one connection, nothing to keep).
     """
     # hide_parameters: a failed statement's error (and so the log) never carries its values, which
@@ -102,10 +108,13 @@ def make_engine(
     kwargs: dict = {"echo": echo, "future": True, "hide_parameters": True}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_SECONDS, "check_same_thread": False}
-    elif not pooled:
-        kwargs["poolclass"] = NullPool
-    elif pool_size is not None:
-        kwargs["pool_size"] = pool_size
+    else:
+        if url.startswith("postgresql"):
+            kwargs["connect_args"] = {"connect_timeout": int(connect_timeout_s)}
+        if not pooled:
+            kwargs["poolclass"] = NullPool
+        elif pool_size is not None:
+            kwargs["pool_size"] = pool_size
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)

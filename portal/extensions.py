@@ -13,7 +13,7 @@ from flask_wtf import CSRFProtect
 from sqlalchemy.orm import Session
 
 from portal.clock import SystemClock
-from portal.db import Base, Timeouts, make_engine, make_sessionmaker
+from portal.db import DEFAULT_CONNECT_TIMEOUT_S, Base, Timeouts, make_engine, make_sessionmaker
 
 
 class Database:
@@ -34,12 +34,15 @@ class Database:
 
     def init_app(self, app: Flask) -> None:
         url, echo = app.config["DATABASE_URL"], app.config.get("SQL_ECHO", False)
-        web = make_engine(url, echo=echo, timeouts=web_timeouts(app.config))
+        connect = app.config.get("DB_CONNECT_TIMEOUT_S", DEFAULT_CONNECT_TIMEOUT_S)
+        web = make_engine(url, echo=echo, timeouts=web_timeouts(app.config), connect_timeout_s=connect)
         app.extensions["portal.db"] = (web, make_sessionmaker(web))
         if web.dialect.name == "sqlite":
             app.extensions["portal.db.jobs"] = app.extensions["portal.db"]
         else:
-            jobs = make_engine(url, echo=echo, timeouts=job_timeouts(app.config), pooled=False)
+            jobs = make_engine(
+                url, echo=echo, timeouts=job_timeouts(app.config), pooled=False, connect_timeout_s=connect
+            )
             app.extensions["portal.db.jobs"] = (jobs, make_sessionmaker(jobs))
         app.teardown_appcontext(self._close)
 

@@ -77,10 +77,21 @@ class _Inbox:
     def __init__(self):
         self.received: list[Received] = []
         self.arrived = threading.Condition()
+        #: Replies instead of accepting: to RCPT TO, by address ("550 5.1.1 no such mailbox"), and to DATA.
+        self.rcpt_replies: dict[str, str] = {}
+        self.data_reply: str | None = None
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.rcpt_replies:
+            return self.rcpt_replies[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         if not session.authenticated:
             return "530 5.7.0 Authentication required"
+        if self.data_reply:
+            return self.data_reply
         message = message_from_bytes(envelope.content, policy=default_policy)
         with self.arrived:
             self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), session.auth_data, message))

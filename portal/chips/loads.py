@@ -202,20 +202,22 @@ def expire_loads(session: Session, *, now: datetime, card_id: int | None = None)
         stmt = stmt.where(LoadRequest.card_id == card_id)
     count = 0
     for load in session.scalars(stmt.order_by(LoadRequest.requested_at)).all():
-        try:
-            ledger.void_pending(
-                session,
-                f"load-void:{load.id}",
-                _pending_id(load.id),
-                now=now,
-                memo=memos.structured(reason="expired"),
-            )
-        except ledger.PendingAlreadyResolved:
-            pass  # the ledger's own expiry run got there first
-        _mark(load, "expired", now, None)
+        _void_expired(session, load, now)
         count += 1
     session.flush()
     return count
+
+
+def _void_expired(session: Session, load: LoadRequest, now: datetime) -> None:
+    """Void a pending load's hold as expired, with its reason, and mark it: the one way a load expires
+    (a card sync's `expire_loads` and the job's `expire_overdue_loads` alike)."""
+    try:
+        ledger.void_pending(
+            session, f"load-void:{load.id}", _pending_id(load.id), now=now, memo=memos.structured(reason="expired")
+        )
+    except ledger.PendingAlreadyResolved:
+        pass  # the ledger's own expiry run got there first
+    _mark(load, "expired", now, None)
 
 
 @dataclass
@@ -243,11 +245,7 @@ def _expire_overdue(session: Session, load: LoadRequest, now: datetime) -> bool:
     _claim_on_card(session, load)
     if load.status != "pending" or load.expires_at > now:
         return False
-    try:
-        ledger.void_pending(session, f"load-void:{load.id}", _pending_id(load.id), now=now)
-    except ledger.PendingAlreadyResolved:
-        pass  # the ledger's own expiry run got there first
-    _mark(load, "expired", now, None)
+    _void_expired(session, load, now)
     session.flush()
     return True
 

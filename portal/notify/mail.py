@@ -22,7 +22,7 @@ from flask_mailman import EmailMessage, Mail
 from flask_mailman.backends.smtp import EmailBackend
 from werkzeug.utils import cached_property
 
-from portal.notify.backends import Outgoing
+from portal.notify.backends import Outgoing, PermanentFailure
 
 #: Seconds to wait for the mail server (connect, and each reply) unless SMTP_TIMEOUT says otherwise.
 DEFAULT_TIMEOUT = 10
@@ -98,9 +98,32 @@ class Mailer:
             )
             try:
                 mail.send()
-            except BaseException:
+            except BaseException as error:
                 _drop(connection)
+                if refused := permanent(error):
+                    raise refused from error
                 raise
+
+
+def permanent(error: BaseException) -> PermanentFailure | None:
+    """A mail server's answer that no retry can change, as a PermanentFailure: every recipient refused
+    with a 5xx ("550 no such mailbox"), or a 5xx to the sender or the message. A 4xx (mailbox busy,
+    greylisting) is retried; so is a failed login (535): the settings are at fault, not this message."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        replies = list(error.recipients.values())
+        if replies and all(code >= 500 for code, _text in replies):
+            detail = "; ".join(f"{address}: {code} {_text(text)}" for address, (code, text) in error.recipients.items())
+            return PermanentFailure(f"SMTPRecipientsRefused: {detail}")
+        return None
+    if isinstance(error, smtplib.SMTPAuthenticationError):
+        return None
+    if isinstance(error, smtplib.SMTPResponseException) and error.smtp_code >= 500:
+        return PermanentFailure(f"{type(error).__name__}: {error.smtp_code} {_text(error.smtp_error)}")
+    return None
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
 
 
 def _drop(connection: EmailBackend) -> None:

@@ -11,8 +11,8 @@ from portal.db import Base
 
 class OutboxMessage(Base):
     """A mail or SMS to send. Written with the action that causes it; `sent_at` is set on delivery.
-    Once delivered, the body (codes, links) is cleared by the prune job: recipient and times remain;
-    a message given up (every attempt failed, refused for good, or its code expired) loses it at once."""
+    Once delivered, or given up (every attempt failed, refused for good, or its code expired), its body
+    and parameters (codes, links) are cleared at once: channel, recipient, subject and times remain."""
 
     __tablename__ = "outbox_messages"
     __table_args__ = (

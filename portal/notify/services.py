@@ -6,13 +6,15 @@ mail server down, the process gone) is the outbox job's: `deliver_due` retries i
 backoff (`retry_delay`) until `MAX_ATTEMPTS`, after which it stays unsent with its last error. A
 message the provider refuses for good (`PermanentFailure`: an invalid number) is given up at once, and
 one carrying a code or link is never sent after the code expires (`expires_at`): it is given up with
-the error "expired". A message given up loses its body and parameters; the system admin sees it
+the error "expired". A message sent or given up loses its body and parameters at once (development reads codes from
+the console backend: portal.notify.web.console_messages); the system admin sees a failed one
 (`failures`, on the jobs page) with its recipient masked (`masked`).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -85,18 +87,30 @@ def deliver(session: Session, ids: Iterable[int], backends: Mapping[str, Backend
         try:
             backends[message.channel].send(outgoing(message))
         except PermanentFailure as refused:
-            _give_up(message, f"{type(refused).__name__}: {refused}")
+            _give_up(message, error_text(refused, message))
         except Exception as error:  # noqa: BLE001  (a failed send must not fail the user's action)
             if message.attempts < MAX_ATTEMPTS:
-                message.error = f"{type(error).__name__}: {error}"[:500]
+                message.error = error_text(error, message)[:500]
                 message.next_attempt_at = now + retry_delay(message.attempts)
             else:
-                _give_up(message, f"{type(error).__name__}: {error}")
+                _give_up(message, error_text(error, message))
         else:
             message.sent_at, message.error, message.next_attempt_at = now, "", None
+            message.body, message.params = "", ""  # the code or link is the recipient's alone now
             sent += 1
     session.flush()
     return sent
+
+
+def error_text(error: BaseException, message: OutboxMessage) -> str:
+    """What is stored (and shown on the jobs page) of a failed send: the error's type and text, with the
+    recipient masked as the page masks it (a mail server's refusal names the address) and never the body."""
+    text = f"{type(error).__name__}: {error}"
+    if message.body:
+        text = text.replace(message.body, "[message]")
+    if message.recipient.strip():
+        text = re.sub(re.escape(message.recipient.strip()), masked(message.recipient), text, flags=re.IGNORECASE)
+    return text
 
 
 def outgoing(message: OutboxMessage) -> Outgoing:
@@ -190,8 +204,9 @@ def masked(recipient: str) -> str:
 
 
 def clear_delivered_bodies(session: Session, *, now: datetime, after: timedelta) -> int:
-    """Blank the body (codes, links) of messages delivered longer than `after` ago. Channel, recipient,
-    subject and times stay: enough to show "sent to 138****1234"."""
+    """Blank the body (codes, links) of messages delivered longer than `after` ago. `deliver` blanks
+    them as it sends; this catches rows delivered before it did (an upgraded database) or marked sent
+    by hand. Channel, recipient, subject and times stay: enough to show "sent to 138****1234"."""
     stmt = (
         update(OutboxMessage)
         .where(OutboxMessage.sent_at <= now - after, or_(OutboxMessage.body != "", OutboxMessage.params != ""))
@@ -213,10 +228,3 @@ def prune(session: Session, *, now: datetime, keep: timedelta) -> int:
         .execution_options(synchronize_session=False)
     )
     return session.execute(stmt).rowcount
-
-
-def latest(session: Session, recipient: str) -> OutboxMessage | None:
-    """The newest message to a recipient (development and tests read codes this way)."""
-    return session.scalar(
-        select(OutboxMessage).where(OutboxMessage.recipient == recipient).order_by(OutboxMessage.id.desc()).limit(1)
-    )

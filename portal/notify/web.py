@@ -19,7 +19,7 @@ from flask import Flask, current_app
 from config import sms_templates
 from portal.extensions import clock, db
 from portal.notify import mail, services, sms
-from portal.notify.backends import Backend, ConsoleBackend
+from portal.notify.backends import Backend, ConsoleBackend, Outgoing, console_outbox
 
 
 def public_link(endpoint: str, **values) -> str:
@@ -32,12 +32,27 @@ def public_link(endpoint: str, **values) -> str:
     return base.rstrip("/") + path
 
 
+def _console_kept(app: Flask):
+    return app.extensions.setdefault("portal.notify.console", console_outbox())
+
+
+def console_messages(app: Flask, recipient: str | None = None) -> list[Outgoing]:
+    """What the console backends printed in this process (newest last), to `recipient` if given: the
+    outbox table keeps no body once delivered, so development and tests read codes and links here."""
+    return [m for m in _console_kept(app) if recipient is None or m.recipient == recipient]
+
+
 def backends(app: Flask) -> dict[str, Backend]:
     """The backends the settings name, built from the current settings."""
     config = app.config
-    mailer: Backend = mail.Mailer(app, config) if config.get("MAIL_BACKEND") == "smtp" else ConsoleBackend("email")
+    kept = _console_kept(app)
+    mailer: Backend = (
+        mail.Mailer(app, config) if config.get("MAIL_BACKEND") == "smtp" else ConsoleBackend("email", kept=kept)
+    )
     texts: Backend = (
-        sms.TencentSms(tencent_settings(config)) if config.get("SMS_BACKEND") == "tencent" else ConsoleBackend("sms")
+        sms.TencentSms(tencent_settings(config))
+        if config.get("SMS_BACKEND") == "tencent"
+        else ConsoleBackend("sms", kept=kept)
     )
     return {"email": mailer, "sms": texts}
 

@@ -13,6 +13,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect, text
 from sqlalchemy.orm import Session
 
+from config import rate_limits_in_memory
 from portal.ops.logs import redact
 from portal.schema import alembic_config
 
@@ -82,9 +83,10 @@ def check_database(session: Session) -> tuple[str, str]:
 def check_redis(storage_uri: str | None) -> str:
     """The rate limiter's storage: "not used" when it is in memory (development); else whether it
     answers: a PING for plain Redis, the limits library's own check for other kinds (Sentinel, cluster)."""
-    if not storage_uri or storage_uri.startswith("memory://"):
+    if rate_limits_in_memory(storage_uri):
         return NOT_USED
-    if not storage_uri.startswith(("redis://", "rediss://", "unix://")):
+    storage_uri = storage_uri.strip()
+    if not storage_uri.lower().startswith(("redis://", "rediss://", "unix://")):
         return _storage_check(storage_uri)
     client = redis.Redis.from_url(
         storage_uri, socket_connect_timeout=REDIS_TIMEOUT_SECONDS, socket_timeout=REDIS_TIMEOUT_SECONDS

@@ -6,19 +6,14 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import select
 
 pytestmark = pytest.mark.e2e
 
 
 def sms_code(live_server, phone: str) -> str:
-    from portal.extensions import db
-    from portal.notify.models import OutboxMessage
+    from portal.notify.web import console_messages
 
-    with live_server.app.app_context():
-        body = db.session.scalar(
-            select(OutboxMessage.body).where(OutboxMessage.recipient == phone).order_by(OutboxMessage.id.desc())
-        )
+    body = console_messages(live_server.app, phone)[-1].body
     return re.search(r"\b(\d{6})\b", body).group(1)
 
 

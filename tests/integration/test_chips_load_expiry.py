@@ -89,3 +89,20 @@ def test_a_load_that_fails_is_left_pending_and_does_not_stop_the_others(app, ses
     assert reserve_available(db_engine, overdue) == 50000
     result = loads.expire_overdue_loads(session, now=clock.now())
     assert result.expired == 0 and list(result.failed) == ["L2a-no-hold"]
+
+
+def test_a_load_expired_by_the_job_carries_the_same_reason_as_one_expired_by_a_card_sync(session, clock, overdue):
+    """The job expires loads through the card sync's helper: its void transfers say why, as a sync's
+    do (the account-transactions page renders the memo's reason next to the state "expired")."""
+    from portal.ledger import memos
+    from portal.ledger.models import Transfer
+
+    assert loads.expire_overdue_loads(session, now=clock.now()).expired == 5
+    session.commit()
+    voids = session.scalars(select(Transfer).where(Transfer.id.like("load-void:%")).order_by(Transfer.id)).all()
+    assert len(voids) == 5 and {void.memo for void in voids} == {memos.structured(reason="expired")}
+    assert statuses_of(session) == ["expired"] * 5
+
+
+def statuses_of(session) -> list[str]:
+    return list(session.scalars(select(LoadRequest.status).order_by(LoadRequest.id)))

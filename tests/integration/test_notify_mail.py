@@ -97,3 +97,34 @@ def test_a_server_that_never_answers_fails_within_smtp_timeout(app, clock):
         "SMTPServerDisconnected: Connection unexpectedly closed: timed out",
     )
     assert message.sent_at is None and message.next_attempt_at == clock.now() + timedelta(minutes=1)
+
+
+def test_a_mailbox_the_server_refuses_for_good_is_given_up_at_once_with_the_address_masked(app, clock):
+    with MailServer("plain") as server:
+        server.inbox.rcpt_replies["nobody@example.cn"] = "550 5.1.1 <nobody@example.cn>: no such mailbox"
+        app.config.update(server.settings())
+        message = queue_and_deliver(app, clock, recipient="nobody@example.cn")
+    assert server.received == [] and message.sent_at is None
+    assert (message.attempts, message.next_attempt_at, message.body) == (1, None, "")  # given up, not 8 tries
+    assert message.error.startswith("PermanentFailure: SMTPRecipientsRefused: n***@example.cn: 550")
+    assert "nobody@example.cn" not in message.error
+
+
+def test_a_mailbox_busy_for_now_is_retried_with_the_address_masked(app, clock):
+    with MailServer("plain") as server:
+        server.inbox.rcpt_replies["busy@example.cn"] = "450 4.2.1 <busy@example.cn>: mailbox busy"
+        app.config.update(server.settings())
+        message = queue_and_deliver(app, clock, recipient="busy@example.cn")
+    assert message.sent_at is None and message.next_attempt_at == clock.now() + services.retry_delay(1)
+    assert message.error.startswith("SMTPRecipientsRefused:") and "b***@example.cn" in message.error
+    assert "busy@example.cn" not in message.error and message.body == BODY  # kept for the retry
+
+
+@pytest.mark.parametrize(("reply", "retried"), [("554 5.6.0 message refused", False), ("451 4.3.0 try later", True)])
+def test_a_permanent_answer_to_the_message_is_given_up_and_a_temporary_one_retried(app, clock, reply, retried):
+    with MailServer("plain") as server:
+        server.inbox.data_reply = reply
+        app.config.update(server.settings())
+        message = queue_and_deliver(app, clock)
+    assert message.sent_at is None and (message.next_attempt_at is not None) == retried
+    assert message.error.startswith("SMTPDataError" if retried else "PermanentFailure: SMTPDataError: 554")

@@ -3,7 +3,6 @@
 import re
 
 import pytest
-from sqlalchemy import select
 
 from tests.builders import PASSWORD, auth_customers
 from tests.builders import create_user as add_user
@@ -26,9 +25,9 @@ def proxied_app(database_url, db_engine, clock):
 
 
 def _bodies(app):
-    from portal.notify.models import OutboxMessage
+    from portal.notify.web import console_messages
 
-    return Db(app)(lambda s: [m.body for m in s.scalars(select(OutboxMessage).order_by(OutboxMessage.id))])
+    return [m.body for m in console_messages(app)]
 
 
 def test_a_recovery_request_with_forged_host_headers_gets_a_link_on_public_url(proxied_app, clock):

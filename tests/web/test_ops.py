@@ -114,6 +114,31 @@ def test_readyz_is_503_when_the_limiters_redis_is_down(make_app):
     assert "redis-pw" not in response.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("uri", ["memory://", "MEMORY://", "Memory://", " memory://", "async+memory://"])
+def test_readyz_counts_every_spelling_of_memory_as_not_used(make_app, uri):
+    response = make_app(RATELIMIT_STORAGE_URI=uri).test_client().get("/readyz")
+    assert response.status_code == 200 and response.get_json()["checks"]["redis"] == "not used"
+
+
+def test_readyz_is_503_within_the_connect_timeout_when_the_database_never_answers(make_app):
+    """A server that accepts the connection and says nothing (a dead host behind a load balancer):
+    the connection gives up after DB_CONNECT_TIMEOUT_S, and /readyz answers 503 instead of hanging."""
+    import threading
+
+    from tests.notify_servers import SilentServer
+
+    answers = []
+    with SilentServer() as silent:
+        app = make_app(
+            DATABASE_URL=f"postgresql+psycopg://portal@127.0.0.1:{silent.port}/portal", DB_CONNECT_TIMEOUT_S=1
+        )
+        asking = threading.Thread(target=lambda: answers.append(app.test_client().get("/readyz")), daemon=True)
+        asking.start()
+        asking.join(timeout=15)
+        assert not asking.is_alive(), "/readyz still waiting for the database"
+    assert answers[0].status_code == 503 and answers[0].get_json()["checks"]["database"] == "failed"
+
+
 @pytest.mark.skipif(not os.environ.get("TEST_REDIS_URL"), reason="set TEST_REDIS_URL to check a live Redis")
 def test_readyz_is_ready_with_a_live_redis(make_app):
     response = make_app(RATELIMIT_STORAGE_URI=os.environ["TEST_REDIS_URL"]).test_client().get("/readyz")
