@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 from flask import current_app, render_template, request
+from flask_babel import format_decimal
 from flask_babel import lazy_gettext as _l
 
 from portal.admin.views import bp
@@ -22,6 +25,44 @@ JOB_DESCRIPTIONS = {
     "ledger-verify": _l("Recompute every balance from the journal; a mismatch is an alert for the system admin."),
 }
 
+#: A label for each count a job returns (portal.jobs.catalogue); tests/web/test_jobs_page.py checks
+#: every job's counts have one.
+COUNT_LABELS = {
+    "loads_expired": _l("Load requests expired"),
+    "messages_due": _l("Messages due"),
+    "messages_sent": _l("Messages sent"),
+    "messages_given_up": _l("Messages given up"),
+    "sessions": _l("Sessions deleted"),
+    "throttles": _l("Sign-in throttles deleted"),
+    "codes": _l("One-time codes deleted"),
+    "captchas": _l("Captchas deleted"),
+    "bodies_cleared": _l("Message bodies cleared"),
+    "messages": _l("Messages deleted"),
+    "job_runs": _l("Job runs deleted"),
+    "points_expired": _l("Points expired"),
+    "accounts": _l("Accounts"),
+    "skipped_accounts": _l("Accounts skipped (frozen)"),
+    "ledgers_checked": _l("Ledgers checked"),
+}
+
+
+def run_counts(detail: str) -> list[tuple[str, str]] | None:
+    """A successful run's counts as (label, figure) in the reader's language; None for a detail that is
+    not counts (an error, an alert: shown as written, for the operators)."""
+    try:
+        counts = json.loads(detail)
+    except ValueError:
+        return None
+    if not isinstance(counts, dict) or not set(counts) <= set(COUNT_LABELS):
+        return None
+    return [(str(COUNT_LABELS[key]), _figure(value)) for key, value in counts.items()]
+
+
+def _figure(value) -> str:
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    return format_decimal(value)
+
 
 @bp.get("/jobs")
 @requires("jobs.monitor")
@@ -39,4 +80,5 @@ def jobs():
         outbox=failures(db.session, before=outbox_before, limit=current_app.config.get("PAGE_SIZE", 50)),
         outbox_before=outbox_before,
         descriptions=JOB_DESCRIPTIONS,
+        run_counts=run_counts,
     )

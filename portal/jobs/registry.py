@@ -6,7 +6,9 @@ decorated function in catalogue.py (or any module catalogue imports):
 
 The function takes a SQLAlchemy session, the time and the app's settings (a plain mapping, plus
 "OUTBOX_BACKENDS"), does its work, may commit in batches (the runner commits at the end too) and
-returns a one-line summary. It must be idempotent: a slot is
+returns its counts (`Counts`: {"loads_expired": 3}; each key needs a label on the jobs page,
+portal.admin.jobs_views.COUNT_LABELS), which the run keeps as JSON so the page shows them in the
+reader's language. It must be idempotent: a slot is
 run once, but a run started by hand, or re-run after a crash, repeats work already done. `timeout`
 (default 30 minutes) is the longest a run may take: a run still going after it is taken for one whose
 worker died (portal.jobs.leases), and its slot may run again. It raises
@@ -22,7 +24,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-JobFunction = Callable[[Session, datetime, Mapping[str, Any]], str]
+#: What a job found and did: counts (or lists of ids) by a key that names them.
+Counts = dict[str, int | list[int]]
+JobFunction = Callable[[Session, datetime, Mapping[str, Any]], Counts]
 
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 

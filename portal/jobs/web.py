@@ -3,6 +3,7 @@ consumer bound to the app (`flask --app portal jobs worker`, `make run`)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -64,13 +65,18 @@ def _claim(app: Flask, job: Job, period: str, now) -> int | None:
         return run.id
 
 
+def counts_text(counts) -> str:
+    """A run's detail for its counts: JSON (the jobs page labels each in the reader's language)."""
+    return counts if isinstance(counts, str) else json.dumps(dict(counts), sort_keys=False)
+
+
 def _work(app: Flask, name: str, now) -> tuple[str, str]:
     config = dict(app.config, OUTBOX_BACKENDS=backends(app))
     with _sessions(app)() as session:
         try:
-            detail = JOBS[name].function(session, now, config)
+            counts = JOBS[name].function(session, now, config)
             session.commit()
-            return "ok", detail
+            return "ok", counts_text(counts)
         except JobAlert as alert:
             session.rollback()
             log.error("job %s raised an alert: %s", name, alert)

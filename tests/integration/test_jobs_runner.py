@@ -149,7 +149,7 @@ def test_a_pending_load_expires_with_no_page_view_through_the_real_consumer(
     # The scheduler may also have fired the periodic run if a 10-minute mark passed meanwhile.
     done = session.scalars(select(JobRun).where(JobRun.job == "expire-loads")).all()
     assert {run.status for run in done} == {"ok"}
-    assert sorted(run.detail for run in done)[-1] == "1 load request(s) expired"
+    assert sorted(run.detail for run in done)[-1] == '{"loads_expired": 1}'
 
 
 def test_the_queue_triggers_each_job_on_its_schedule(app):

@@ -36,7 +36,12 @@ def test_sysadmin_sees_runs_next_runs_alerts_and_paged_failures(
     run_job(app, "ledger-verify")
     login(client, "root", "Correct-Horse-9")
     page = client.get("/admin/jobs").get_data(as_text=True)
-    assert "<h1>定时任务</h1>" in page and 'data-job="expire-loads"' in page and "0 load request(s) expired" in page
+    assert (
+        "<h1>定时任务</h1>" in page
+        and 'data-job="expire-loads"' in page
+        and "过期的圈存申请 0" in page
+        and "load request" not in page
+    )
     assert 'data-job="deliver-outbox"' in page  # not run yet: its next run is shown
     assert 'data-testid="job-alert"' in page and "posted debits 5 != posted credits 6" in page
     assert page.count("data-run=") == 2 and "gateway unreachable" in page
@@ -69,3 +74,23 @@ def test_a_run_past_its_lease_shows_as_interrupted_without_the_page_writing(app,
     failures = page.split('data-testid="failures"')[1]
     assert failures.count("data-run=") == 1 and "已中断" in failures and "host-a:4242:1" in failures
     assert session.scalars(select(JobRun.status)).all() == ["running"]
+
+
+def test_every_jobs_counts_are_shown_in_the_readers_language(app, client, make_user):
+    """Each job's last run shows its counts with labels from the catalog: no English summary, no key."""
+    from portal.admin.jobs_views import COUNT_LABELS, run_counts
+    from portal.jobs import catalogue  # noqa: F401  (registers the jobs)
+
+    make_user("root", role="sysadmin")
+    names = ["expire-loads", "deliver-outbox", "prune", "points-expire", "ledger-verify"]
+    runs = [run_job(app, name, manual=True) for name in names]
+    assert [run.status for run in runs] == ["ok"] * len(names)
+    for run in runs:
+        assert run_counts(run.detail) is not None, f"{run.job}: {run.detail!r} has a key without a label"
+    assert set(COUNT_LABELS) >= {key for run in runs for key in __import__("json").loads(run.detail)}
+    login(client, "root", "Correct-Horse-9")
+    page = client.get("/admin/jobs").get_data(as_text=True)
+    for label in ("过期的圈存申请", "已发送消息", "删除的会话", "账户数", "已核对的账簿"):
+        assert label in page
+    for english in ("load request", "message(s)", "sessions", "ledger L", "bodies cleared", "loads_expired"):
+        assert english not in page
