@@ -9,8 +9,6 @@ from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from portal.web.filters import count
-
 ALERT_TITLES = {
     "tank_overfill": _l("Fill larger than the tank"),
     "too_many_fills": _l("More fills in a day than usual"),
@@ -30,7 +28,7 @@ def alert_title(kind: str) -> str:
 
 def _n(detail: dict, name: str) -> str:
     """A whole figure of the detail (count, km, minutes), grouped: 1,234."""
-    return count(int(detail.get(name) or 0))
+    return format_decimal(int(detail.get(name) or 0))
 
 
 def _litres(ml) -> str:

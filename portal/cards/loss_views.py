@@ -23,7 +23,7 @@ from portal.cards.views import balances
 from portal.cards.web import actor_id, bp
 from portal.extensions import client_ip, clock, db
 from portal.web.access import customer_scope, owned_or_404, requires
-from portal.web.filters import localtime
+from portal.web.filters import card_number, localtime
 
 
 def _policy() -> loss.LossPolicy:
@@ -43,8 +43,8 @@ def _report_form(cards: list[Card]) -> ReportLossForm:
     form.card_id.choices = [
         SelectChoice(
             card.id,
-            card.number
-            + (f" · {card.nickname}" if card.nickname else "")
+            card_number(card.number)
+            + (f" · {card.nickname}" if card.nickname and card.role != "main" else "")
             + (" · " + _("main card") if card.role == "main" else ""),
         )
         for card in cards
@@ -125,7 +125,7 @@ def report_loss():
     flash(
         _(
             "Card %(number)s is blocked. The loss takes full effect at %(at)s.",
-            number=card.number,
+            number=card_number(card.number),
             at=_fmt(report.effective_at),
         ),
         "success",

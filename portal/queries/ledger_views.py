@@ -27,13 +27,22 @@ from portal.queries.web import (
     write_cursor,
 )
 from portal.web.access import requires
+from portal.web.filters import card_number
 from portal.web.memos import describe_movement, describe_transfer
 
 
-def _side_label(side: tuple[str, str]) -> str:
+def _side_label(side: tuple[str, str], *, grouped: bool = False) -> str:
+    """An account for a reader: its kind, and its card's number (grouped in fours on pages; exports
+    keep the digits, which a spreadsheet matches against other files)."""
     kind, number = side
     text = labels.label(labels.ACCOUNT_KINDS, kind)
-    return f"{text} {number}" if number else text
+    if not number:
+        return text
+    return f"{text} {card_number(number) if grouped else number}"
+
+
+def _side_on_page(side: tuple[str, str]) -> str:
+    return _side_label(side, grouped=True)
 
 
 @bp.get("/balances", endpoint="balances")
@@ -76,7 +85,7 @@ def account_transactions_page():
         flt=flt,
         page=page,
         labels=labels,
-        side=_side_label,
+        side=_side_on_page,
         state_label=state_label,
         drivers=driver_choices(scope),
         types={c: labels.TRANSFER_CODES[c] for c in journal.ACCOUNT_CODES},
@@ -98,7 +107,6 @@ def account_transactions_export(fmt: str):
         Column(_("To")),
         Column(_("Amount (yuan)"), "money"),
         Column(_("Memo")),
-        Column(_("Reference")),
     )
     rows = (
         (
@@ -109,7 +117,6 @@ def account_transactions_export(fmt: str):
             _side_label(m.target),
             m.transfer.amount,
             describe_movement(m),
-            m.transfer.id,
         )
         for m in journal.stream(db.session, j, flt)
     )
@@ -130,7 +137,7 @@ def points_transactions_page():
         flt=flt,
         page=page,
         labels=labels,
-        side=_side_label,
+        side=_side_on_page,
         drivers=driver_choices(scope),
         types={c: labels.TRANSFER_CODES[c] for c in journal.POINTS_CODES[:3]},
         balance=journal.points_balance_now(db.session, j),
@@ -150,7 +157,6 @@ def points_transactions_export(fmt: str):
         Column(_("Card")),
         Column(_("Points"), "int"),
         Column(_("Memo")),
-        Column(_("Reference")),
     )
 
     def card_of(m):
@@ -165,7 +171,6 @@ def points_transactions_export(fmt: str):
             card_of(m),
             m.signed,
             describe_transfer(m.transfer),
-            m.transfer.id,
         )
         for m in journal.stream(db.session, j, flt)
     )

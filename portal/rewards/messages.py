@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from flask_babel import format_decimal as points
 from flask_babel import gettext as _
 
 from portal.rewards.services import BLOCK_POINTS, RewardError
-from portal.web.filters import points
 
 
 def error_message(exc: RewardError) -> str:

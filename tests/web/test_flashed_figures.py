@@ -12,8 +12,8 @@ import pytest
 from portal.funds import services as funds
 from portal.funds.plan import RawLine
 from tests.builders import PASSWORD, funds_customers
+from tests.web.chinese_text import UNGROUPED_FIGURE, offending_words, visible_text
 from tests.web.conftest import csrf_token, signed_in
-from tests.web.test_chinese_pages import UNGROUPED_FIGURE, offending_words, visible_text
 
 #: The worlds' own Latin data (user names, mail domains) a Chinese page may show.
 DATA = {"admin_a", "staff_r1", "bj_support", "example.cn"}

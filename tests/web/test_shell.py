@@ -68,8 +68,8 @@ def endpoints_of(role: str) -> list[str]:
                 "卡片服务",
                 "卡片与限额",
                 "卡片挂失",
-                "单位帐户分配",
-                "单位帐户汇总",
+                "单位账户分配",  # the manual writes 帐户; the portal uses the standard 账户 throughout
+                "单位账户汇总",
                 "卡内信息查询",
                 "同步卡数据",
                 "资金圈存",
