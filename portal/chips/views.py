@@ -93,7 +93,16 @@ def read():
         "chips/read.html", cards=cards, card=card, chip=chip, rows=rows, problem=problem, reader=reader,
         last_sync=last_synced(db.session, card.id) if card else None,
         purchase_form=_purchase_form(card_id=card.id if card else None),
+        station_names=_station_names({e.station_code for e in chip.entries} if chip else set()),
     )  # fmt: skip
+
+
+def _station_names(codes: set[str]) -> dict[str, str]:
+    """The stations' names for the codes a chip's log carries (the chip itself stores only codes)."""
+    codes.discard("")
+    if not codes:
+        return {}
+    return dict(db.session.execute(select(Station.code, Station.name).where(Station.code.in_(codes))).all())
 
 
 def _purchase_form(**defaults) -> PurchaseForm:

@@ -25,6 +25,7 @@ from portal.queries.web import (
 from portal.statistics import points, transactions
 from portal.statistics.chart import bar_chart
 from portal.web.access import guard, requires
+from portal.web.filters import count as format_points
 
 bp = guard(Blueprint("statistics", __name__, url_prefix="/statistics"))
 register_bad_filter(bp)
@@ -80,7 +81,7 @@ def points_page():
     scope = current_scope()
     flt = parse(points.spec(max_months()))
     report = points.report(db.session, scope, flt, locale=locale())
-    chart = bar_chart([(row.label or "—", row.net) for row in report.rows])
+    chart = bar_chart([(row.label or "—", row.net) for row in report.rows], format_points)
     return render_template(
         "statistics/points.html",
         flt=flt,

@@ -3,11 +3,13 @@
 import re
 
 import pytest
+from sqlalchemy import select
 
 from portal import ledger
 from portal.chips.models import LoadRequest, VirtualChip
 from portal.funds import services
 from portal.funds.plan import RawLine
+from portal.reference.models import Station
 from tests.builders import PASSWORD, funds_customers, purse_balance
 from tests.web.conftest import count, csrf_token, peek, signed_in
 
@@ -99,6 +101,8 @@ def test_read_shows_differences_and_sync_clears_them(client, session, world):
     page = client.get(f"/chips/read?card={w.a1}").get_data(as_text=True)
     assert page.count('data-differs="1"') == 2  # purse balance, purchases not uploaded
     assert "<mark>¥70.00</mark>" in page
+    station = peek(session, lambda: session.scalar(select(Station.name).where(Station.code == "ST110001")))
+    assert f"<td>{station}</td>" in page and "<td>ST110001</td>" not in page  # the chip's log names the station
     response = client.post("/chips/sync", data={"csrf_token": token, "card_id": w.a1})
     assert response.status_code == 200 and 'data-testid="sync-result"' in response.get_data(as_text=True)
     page = client.get(f"/chips/read?card={w.a1}").get_data(as_text=True)
