@@ -14,6 +14,7 @@ from portal.alerts.detection import check_purchase
 from portal.alerts.facts import gather_facts
 from portal.cards.loss import purchase_refusal
 from portal.cards.models import Card
+from portal.drivers.models import Vehicle
 from portal.points import services as points
 from portal.purchases import rollup
 from portal.purchases.authorization import AuthorizationError
@@ -84,7 +85,7 @@ def record_offline_purchase(
         card_id=card.id,
         driver_id=card.driver_id,
         vehicle_id=card.vehicle_id,
-        plate="",
+        plate=_vehicle_plate(session, card.vehicle_id),
         station_id=station.id,
         region_id=station.region_id,
         chip_counter=chip_counter,
@@ -135,3 +136,11 @@ def _book(session: Session, purchase: Purchase, purse, product_kind: str, *, now
     check_purchase(session, purchase, now=now, facts=facts)
     post_purchase(session, purchase, purse.id, now=now)
     rollup.record_purchase(session, purchase)
+
+
+def _vehicle_plate(session: Session, vehicle_id: int | None) -> str:
+    """The plate of the card's vehicle, as an online purchase without a typed plate records it (the
+    chip's log carries none)."""
+    if vehicle_id is None:
+        return ""
+    return session.scalar(select(Vehicle.plate).where(Vehicle.id == vehicle_id)) or ""

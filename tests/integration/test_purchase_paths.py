@@ -99,6 +99,18 @@ def test_online_and_offline_book_the_same_points_and_alerts(session, world, scen
         assert results[0][1], "the scenario should raise an alert"
 
 
+def test_an_offline_purchase_records_the_cards_vehicle_plate_as_an_online_one_does(session, world):
+    plates = []
+    for book in (
+        lambda: online(session, world.terminal, 100, litres_ml=20_000, at=T0),
+        lambda: offline(session, world, world.station, litres_ml=20_000, at=T0),
+    ):
+        nested = session.begin_nested()
+        plates.append(book().plate)
+        nested.rollback()
+    assert plates == [world.vehicle.plate, world.vehicle.plate] == ["京A12345", "京A12345"]
+
+
 def test_the_rules_read_for_a_purchase_are_those_that_apply(session, world):
     """The SQL narrowing (`points.models.rules_that_may_apply`) keeps exactly the rules that
     `points.rules.Rule.applies` accepts."""
