@@ -3,13 +3,14 @@ recorded, and a pending load expires with no page view through the real Huey con
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
 import sys
 import threading
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -184,7 +185,11 @@ def redis_url():
     return url
 
 
-def test_the_redis_queue_serves_the_consumer_too(app, session, redis_url, counting_job):
+def test_the_redis_queue_serves_the_consumer_too(app, session, redis_url, counting_job, monkeypatch):
+    # The consumer's scheduler also fires periodic slots by the wall clock: a daily slot twelve hours
+    # away keeps it from running `count` on its own when the test happens to cross a slot's start.
+    far = timedelta(hours=(datetime.now(UTC).hour + 12) % 24)
+    monkeypatch.setitem(JOBS, "count", dataclasses.replace(JOBS["count"], every=timedelta(days=1), offset=far))
     # A queue of this run's own: a developer's queue on the same Redis is neither served nor emptied.
     app.config.update(JOBS_QUEUE="redis", REDIS_URL=redis_url, JOBS_QUEUE_NAME=f"test-jobs-{uuid.uuid4().hex}")
     queue = queue_for(app)
