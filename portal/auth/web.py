@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from flask_login import UserMixin, current_user, login_user, logout_user
 
 from portal.auth import codes, services
+from portal.auth.credentials import WrongPassword, confirm_password
 from portal.auth.models import User
 from portal.auth.policy import PasswordPolicy
 from portal.auth.reauth import DEFAULT_WINDOW, is_recent
@@ -141,3 +142,20 @@ def signed_out_after_lock():
         "error",
     )
     return redirect(url_for("auth.sign_in"))
+
+
+def password_refused(form, now, again):
+    """Check the password re-entered in `form` before money moves: None when it is right; otherwise
+    the answer (signed out when it locked the account, else `again()` with the error on the field).
+    The failed re-entry's audit record is committed; nothing else has changed."""
+    try:
+        confirm_password(
+            db.session, current_user.login, form.password.data, now=now, ip=client_ip(), lockout=lockout_policy()
+        )
+    except WrongPassword as wrong:
+        db.session.commit()
+        if wrong.locked:
+            return signed_out_after_lock()
+        form.password.errors.append(_("The password is not correct."))
+        return again()
+    return None

@@ -16,9 +16,8 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from portal import idempotency
-from portal.auth.credentials import WrongPassword, confirm_password
 from portal.auth.forms import EmptyForm
-from portal.auth.web import lockout_policy, signed_out_after_lock
+from portal.auth.web import password_refused
 from portal.cards.models import Card
 from portal.cards.services import card_search
 from portal.chips import loads as load_services
@@ -28,7 +27,7 @@ from portal.chips.models import LoadRequest
 from portal.chips.reader import ReaderError
 from portal.chips.sync import compare_chip, last_synced, last_synced_at, sync_card
 from portal.chips.virtual import VirtualReader
-from portal.extensions import client_ip, clock, db
+from portal.extensions import clock, db
 from portal.funds.messages import service_error_message
 from portal.funds.services import new_key
 from portal.queries.cursor import BadCursor, decode_cursor, encode_cursor
@@ -246,16 +245,8 @@ def load():
         return _load_page(form, 422)
     card = _chosen_card(_visible_cards(), form.card_id.data)
     now = clock().now()
-    try:
-        confirm_password(
-            db.session, current_user.login, form.password.data, now=now, ip=client_ip(), lockout=lockout_policy()
-        )
-    except WrongPassword as wrong:
-        db.session.commit()
-        if wrong.locked:
-            return signed_out_after_lock()
-        form.password.errors.append(_("The password is not correct."))
-        return _load_page(form, 422)
+    if (refused := password_refused(form, now, lambda: _load_page(form, 422))) is not None:
+        return refused
     expiry = current_app.config.get("CHIP_LOAD_EXPIRY", load_services.DEFAULT_LOAD_EXPIRY)
     load_id = (form.key.data or "")[:32] or new_key()
     try:

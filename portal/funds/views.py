@@ -9,8 +9,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from portal import idempotency, ledger
-from portal.auth.credentials import WrongPassword, confirm_password
-from portal.auth.web import lockout_policy, signed_out_after_lock
+from portal.auth.web import password_refused
 from portal.chips.loads import pending_load_totals
 from portal.customers.models import Customer
 from portal.extensions import client_ip, clock, db
@@ -255,16 +254,8 @@ def confirm(batch_id: str):
     if not form.validate_on_submit():
         return _render_preview(batch, form, 422)
     now = clock().now()
-    try:
-        confirm_password(
-            db.session, current_user.login, form.password.data, now=now, ip=client_ip(), lockout=lockout_policy()
-        )
-    except WrongPassword as wrong:
-        db.session.commit()  # keeps the audit record of the failed re-entry; nothing else changed
-        if wrong.locked:
-            return signed_out_after_lock()
-        form.password.errors.append(_("The password is not correct."))
-        return _render_preview(batch, form, 422)
+    if (refused := password_refused(form, now, lambda: _render_preview(batch, form, 422))) is not None:
+        return refused
     try:
         services.confirm_batch(db.session, batch, actor_id=current_user.user.id, now=now, ip=client_ip())
     except services.FundsError as exc:
@@ -332,16 +323,8 @@ def deposit_confirm():
         return _deposit_preview(form, owned_or_404(Customer, form.customer_id.data), 422)
     customer = owned_or_404(Customer, form.customer_id.data)
     now = clock().now()
-    try:
-        confirm_password(
-            db.session, current_user.login, form.password.data, now=now, ip=client_ip(), lockout=lockout_policy()
-        )
-    except WrongPassword as wrong:
-        db.session.commit()  # keeps the audit record of the failed re-entry; nothing else changed
-        if wrong.locked:
-            return signed_out_after_lock()
-        form.password.errors.append(_("The password is not correct."))
-        return _deposit_preview(form, customer, 422)
+    if (refused := password_refused(form, now, lambda: _deposit_preview(form, customer, 422))) is not None:
+        return refused
     try:
         deposit = idempotency.answer_once(db.session, lambda: services.record_deposit(
             db.session, key=form.key.data, customer=customer, amount=form.amount.data,
