@@ -101,6 +101,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.queries.web import bp as queries_bp
     from portal.rewards.views import bp as rewards_bp
     from portal.stations.api import bp as terminal_api_bp
+    from portal.stations.docs_views import bp as terminal_api_docs_bp
     from portal.statistics.views import bp as statistics_bp
     from portal.support.views import bp as support_bp
 
@@ -118,6 +119,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(alerts_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(rewards_bp)
+    app.register_blueprint(terminal_api_docs_bp)
 
 
 def register_commands(app: Flask) -> None:

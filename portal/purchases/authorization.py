@@ -33,6 +33,9 @@ MAX_CLOCK_SKEW = timedelta(minutes=15)
 #: Largest single purchase a terminal may send (100,000 yuan; a tanker truck fill is far less).
 MAX_AMOUNT_FEN = 10_000_000
 MAX_LITRES_ML = 2_000_000
+MAX_UNIT_PRICE_FEN = 100_000
+#: Terminal sequence numbers of purchases stay below this (refunds share the numbers).
+MAX_TERMINAL_SEQ = 2**62
 #: The claim scope of a terminal's sequence numbers (purchases and refunds share them).
 TERMINAL_SEQ = "terminal-seq"
 
@@ -93,9 +96,9 @@ def check_request(request: PurchaseRequest, *, now: datetime) -> None:
     """Shape rules; a failure is the terminal's bug, not the card's decline."""
     for name, value, low, high in (
         ("amount_fen", request.amount_fen, 1, MAX_AMOUNT_FEN),
-        ("unit_price_fen", request.unit_price_fen, 1, 100_000),
+        ("unit_price_fen", request.unit_price_fen, 1, MAX_UNIT_PRICE_FEN),
         ("litres_ml", request.litres_ml, 1, MAX_LITRES_ML),
-        ("terminal_seq", request.terminal_seq, 0, 2**62),
+        ("terminal_seq", request.terminal_seq, 0, MAX_TERMINAL_SEQ),
     ):
         if not low <= value <= high:
             raise AuthorizationError("out_of_range", f"{name} must be between {low} and {high}.", 400)

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import math
 import time
-from datetime import UTC, datetime
+from typing import TypeVar
 
 from flask import Blueprint, current_app, g, jsonify, request
 from flask_babel import force_locale
 from limits import parse as parse_limit
+from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from portal import idempotency, ledger
@@ -28,7 +29,7 @@ from portal.ops import metrics
 from portal.purchases.authorization import Answer, AuthorizationError, PurchaseRequest, authorize
 from portal.purchases.refunds import refund
 from portal.reference.models import Station
-from portal.stations import messages
+from portal.stations import api_schema, messages
 from portal.stations.services import redeem_at_station
 from portal.stations.terminals import terminal_for_key
 from portal.web.errors import Busy
@@ -38,6 +39,9 @@ csrf.exempt(bp)
 #: Exempt from the limiter's per-request bookkeeping for pages: the terminal API has its own limits
 #: (failed keys per address, requests per terminal), checked in `_authenticate`.
 limiter.exempt(bp)
+
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class BadRequest(Exception):
@@ -147,13 +151,6 @@ def _over_limit(setting: str, default: str, key: tuple[str, str], *, count: bool
     return response, status
 
 
-#: The largest integer a field may carry: the database's BIGINT.
-MAX_INT = 2**63 - 1
-#: Times a terminal may send: a purchase happens in this century (date arithmetic overflows near
-#: the years 1 and 9999; the clock-skew check refuses the rest).
-EARLIEST_YEAR, LATEST_YEAR = 2000, 2099
-
-
 def _body() -> dict:
     body = _json()
     if body is None:
@@ -167,49 +164,16 @@ def _body() -> dict:
     return body
 
 
-def _int(body: dict, name: str, *, required: bool = True, minimum: int = 0) -> int | None:
-    if name not in body or body[name] is None:
-        if required:
-            raise BadRequest("missing_field", f"{name} is required")
-        return None
-    value = body[name]
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise BadRequest("bad_field", f"{name} must be an integer")
-    if value < minimum:
-        raise BadRequest("out_of_range", f"{name} must be at least {minimum}")
-    if value > MAX_INT:
-        raise BadRequest("out_of_range", f"{name} must be at most {MAX_INT}")
-    return value
-
-
-def _str(body: dict, name: str, *, required: bool = True, max_length: int = 32) -> str:
-    value = body.get(name)
-    if value is None or value == "":
-        if required:
-            raise BadRequest("missing_field", f"{name} is required")
-        return ""
-    if not isinstance(value, str) or len(value) > max_length:
-        raise BadRequest("bad_field", f"{name} must be a string of at most {max_length} characters")
-    if "\x00" in value:  # PostgreSQL cannot store or compare a NUL
-        raise BadRequest("bad_field", f"{name} must not contain a NUL character")
-    return value.strip()
-
-
-def _time(body: dict, name: str) -> datetime:
-    value = _str(body, name, max_length=40)
+def _parse(model: type[M]) -> M:
+    """The body, validated by its model (portal.stations.api_schema: the published schema). A null
+    field counts as absent; the first refused field answers 400 with the API's own code."""
     try:
-        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadRequest("bad_field", f"{name} must be an ISO 8601 time with a timezone") from None
-    if at.tzinfo is None:
-        raise BadRequest("bad_field", f"{name} must include a timezone")
-    if not EARLIEST_YEAR <= at.year <= LATEST_YEAR:
-        raise BadRequest("out_of_range", f"{name} must be a time between {EARLIEST_YEAR} and {LATEST_YEAR}")
-    return at.astimezone(UTC)
+        return model.model_validate({name: value for name, value in _body().items() if value is not None})
+    except ValidationError as exc:
+        raise BadRequest(*api_schema.refusal(exc)) from None
 
 
-def _check_station(body: dict) -> None:
-    code = _str(body, "station_code", required=False)
+def _check_station(code: str | None) -> None:
     if not code:
         return
     station = db.session.get(Station, g.terminal.station_id)
@@ -252,21 +216,31 @@ def _chip_follows(answer: Answer) -> Answer:
 
 
 @bp.post("/purchases")
+@api_schema.spec.validate(
+    json=api_schema.PurchaseBody,
+    query=api_schema.LanguageQuery,
+    resp=api_schema.answers(api_schema.PurchaseAnswer, 400, 401, 404, 409, 413, 422, 429, 503),
+    tags=["terminal"],
+    skip_validation=True,  # `_parse` validates with the same model (see portal.stations.api_schema)
+)
 def purchases():
-    """Authorize a purchase: approve (the chip purse is debited) or decline with a reason."""
-    body = _body()
+    """Authorize a purchase
+
+    Approve (the card's chip purse is debited) or decline with a reason: both answer 200.
+    """
+    body = _parse(api_schema.PurchaseBody)
     purchase_request = PurchaseRequest(
-        card_number=_str(body, "card_number", max_length=32),
-        product_code=_str(body, "product_code", max_length=8),
-        litres_ml=_int(body, "litres_ml", minimum=1),
-        unit_price_fen=_int(body, "unit_price_fen", minimum=1),
-        amount_fen=_int(body, "amount_fen", minimum=1),
-        terminal_seq=_int(body, "terminal_seq"),
-        at=_time(body, "at"),
-        plate=_str(body, "plate", required=False, max_length=16),
-        odometer_km=_int(body, "odometer_km", required=False),
+        card_number=body.card_number,
+        product_code=body.product_code,
+        litres_ml=body.litres_ml,
+        unit_price_fen=body.unit_price_fen,
+        amount_fen=body.amount_fen,
+        terminal_seq=body.terminal_seq,
+        at=body.at,
+        plate=body.plate or "",
+        odometer_km=body.odometer_km,
     )
-    _check_station(body)
+    _check_station(body.station_code)
     answer = idempotency.answer_once(
         db.session, lambda: _chip_follows(authorize(db.session, g.terminal, purchase_request, now=clock().now()))
     )
@@ -277,15 +251,25 @@ def purchases():
 
 
 @bp.post("/refunds")
+@api_schema.spec.validate(
+    json=api_schema.RefundBody,
+    query=api_schema.LanguageQuery,
+    resp=api_schema.answers(api_schema.PurchaseAnswer, 400, 401, 404, 409, 413, 429, 503),
+    tags=["terminal"],
+    skip_validation=True,
+)
 def refunds():
-    """Refund a whole purchase made at this station."""
-    body = _body()
-    purchase_id = _int(body, "purchase_id", minimum=1)
-    seq = _int(body, "terminal_seq")
+    """Refund a purchase
+
+    Give back a whole approved purchase made at this terminal's station; the answer is the refund's.
+    """
+    body = _parse(api_schema.RefundBody)
     answer = idempotency.answer_once(
         db.session,
         lambda: _chip_follows(
-            refund(db.session, g.terminal, purchase_id=purchase_id, terminal_seq=seq, now=clock().now())
+            refund(
+                db.session, g.terminal, purchase_id=body.purchase_id, terminal_seq=body.terminal_seq, now=clock().now()
+            )
         ),
     )
     db.session.commit()
@@ -293,19 +277,27 @@ def refunds():
 
 
 @bp.post("/redemptions")
+@api_schema.spec.validate(
+    json=api_schema.RedemptionBody,
+    query=api_schema.LanguageQuery,
+    resp=api_schema.answers(api_schema.RedemptionAnswer, 400, 401, 404, 409, 413, 422, 429, 503),
+    tags=["terminal"],
+    skip_validation=True,
+)
 def redemptions():
-    """Redeem points for a voucher (default 1,000 points = 10 yuan)."""
-    body = _body()
-    card_number, points_amount = _str(body, "card_number", max_length=32), _int(body, "points", minimum=1)
-    seq = _int(body, "terminal_seq")
+    """Redeem points
+
+    Redeem a card's points for a voucher (default 1,000 points = 10 yuan).
+    """
+    body = _parse(api_schema.RedemptionBody)
     result = idempotency.answer_once(
         db.session,
         lambda: redeem_at_station(
             db.session,
             g.terminal,
-            card_number=card_number,
-            points_amount=points_amount,
-            terminal_seq=seq,
+            card_number=body.card_number,
+            points_amount=body.points,
+            terminal_seq=body.terminal_seq,
             now=clock().now(),
         ),  # fmt: skip
     )

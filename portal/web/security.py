@@ -40,7 +40,7 @@ def refuse_nul_bytes() -> None:
     """400 for a NUL in the path or in any form field's or query parameter's name or value, before a view or the
     CSRF check reads them. `next` is the exception: it only ever chooses where to go after signing
     in, and `safe_next` sends a target with a control character home. (The terminal API reads no
-    body before its key is checked, and its `_str` refuses NUL.)"""
+    body before its key is checked, and its request models (portal.stations.api_schema) refuse NUL.)"""
     if request.blueprint == "terminal_api":
         return
     fields = list(request.args.items(multi=True))

@@ -13,7 +13,7 @@ ALLOWED_WORDS = {
     "English",  # the language switch names English in English
 }  # fmt: skip
 #: Endpoints that are not pages (downloads, images, health checks for machines).
-NOT_PAGES = re.compile(r"(_export|captcha_image|^static$|^ops\.|^terminal_api\.)")
+NOT_PAGES = re.compile(r"(_export|captcha_image|^static$|^ops\.|^terminal_api\.|^terminal_api_docs\.(openapi|asset)$)")
 
 CODE = re.compile(r"<code\b[^>]*>(.*?)</code>", re.S | re.I)
 SCRIPT_OR_STYLE = re.compile(r"<(script|style)\b.*?</\1>", re.S | re.I)
