@@ -1,7 +1,10 @@
 """The terminal API: JSON over HTTP under /api/terminal/v1, authenticated by an API key header
 (`Authorization: Bearer <key>` or `X-Terminal-Key`), never by cookies, hence CSRF-exempt.
 
-Every bad request gets a 4xx `{"error": {"code", "message"}}` and changes nothing; a request the
+Bodies are validated by the pydantic models of portal.stations.api_schema, the same models its
+published OpenAPI document (/api/terminal/v1/openapi.json) is built from.
+
+Every bad request gets a 4xx `{"error": {"code", "message", "detail"}}` and changes nothing; a request the
 database could not serve in time (a lock held too long, a statement over its limit) gets a 503
 `busy_retry` with Retry-After, and also changes nothing. Bodies are
 bounded (64 KiB) before they are read; failed key checks are limited per address and requests per

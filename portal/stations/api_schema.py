@@ -96,7 +96,7 @@ class TerminalRequest(BaseModel):
 class PurchaseBody(TerminalRequest):
     """A purchase to authorize at the pump."""
 
-    card_number: _text(32, description=CARD_NUMBER, examples=["9030110000000110"])
+    card_number: _text(32, description=CARD_NUMBER, examples=["9030110000000017"])
     product_code: _text(8, description="The product's code (e.g. 92, 95, 0).", examples=["92"])
     litres_ml: _count(1, MAX_LITRES_ML, description="Volume in millilitres.", examples=[40_000])
     unit_price_fen: _count(1, MAX_UNIT_PRICE_FEN, description="Price per litre in fen.", examples=[750])
@@ -122,7 +122,7 @@ class RefundBody(TerminalRequest):
 class RedemptionBody(TerminalRequest):
     """Points redeemed for a voucher."""
 
-    card_number: _text(32, description=CARD_NUMBER, examples=["9030110000000110"])
+    card_number: _text(32, description=CARD_NUMBER, examples=["9030110000000017"])
     points: _count(
         1, description="Points to redeem, in whole blocks (default 1,000 points = 10 yuan).", examples=[1000]
     )

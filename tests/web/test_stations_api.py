@@ -114,6 +114,15 @@ def test_x_terminal_key_header_works(client, world):
         ("KEY", body(at="0001-01-01T00:00:00Z"), None, 400, "out_of_range"),
         ("KEY", None, "[" * 30_000 + "]" * 30_000, 400, "malformed_json"),  # deep, under the body limit
         ("KEY", None, '{"a":' * 10_000 + "1" + "}" * 10_000, 400, "malformed_json"),
+        ("KEY", body(card_number=None), None, 400, "missing_field"),
+        ("KEY", body(product_code=""), None, 400, "missing_field"),
+        ("KEY", body(card_number="9030\x0011"), None, 400, "bad_field"),
+        ("KEY", body(card_number="9" * 33), None, 400, "bad_field"),
+        ("KEY", body(plate=["京A12345"]), None, 400, "bad_field"),
+        ("KEY", body(station_code=7), None, 400, "bad_field"),
+        ("KEY", body(odometer_km=-1), None, 400, "out_of_range"),
+        ("KEY", body(amount_fen=10_000_001), None, 400, "out_of_range"),
+        ("KEY", body(at=7), None, 400, "bad_field"),
     ],
 )
 def test_bad_requests_get_json_4xx_and_change_nothing(client, app, world, key, payload, raw, status, code):
@@ -145,6 +154,18 @@ def test_revoked_key_is_refused(client, app, world):
         db.session.commit()
     response = post(client, world["key"], body())
     assert response.status_code == 401 and response.get_json()["error"]["code"] == "unauthorized"
+
+
+def test_null_and_empty_optional_fields_count_as_absent_and_times_may_be_lowercase(client, world):
+    payload = body(plate=None, odometer_km=None, station_code="", at=T0.isoformat().replace("T", "t"))
+    response = post(client, world["key"], payload)
+    assert response.status_code == 200 and response.get_json()["approved"] is True
+
+
+def test_a_refusal_names_the_first_bad_field_in_the_order_of_the_body(client, world):
+    response = post(client, world["key"], body(product_code=None, amount_fen="x", at="yesterday"))
+    error = response.get_json()["error"]
+    assert (response.status_code, error["code"], error["detail"]) == (400, "missing_field", "product_code is required")
 
 
 def test_error_message_in_english(client, world):
