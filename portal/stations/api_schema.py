@@ -1,7 +1,7 @@
 """The terminal API's contract: a pydantic model for every request body and every answer, and the
 OpenAPI 3.1 document spectree builds from them (served by portal.stations.docs_views).
 
-The request models are the validators: the views parse each body with `parse` (portal.stations.api),
+The request models are the validators: the views parse each body with them (`_parse` in portal.stations.api),
 so what the document says a body may hold is, by construction, what the API accepts. spectree's
 own request validation is off (`skip_validation`): it would answer pydantic's error list with a 422
 and read a malformed body as `{}`, not the terminal API's `{"error": {...}}` with its stable codes.
@@ -10,7 +10,7 @@ and read a malformed body as `{}`, not the terminal API's `{"error": {...}}` wit
 
 Why spectree: it documents plain Flask views (the terminal API keeps its blueprint, hooks and error
 handlers) from pydantic 2 models, writes OpenAPI 3.1, and its docs pages come from a package
-installed here (offapi), so no CDN. Web layer only (imports pydantic and spectree, not Flask).
+installed here (offapi), so no CDN. Imported by the web side only (portal.stations.api and docs_views).
 """
 
 from datetime import UTC, datetime
