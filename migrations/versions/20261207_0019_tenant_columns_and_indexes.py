@@ -64,12 +64,23 @@ def _add_tenant_column(table: str, owner: str, not_null: bool) -> None:
         batch_op.create_foreign_key(f"fk_{table}_customer_id_customers", "customers", ["customer_id"], ["id"])
 
 
+#: The indexes tests/integration/test_explain.py found missing: name -> (table, columns).
+INDEXES = {
+    # A customer's accounts of one ledger (journal pages, the home page's balances).
+    "ix_ledger_accounts_customer_ledger": ("ledger_accounts", ["customer_id", "ledger"]),
+}
+
+
 def upgrade():
     for table, (owner, not_null) in TENANT_COLUMNS.items():
         _add_tenant_column(table, owner, not_null)
+    for name, (table, columns) in INDEXES.items():
+        op.create_index(name, table, columns)
 
 
 def downgrade():
+    for name, (table, _columns) in INDEXES.items():
+        op.drop_index(name, table_name=table)
     for table in reversed(TENANT_COLUMNS):
         with op.batch_alter_table(table, schema=None, reflect_kwargs=NO_FK_TABLES) as batch_op:
             batch_op.drop_constraint(f"fk_{table}_customer_id_customers", type_="foreignkey")
