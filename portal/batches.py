@@ -22,17 +22,19 @@ EndBatch = Callable[[], None] | None
 
 
 def _batches(session: Session, model, where: ColumnElement[bool], batch_size: int):
-    """The primary keys of the next `batch_size` rows matching `where`, until none is left (each
-    batch must change its rows so that they stop matching, or leave the table)."""
+    """The primary keys of the rows matching `where`, `batch_size` at a time, walking the primary key
+    upwards: one pass over the table in all (never a fresh scan from the start for each batch), and
+    it ends even when a change leaves rows matching."""
     if batch_size < 1:
         raise ValueError("a batch holds at least one row")
     key = model.__mapper__.primary_key[0]
-    previous = None
-    while ids := list(session.scalars(select(key).where(where).order_by(key).limit(batch_size))):
-        if ids == previous:  # the change left them matching: it would never end
-            raise RuntimeError(f"{model.__tablename__}: a batch left its rows matching the condition")
-        previous = ids
+    query = select(key).where(where).order_by(key).limit(batch_size)
+    ids = list(session.scalars(query))
+    while ids:
         yield key, ids
+        if len(ids) < batch_size:
+            return
+        ids = list(session.scalars(query.where(key > ids[-1])))
 
 
 def delete_in_batches(
@@ -58,8 +60,8 @@ def update_in_batches(
     batch_size: int = DEFAULT_BATCH_SIZE,
     end_batch: EndBatch,
 ) -> int:
-    """Set `values` on the rows of `model` matching `where` (the values must make a row stop
-    matching), `batch_size` at a time, calling `end_batch` after each batch; returns the rows changed."""
+    """Set `values` on the rows of `model` matching `where`, `batch_size` at a time, calling
+    `end_batch` after each batch; returns the rows changed."""
     changed = 0
     for key, ids in _batches(session, model, where, batch_size):
         stmt = update(model).where(key.in_(ids), where).values(**values).execution_options(synchronize_session=False)

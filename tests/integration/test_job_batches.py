@@ -132,10 +132,3 @@ def test_points_expiry_stopped_between_batches_expires_each_account_once_when_ru
     assert [points_balance(session, card) for card in points_cards] == [0] * 5
     assert expire_points(session, now=T0, days=730, batch_size=2, end_batch=session.commit).points == 0
     assert ledger.verify(session).ok
-
-
-def test_a_batch_that_leaves_its_rows_matching_stops_instead_of_looping(session, prunable):
-    from portal.batches import update_in_batches
-
-    with pytest.raises(RuntimeError, match="matching"):
-        update_in_batches(session, JobRun, JobRun.status == "ok", {"worker": "x"}, batch_size=2, end_batch=None)
