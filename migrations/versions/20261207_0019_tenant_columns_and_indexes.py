@@ -10,7 +10,8 @@ distributed engine can place it by customer and a query can prune by it (docs/sc
   have none), so these two stay nullable.
 
 Existing rows are backfilled with one portable correlated UPDATE per table, then the column becomes
-NOT NULL (PostgreSQL checks every row; SQLite rebuilds the table in batch mode). A card, a batch and
+NOT NULL (PostgreSQL checks every row; SQLite rebuilds the table in batch mode, the chips' entries
+stepping aside while their chips' table is rebuilt). A card, a batch and
 a chip never change customer, so the copy cannot go stale. On a table of millions of rows the UPDATE
 rewrites every row: run it in the maintenance window (it holds the table's write lock while it runs).
 
@@ -21,6 +22,8 @@ Revises: 0015
 Create Date: 2026-12-07 23:00:00
 
 """
+
+from contextlib import contextmanager
 
 import sqlalchemy as sa
 from alembic import op
@@ -71,9 +74,24 @@ INDEXES = {
 }
 
 
+@contextmanager
+def _rebuildable(table: str):
+    """SQLite rebuilds a table to change a column, and dropping the old copy with foreign keys on
+    deletes its rows, which the chips' entries refuse for their chips: they step aside meanwhile."""
+    if op.get_bind().dialect.name != "sqlite" or table != "virtual_chips":
+        yield
+        return
+    op.execute("CREATE TEMPORARY TABLE entries_0019 AS SELECT * FROM virtual_chip_entries")
+    op.execute("DELETE FROM virtual_chip_entries")
+    yield
+    op.execute("INSERT INTO virtual_chip_entries SELECT * FROM entries_0019")
+    op.execute("DROP TABLE entries_0019")
+
+
 def upgrade():
     for table, (owner, not_null) in TENANT_COLUMNS.items():
-        _add_tenant_column(table, owner, not_null)
+        with _rebuildable(table):
+            _add_tenant_column(table, owner, not_null)
     for name, (table, columns) in INDEXES.items():
         op.create_index(name, table, columns)
 
@@ -82,6 +100,6 @@ def downgrade():
     for name, (table, _columns) in INDEXES.items():
         op.drop_index(name, table_name=table)
     for table in reversed(TENANT_COLUMNS):
-        with op.batch_alter_table(table, schema=None, reflect_kwargs=NO_FK_TABLES) as batch_op:
+        with _rebuildable(table), op.batch_alter_table(table, schema=None, reflect_kwargs=NO_FK_TABLES) as batch_op:
             batch_op.drop_constraint(f"fk_{table}_customer_id_customers", type_="foreignkey")
             batch_op.drop_column("customer_id")
