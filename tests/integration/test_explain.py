@@ -49,6 +49,7 @@ LARGE_TABLES = frozenset(
     {
         "alerts",
         "audit_events",
+        "card_controls",
         "cards",
         "drivers",
         "ledger_accounts",
@@ -111,6 +112,11 @@ def _bulk_rows(conn, world: builders.History) -> None:
              "card_id": ":k0 + i", "no_overdraft": "false"},
             c0=c0, n=OTHER_CUSTOMERS, k0=k0,
         )  # fmt: skip
+    insert_series(
+        conn, t["card_controls"], cards,
+        {"card_id": ":k0 + i", "customer_id": ":c0 + i % :n", "daily_count_limit": "5", "updated_at": ":t0"},
+        c0=c0, n=OTHER_CUSTOMERS, k0=k0, **at,
+    )  # fmt: skip
     insert_series(
         conn, t["load_requests"], 50_000,
         {"id": "md5('load' || i)", "customer_id": ":c0 + (i % :cards) % :n", "card_id": ":k0 + i % :cards",
