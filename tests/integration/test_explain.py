@@ -35,6 +35,7 @@ import portal.models  # noqa: F401
 from portal.db import Base, make_sessionmaker
 from portal.exports import copy
 from portal.purchases import rollup
+from portal.queries.cursor import Key, decode_cursor, encode_cursor
 from tests import builders
 from tests.bulk import insert_series
 
@@ -228,7 +229,6 @@ class Visit:
     admin: object
     driver: object
     fresh: Callable[[], object]
-    notes: list[str] = field(default_factory=list)
 
     def get(self, path: str, *, client=None, rollup: bool = True) -> str:
         self.app.config["PURCHASE_ROLLUP"] = rollup
@@ -246,12 +246,21 @@ GROUPS = ("day", "month", "card", "driver", "vehicle", "product", "station", "re
 
 
 def _deep_page(v: Visit) -> None:
-    """A page far into a year of history, reached as following "next" links would reach it."""
+    """A page 90% of the way through a year of Acme's purchases, as following "next" links would
+    reach it: the first page's cursor (its signed totals) moved to an old purchase's key."""
     first = v.get(f"/queries/purchases?{YEAR}")
-    cursor = re.search(r'href="[^"]*cursor=([^"&]+)', first).group(1)
-    for _ in range(3):
-        page = v.get(f"/queries/purchases?{YEAR}&cursor={cursor}")
-        cursor = re.search(r'href="[^"]*cursor=([^"&]+)', page).group(1)
+    secret = v.app.config["SECRET_KEY"]
+    carried = decode_cursor(re.search(r'href="[^"]*cursor=([^"&]+)', first).group(1), secret=secret, report="purchases")
+    with v.app.extensions["portal.db"][0].connect() as conn:
+        at, id_ = conn.execute(
+            text(
+                "SELECT at, id FROM purchases WHERE customer_id = :c AND status = 'approved' AND at >= :lo "
+                "AND at < :hi ORDER BY at DESC, id DESC OFFSET :n LIMIT 1"
+            ),
+            {"c": v.world.acme.id, "lo": datetime(2025, 2, 28, 16), "hi": datetime(2026, 2, 28, 16), "n": 900},
+        ).one()
+    deep = encode_cursor(Key(at.replace(tzinfo=UTC), id_, carried.totals), secret=secret, report="purchases")
+    v.get(f"/queries/purchases?{YEAR}&cursor={deep}")
 
 
 def _sign_in(v: Visit, identifier: str) -> None:
