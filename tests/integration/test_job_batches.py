@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 from portal import ledger
+from portal.auth.housekeeping import prune_sign_in_records
 from portal.auth.models import LoginSession
 from portal.jobs import catalogue
 from portal.jobs.models import JobRun
@@ -83,7 +84,7 @@ def test_a_prune_stopped_between_batches_keeps_what_it_did_and_the_next_run_fini
             raise Crash
 
     with pytest.raises(Crash):
-        catalogue.prune_sign_in_records(session, now=T0, batch_size=3, end_batch=end_batch)
+        prune_sign_in_records(session, now=T0, batch_size=3, end_batch=end_batch)
     session.rollback()
     assert _left(session)[0] == 8 - 6  # two batches of three committed
     again = catalogue.prune(session, T0, {**SETTINGS, "JOBS_BATCH_SIZE": 3})
