@@ -150,6 +150,8 @@ class Config:
     OUTBOX_KEEP = timedelta(days=90)
     #: Records of the scheduled jobs' runs (the jobs page) are kept this long.
     JOB_RUNS_KEEP = timedelta(days=30)
+    #: Rows a bulk job (points expiry, load expiry, pruning) changes per committed transaction.
+    JOBS_BATCH_SIZE = 500
 
 
 class DevelopmentConfig(Config):
@@ -288,6 +290,7 @@ _ENV_SETTINGS: dict[str, Callable[[str], object]] = {
     "CHIP_LOAD_EXPIRY": _duration,
     "OUTBOX_CLEAR_BODY_AFTER": _duration,
     "OUTBOX_KEEP": _duration,
+    "JOBS_BATCH_SIZE": int,
 }
 #: The prefix of the environment variables that set settings (PORTAL_SECRET_KEY, ...); the
 #: unprefixed names work too. PORTAL_ENV (which settings class) is not a setting.
@@ -314,6 +317,7 @@ INT_RANGES = {
     "QUERY_MAX_DAYS": (1, 3_660),
     "STATISTICS_MAX_MONTHS": (1, 120),
     "EXPORT_XLSX_MAX_ROWS": (1, 1_048_575),  # an Excel sheet's rows, less the header
+    "JOBS_BATCH_SIZE": (1, 100_000),
 }
 #: Lengths of time that must be more than zero.
 DURATION_SETTINGS = (

@@ -19,14 +19,19 @@ from portal.db import make_engine  # noqa: E402
 from portal.schema import upgrade  # noqa: E402
 
 
-def rebuild_database(url: str) -> None:
-    """Create the database named by `url` if it is missing, then rebuild its schema from the migrations."""
+def create_database(url: str) -> None:
+    """Create the database named by `url` if it is missing (through the server's `postgres` database)."""
     admin = make_engine(make_url(url).set(database="postgres").render_as_string(hide_password=False))
     name = make_url(url).database
     with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar():
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
+
+
+def rebuild_database(url: str) -> None:
+    """Create the database named by `url` if it is missing, then rebuild its schema from the migrations."""
+    create_database(url)
     engine = make_engine(url)
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))

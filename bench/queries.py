@@ -10,7 +10,7 @@ allocations and loads), then measures through the Flask app (test client, real v
 Usage:
   .venv/bin/python bench/queries.py [--database-url URL] [--purchases N] [--repeat R] [--rebuild]
                                     [--no-gc-freeze]
-Default URL: postgresql+psycopg://postgres@127.0.0.1:5432/portal_queries_bench
+Default URL: postgresql+psycopg://postgres@127.0.0.1:5432/portal_queries_bench (created when missing)
 The data is bulk-loaded with COPY (building it through the services would take hours); the ledger
 account totals are then set from the journal, so `ledger verify` holds; the daily purchase totals
 (`purchases.rollup`) are rebuilt from the purchases and the database is VACUUM ANALYZEd. The
@@ -51,9 +51,11 @@ PASSWORD = "Bench-Password-9"
 def build(url: str, purchases: int, rebuild: bool) -> None:
     from sqlalchemy import text
 
+    from bench._common import create_database
     from portal.db import make_engine, make_sessionmaker
     from portal.schema import upgrade
 
+    create_database(url)  # a fresh machine has none yet
     engine = make_engine(url)
     with engine.connect() as conn:
         exists = conn.execute(text("SELECT to_regclass('public.purchases')")).scalar()

@@ -163,7 +163,7 @@ def set_controls(session: Session, card: Card, **values) -> None:
     """Write the card's controls row directly (the cards area's services are tested on their own)."""
     row = session.get(CardControls, card.id)
     if row is None:
-        row = CardControls(card_id=card.id)
+        row = CardControls(card_id=card.id, customer_id=card.customer_id)
         session.add(row)
     for name, value in values.items():
         setattr(row, name, value)

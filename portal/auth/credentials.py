@@ -78,7 +78,14 @@ def set_password(
     )
     if problems:
         raise PasswordRejected(problems)
-    session.add(PasswordHistory(user_id=user.id, password_hash=user.password_hash, set_at=user.password_changed_at))
+    session.add(
+        PasswordHistory(
+            user_id=user.id,
+            customer_id=user.customer_id,
+            password_hash=user.password_hash,
+            set_at=user.password_changed_at,
+        )
+    )
     user.password_hash = hash_password(password, rounds)
     user.password_changed_at = now
     user.must_change_password = False

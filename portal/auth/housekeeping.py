@@ -6,10 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, or_
+from sqlalchemy import and_, or_
 from sqlalchemy.orm import Session
 
 from portal.auth.models import CaptchaChallenge, LoginSession, OneTimeCode, SignInThrottle
+from portal.batches import DEFAULT_BATCH_SIZE, EndBatch, delete_in_batches
 
 
 @dataclass(frozen=True)
@@ -24,35 +25,40 @@ class Retention:
     codes: timedelta = timedelta(days=2)
 
 
-def _deleted(session: Session, stmt) -> int:
-    return session.execute(stmt.execution_options(synchronize_session=False)).rowcount
-
-
-def prune_sign_in_records(session: Session, *, now: datetime, keep: Retention = Retention()) -> dict[str, int]:
-    """Delete what has expired; returns how many rows of each kind."""
+def prune_sign_in_records(
+    session: Session,
+    *,
+    now: datetime,
+    keep: Retention = Retention(),
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    end_batch: EndBatch = None,
+) -> dict[str, int]:
+    """Delete what has expired, `batch_size` rows at a time (`end_batch`, the caller's commit, after
+    each batch); returns how many rows of each kind."""
     ended = now - keep.sessions
-    sessions = delete(LoginSession).where(
-        or_(
-            LoginSession.revoked_at < ended,
-            LoginSession.last_seen_at < ended - keep.session_idle,
-            LoginSession.created_at < ended - keep.session_absolute,
-        )
+    sessions = or_(
+        LoginSession.revoked_at < ended,
+        LoginSession.last_seen_at < ended - keep.session_idle,
+        LoginSession.created_at < ended - keep.session_absolute,
     )
     # An address's count is windowed, so an old window is done with. A typed name's count is kept
     # until it is back at 0, as a real account's `failed_sign_ins` is: pruning it earlier would let an
     # unknown name's count restart where a real account's goes on, telling them apart.
-    throttles = delete(SignInThrottle).where(
+    throttles = and_(
         or_(SignInThrottle.locked_until.is_(None), SignInThrottle.locked_until < now),
         or_(
             and_(SignInThrottle.key.startswith("ip:"), SignInThrottle.window_started_at < now - keep.throttles),
             and_(SignInThrottle.key.startswith("name:"), SignInThrottle.failures == 0),
         ),
     )
-    codes = delete(OneTimeCode).where(OneTimeCode.created_at < now - keep.codes, OneTimeCode.expires_at < now)
-    captchas = delete(CaptchaChallenge).where(CaptchaChallenge.expires_at < now)
+    codes = and_(OneTimeCode.created_at < now - keep.codes, OneTimeCode.expires_at < now)
+    captchas = CaptchaChallenge.expires_at < now
     return {
-        "sessions": _deleted(session, sessions),
-        "throttles": _deleted(session, throttles),
-        "codes": _deleted(session, codes),
-        "captchas": _deleted(session, captchas),
+        name: delete_in_batches(session, model, where, batch_size=batch_size, end_batch=end_batch)
+        for name, model, where in (
+            ("sessions", LoginSession, sessions),
+            ("throttles", SignInThrottle, throttles),
+            ("codes", OneTimeCode, codes),
+            ("captchas", CaptchaChallenge, captchas),
+        )
     }

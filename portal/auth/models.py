@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, func
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.clock import utcnow
@@ -24,8 +24,9 @@ class User(Base):
         CheckConstraint("role NOT IN ('admin', 'driver') OR customer_id IS NOT NULL", name="customer_scope"),
         CheckConstraint("role <> 'staff' OR region_id IS NOT NULL", name="region_scope"),
         CheckConstraint("role <> 'driver' OR driver_id IS NOT NULL", name="driver_scope"),
-        # One account per name in any case; sign-in and `find_user` look names up through it.
-        Index("uq_users_username_lower", func.lower("username"), unique=True),
+        # One account per name in any case; sign-in and `find_user` look names up through it
+        # (`text`: a plain string here would index the constant 'username').
+        Index("uq_users_username_lower", func.lower(text("username")), unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -55,6 +56,8 @@ class LoginSession(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    #: The user's customer, copied in on insert (None for staff and system admins, who have none).
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -73,6 +76,8 @@ class PasswordHistory(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    #: The user's customer, copied in on insert (None for staff and system admins, who have none).
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     password_hash: Mapped[str] = mapped_column(String(128))
     #: When this (now replaced) password had been set.
     set_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -270,6 +270,7 @@ def start_session(session: Session, user: User, *, now: datetime, ip: str = "", 
     session.add(
         LoginSession(
             user_id=user.id,
+            customer_id=user.customer_id,
             token_hash=token_hash(token),
             created_at=now,
             last_seen_at=now,

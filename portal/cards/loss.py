@@ -322,6 +322,7 @@ def _carry_controls(session: Session, old: Card, new: Card, *, actor_id: int | N
         session.add(
             CardControls(
                 card_id=new.id,
+                customer_id=new.customer_id,
                 version=1,
                 template_id=controls.template_id,
                 updated_at=now,

@@ -93,6 +93,8 @@ class CardControls(ControlColumns, Base):
     __table_args__ = (*control_checks(), CheckConstraint("version >= 1", name="version_positive"))
 
     card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"), primary_key=True)
+    #: The card's customer (copied in on insert: every tenant row names its tenant, docs/scaling.md).
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     version: Mapped[int] = mapped_column(default=1)
     #: The template last applied (the controls may have been edited since).
     template_id: Mapped[int | None] = mapped_column(ForeignKey("control_templates.id"))

@@ -241,7 +241,14 @@ def set_card_controls(
     row = session.get(CardControls, card.id)
     before = Controls.from_row(row) if row is not None else None
     if row is None:
-        row = CardControls(card_id=card.id, version=1, updated_at=now, updated_by_id=actor_id, **controls.as_columns())
+        row = CardControls(
+            card_id=card.id,
+            customer_id=card.customer_id,
+            version=1,
+            updated_at=now,
+            updated_by_id=actor_id,
+            **controls.as_columns(),
+        )
         session.add(row)
     elif before != controls:
         for name, value in controls.as_columns().items():

@@ -62,6 +62,8 @@ class PurchaseUpload(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    #: The card's customer (copied in on insert: every tenant row names its tenant, docs/scaling.md).
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"))
     #: The chip's transaction counter of this purchase.
     counter: Mapped[int]
@@ -85,6 +87,8 @@ class ChipSync(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    #: The card's customer (copied in on insert: every tenant row names its tenant, docs/scaling.md).
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"))
     at: Mapped[datetime] = mapped_column(default=utcnow)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -108,6 +112,8 @@ class VirtualChip(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    #: The card's customer (copied in on insert: every tenant row names its tenant, docs/scaling.md).
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"), unique=True)
     #: Electronic purse balance on the chip, in fen: the only money that pays at the pump.
     purse_balance: Mapped[int] = mapped_column(default=0)
@@ -141,6 +147,8 @@ class VirtualChipEntry(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    #: The chip's card's customer (copied from the chip on insert).
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     chip_id: Mapped[int] = mapped_column(ForeignKey("virtual_chips.id"))
     counter: Mapped[int]
     kind: Mapped[str] = mapped_column(String(8))

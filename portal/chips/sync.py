@@ -75,6 +75,7 @@ def sync_card(session: Session, reader: CardReader, card: Card, *, now: datetime
     result.chip = reader.read(card.number)
     session.add(
         ChipSync(
+            customer_id=card.customer_id,
             card_id=card.id,
             at=now,
             actor_id=actor_id,
@@ -112,6 +113,7 @@ def _upload_purchase(session: Session, card: Card, entry: ChipEntry, *, now: dat
         return
     session.add(
         PurchaseUpload(
+            customer_id=card.customer_id,
             card_id=card.id,
             counter=entry.counter,
             amount=entry.amount,

@@ -141,6 +141,7 @@ class VirtualReader:
         chip.counter += 1
         chip.purse_balance += amount if kind in CREDITS else -amount
         entry = VirtualChipEntry(
+            customer_id=chip.customer_id,
             chip_id=chip.id,
             counter=chip.counter,
             kind=kind,
@@ -163,6 +164,7 @@ class VirtualReader:
     def _fresh_chip(self, card: Card) -> VirtualChip:
         """The chip as personalising it now would make it (not added to the session)."""
         return VirtualChip(
+            customer_id=card.customer_id,
             card_id=card.id,
             purse_balance=_host_purse_balance(self.session, card.id),
             counter=0,

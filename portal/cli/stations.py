@@ -61,7 +61,8 @@ def expire(days: int | None) -> None:
     from portal.points.services import DEFAULT_EXPIRY_DAYS, expire_points
 
     days = days or current_app.config.get("POINTS_EXPIRY_DAYS", DEFAULT_EXPIRY_DAYS)
-    result = expire_points(db.session, now=clock().now(), days=days, end_batch=db.session.commit)
+    size = current_app.config["JOBS_BATCH_SIZE"]
+    result = expire_points(db.session, now=clock().now(), days=days, batch_size=size, end_batch=db.session.commit)
     db.session.commit()
     click.echo(f"expired {result.points} points in {result.accounts} accounts (earned before {result.cutoff:%Y-%m-%d})")
     for account_id, reason in result.skipped.items():

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.clock import utcnow
@@ -48,3 +48,6 @@ class Customer(Base):
 
 # The ledger's owner columns point here; the ledger itself knows no product table.
 add_foreign_key(Account, "customer_id", "customers.id")
+#: A customer's accounts of one ledger (the journal pages, the home page): without it every such
+#: page read all the accounts in the country (migration 0019).
+Index("ix_ledger_accounts_customer_ledger", Account.customer_id, Account.ledger)

@@ -80,6 +80,12 @@ def _naive_utc(value):
     return value
 
 
+def copy_statement(session: Session, query) -> tuple[str, dict]:
+    """The SELECT a COPY export runs, as psycopg takes it: its text and its parameters."""
+    compiled = query.compile(dialect=session.get_bind().dialect, compile_kwargs={"render_postcompile": True})
+    return str(compiled), {name: _naive_utc(value) for name, value in compiled.params.items()}
+
+
 def csv_chunks(session: Session, columns: tuple[Column, ...], query) -> Iterator[bytes]:
     """The BOM and header as `writers.csv_chunks` writes them, then the rows from COPY."""
     head = io.StringIO()
@@ -87,12 +93,11 @@ def csv_chunks(session: Session, columns: tuple[Column, ...], query) -> Iterator
     csv.writer(head, lineterminator="\r\n").writerow([_formula_safe(str(column.label)) for column in columns])
     yield head.getvalue().encode("utf-8")
 
-    compiled = query.compile(dialect=session.get_bind().dialect, compile_kwargs={"render_postcompile": True})
-    params = {name: _naive_utc(value) for name, value in compiled.params.items()}
+    select, params = copy_statement(session, query)
     raw = session.connection().connection.driver_connection
     pending: list[bytes] = []
     size = 0
-    with raw.cursor() as cursor, cursor.copy(f"COPY ({compiled}) TO STDOUT (FORMAT csv)", params) as copy:
+    with raw.cursor() as cursor, cursor.copy(f"COPY ({select}) TO STDOUT (FORMAT csv)", params) as copy:
         for row in copy:
             # One message per row, ending in "\n" (COPY's line ending); quoted newlines inside
             # a field stay as they are, like Python's csv writer leaves them.

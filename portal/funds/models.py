@@ -67,6 +67,8 @@ class FundsBatchLine(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     batch_id: Mapped[str] = mapped_column(ForeignKey("funds_batches.id", ondelete="CASCADE"))
+    #: The batch's customer (copied in on insert: every tenant row names its tenant, docs/scaling.md).
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     #: Position in the batch (the CSV line number for uploads); part of the ledger transfer id.
     line_no: Mapped[int]
     card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"), index=True)

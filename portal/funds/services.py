@@ -107,7 +107,10 @@ def prepare_batch(
         line_count=len(planned),
         created_by=actor_id,
         created_at=now,
-        lines=[FundsBatchLine(line_no=p.line_no, card_id=p.card.id, amount=p.amount) for p in planned],
+        lines=[
+            FundsBatchLine(customer_id=customer_id, line_no=p.line_no, card_id=p.card.id, amount=p.amount)
+            for p in planned
+        ],
     )
     session.add(batch)
     session.flush()

@@ -8,11 +8,11 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from portal import ledger
 from portal.auth.housekeeping import Retention, prune_sign_in_records
+from portal.batches import DEFAULT_BATCH_SIZE, EndBatch, delete_in_batches
 from portal.chips.loads import expire_overdue_loads
 from portal.jobs.models import JobRun
 from portal.jobs.registry import Counts, JobAlert, job
@@ -22,11 +22,16 @@ from portal.points.services import DEFAULT_EXPIRY_DAYS, expire_points
 log = logging.getLogger(__name__)
 
 
+def batch_size(config: Mapping[str, Any]) -> int:
+    """Rows per committed batch of a bulk job (JOBS_BATCH_SIZE): no run holds more locks than this."""
+    return int(config.get("JOBS_BATCH_SIZE", DEFAULT_BATCH_SIZE))
+
+
 @job("expire-loads", every=timedelta(minutes=10))
 def expire_loads(session: Session, now: datetime, config: Mapping[str, Any]) -> Counts:
     """Void chip loads whose hold has expired: the ledger hold and the load request, committing every
-    100; a load that fails is left for the next run and fails this one, after the others expired."""
-    result = expire_overdue_loads(session, now=now, end_batch=session.commit)
+    batch; a load that fails is left for the next run and fails this one, after the others expired."""
+    result = expire_overdue_loads(session, now=now, batch_size=batch_size(config), end_batch=session.commit)
     if result.failed:
         session.commit()
         raise LoadsNotExpired(
@@ -53,14 +58,16 @@ def deliver_outbox(session: Session, now: datetime, config: Mapping[str, Any]) -
 
 @job("prune", every=timedelta(hours=1), offset=timedelta(minutes=5))
 def prune(session: Session, now: datetime, config: Mapping[str, Any]) -> Counts:
-    """Delete ended sessions, idle throttles, dead codes and old messages; clear delivered bodies."""
+    """Delete ended sessions, idle throttles, dead codes and old messages; clear delivered bodies.
+    Committing every batch: a backlog of millions (a first run, a long outage) never locks them at once."""
     keep = Retention(session_idle=config["SESSION_IDLE_TIMEOUT"], session_absolute=config["SESSION_ABSOLUTE_TIMEOUT"])
-    counts = prune_sign_in_records(session, now=now, keep=keep)
+    batches = {"batch_size": batch_size(config), "end_batch": session.commit}
+    counts = prune_sign_in_records(session, now=now, keep=keep, **batches)
     counts["bodies_cleared"] = outbox.clear_delivered_bodies(
-        session, now=now, after=config.get("OUTBOX_CLEAR_BODY_AFTER", timedelta(minutes=10))
+        session, now=now, after=config.get("OUTBOX_CLEAR_BODY_AFTER", timedelta(minutes=10)), **batches
     )
-    counts["messages"] = outbox.prune(session, now=now, keep=config.get("OUTBOX_KEEP", timedelta(days=90)))
-    counts["job_runs"] = prune_runs(session, now=now, keep=config.get("JOB_RUNS_KEEP", timedelta(days=30)))
+    counts["messages"] = outbox.prune(session, now=now, keep=config.get("OUTBOX_KEEP", timedelta(days=90)), **batches)
+    counts["job_runs"] = prune_runs(session, now=now, keep=config.get("JOB_RUNS_KEEP", timedelta(days=30)), **batches)
     return counts
 
 
@@ -69,7 +76,7 @@ def prune(session: Session, now: datetime, config: Mapping[str, Any]) -> Counts:
 def points_expire(session: Session, now: datetime, config: Mapping[str, Any]) -> Counts:
     """Expire old points, committing every batch; accounts the ledger refuses are skipped and listed."""
     days = config.get("POINTS_EXPIRY_DAYS", DEFAULT_EXPIRY_DAYS)
-    result = expire_points(session, now=now, days=days, end_batch=session.commit)
+    result = expire_points(session, now=now, days=days, batch_size=batch_size(config), end_batch=session.commit)
     for account_id, reason in result.skipped.items():
         log.warning("points expiry skipped account %s: %s", account_id, reason)
     counts: Counts = {"points_expired": result.points, "accounts": result.accounts}
@@ -89,8 +96,15 @@ def ledger_verify(session: Session, now: datetime, config: Mapping[str, Any]) ->
     return {"ledgers_checked": len(report.summary)}
 
 
-def prune_runs(session: Session, *, now: datetime, keep: timedelta) -> int:
+def prune_runs(
+    session: Session,
+    *,
+    now: datetime,
+    keep: timedelta,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    end_batch: EndBatch = None,
+) -> int:
     """Delete successful runs started longer than `keep` ago (`deliver-outbox` alone adds 1,440 a
     day); failures and alerts stay, for the jobs page's list of failures."""
-    stmt = delete(JobRun).where(JobRun.started_at < now - keep, JobRun.status == "ok")
-    return session.execute(stmt.execution_options(synchronize_session=False)).rowcount
+    where = (JobRun.started_at < now - keep) & (JobRun.status == "ok")
+    return delete_in_batches(session, JobRun, where, batch_size=batch_size, end_batch=end_batch)

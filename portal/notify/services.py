@@ -19,9 +19,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from portal.batches import DEFAULT_BATCH_SIZE, EndBatch, delete_in_batches, update_in_batches
 from portal.notify.backends import Backend, Outgoing, PermanentFailure
 from portal.notify.models import OutboxMessage
 
@@ -203,28 +204,35 @@ def masked(recipient: str) -> str:
     return f"{digits[:3]}{'*' * (len(digits) - 7)}{digits[-4:]}"
 
 
-def clear_delivered_bodies(session: Session, *, now: datetime, after: timedelta) -> int:
+def clear_delivered_bodies(
+    session: Session,
+    *,
+    now: datetime,
+    after: timedelta,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    end_batch: EndBatch = None,
+) -> int:
     """Blank the body (codes, links) of messages delivered longer than `after` ago. `deliver` blanks
     them as it sends; this catches rows delivered before it did (an upgraded database) or marked sent
-    by hand. Channel, recipient, subject and times stay: enough to show "sent to 138****1234"."""
-    stmt = (
-        update(OutboxMessage)
-        .where(OutboxMessage.sent_at <= now - after, or_(OutboxMessage.body != "", OutboxMessage.params != ""))
-        .values(body="", params="")
-        .execution_options(synchronize_session=False)
-    )
-    return session.execute(stmt).rowcount
+    by hand. Channel, recipient, subject and times stay: enough to show "sent to 138****1234".
+    `batch_size` rows at a time, `end_batch` (the caller's commit) after each batch."""
+    where = and_(OutboxMessage.sent_at <= now - after, or_(OutboxMessage.body != "", OutboxMessage.params != ""))
+    values = {"body": "", "params": ""}
+    return update_in_batches(session, OutboxMessage, where, values, batch_size=batch_size, end_batch=end_batch)
 
 
-def prune(session: Session, *, now: datetime, keep: timedelta) -> int:
-    """Delete messages sent, or given up, longer than `keep` ago."""
+def prune(
+    session: Session,
+    *,
+    now: datetime,
+    keep: timedelta,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    end_batch: EndBatch = None,
+) -> int:
+    """Delete messages sent, or given up, longer than `keep` ago, `batch_size` at a time."""
     old = now - keep
-    stmt = (
-        delete(OutboxMessage)
-        .where(
-            OutboxMessage.created_at < old,
-            or_(OutboxMessage.sent_at < old, OutboxMessage.next_attempt_at.is_(None)),
-        )
-        .execution_options(synchronize_session=False)
+    where = and_(
+        OutboxMessage.created_at < old,
+        or_(OutboxMessage.sent_at < old, OutboxMessage.next_attempt_at.is_(None)),
     )
-    return session.execute(stmt).rowcount
+    return delete_in_batches(session, OutboxMessage, where, batch_size=batch_size, end_batch=end_batch)

@@ -300,8 +300,10 @@ def export_query(session: Session, scope: Scope, flt: Filter, *, locale: str, ki
     return (
         select(*cells)
         .select_from(Purchase)
-        .outerjoin(Card, Card.id == Purchase.card_id)
-        .outerjoin(Driver, Driver.id == Purchase.driver_id)
+        # The customer's own cards and drivers (all a purchase can name): an index range of them,
+        # not a hash of every card in the country.
+        .outerjoin(Card, (Card.id == Purchase.card_id) & (Card.customer_id == scope.customer_id))
+        .outerjoin(Driver, (Driver.id == Purchase.driver_id) & (Driver.customer_id == scope.customer_id))
         .outerjoin(Station, Station.id == Purchase.station_id)
         .outerjoin(Region, Region.id == Purchase.region_id)
         .outerjoin(Product, Product.code == Purchase.product_code)

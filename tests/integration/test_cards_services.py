@@ -91,15 +91,25 @@ def test_invalid_or_unknown_references_change_nothing(session, world):
 
 def test_database_refuses_controls_the_code_refuses(session, world):
     mine, _ = world
-    session.add(CardControls(card_id=mine.cards[0].id, allowed_station_ids=list(range(11)), updated_at=T0))
+    session.add(
+        CardControls(
+            card_id=mine.cards[0].id, customer_id=mine.customer.id, allowed_station_ids=list(range(11)), updated_at=T0
+        )
+    )
     with pytest.raises(IntegrityError):
         session.flush()
     session.rollback()
-    session.add(CardControls(card_id=mine.cards[0].id, per_purchase_limit_fen=0, updated_at=T0))
+    session.add(
+        CardControls(card_id=mine.cards[0].id, customer_id=mine.customer.id, per_purchase_limit_fen=0, updated_at=T0)
+    )
     with pytest.raises(IntegrityError):
         session.flush()
     session.rollback()
-    session.add(CardControls(card_id=mine.cards[0].id, hours_start_min=60, hours_end_min=60, updated_at=T0))
+    session.add(
+        CardControls(
+            card_id=mine.cards[0].id, customer_id=mine.customer.id, hours_start_min=60, hours_end_min=60, updated_at=T0
+        )
+    )
     with pytest.raises(IntegrityError):
         session.flush()
     session.rollback()

@@ -172,7 +172,8 @@ def test_controls_from_the_cards_area_reach_the_chip(session, clock, world):
         from portal.cards.models import CardControls
     except ImportError:  # pragma: no cover - the cards area has not landed
         pytest.skip("no card controls yet")
-    session.add(CardControls(card_id=w.a2, version=3, per_purchase_limit_fen=50000, allowed_products=["92"]))
+    controls = {"version": 3, "per_purchase_limit_fen": 50000, "allowed_products": ["92"]}
+    session.add(CardControls(card_id=w.a2, customer_id=w.a, **controls))
     session.commit()
     reader = VirtualReader(session, now=clock.now())
     sync_card(session, reader, card(session, w.a2), now=clock.now(), actor_id=w.admin_a)

@@ -200,7 +200,12 @@ def sign_in_records(session, create_user):
     ):  # fmt: skip
         session.add(
             LoginSession(
-                user_id=user.id, token_hash=f"{n:064d}", created_at=created, last_seen_at=seen, revoked_at=revoked
+                user_id=user.id,
+                customer_id=user.customer_id,
+                token_hash=f"{n:064d}",
+                created_at=created,
+                last_seen_at=seen,
+                revoked_at=revoked,
             )
         )
     session.add_all([

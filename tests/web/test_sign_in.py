@@ -1,5 +1,8 @@
 import re
 
+from sqlalchemy import select
+
+from portal.auth.models import LoginSession, User
 from tests.web.conftest import csrf_token, login
 
 
@@ -45,3 +48,17 @@ def test_post_without_csrf_token_is_refused(client, make_user):
     response = client.post("/auth/sign-in", data={"username": "alice", "password": "Correct-Horse-9"})
     assert response.status_code == 400
     assert client.get("/").status_code == 302
+
+
+def test_the_user_name_is_case_insensitive_and_the_session_is_the_one_account(client, make_user, db):
+    """Names are unique in any case (uq_users_username_lower), so any case names the one account."""
+    make_user("Alice.Wang", "Correct-Horse-9")
+    response = login(client, " alice.WANG ", "Correct-Horse-9")
+    assert response.status_code == 302
+    assert client.get("/").status_code == 200
+    sessions = db(
+        lambda s: s.execute(
+            select(User.username, LoginSession.customer_id).join(User, User.id == LoginSession.user_id)
+        ).all()
+    )
+    assert sessions == [("Alice.Wang", None)]  # a system admin: no customer
