@@ -118,6 +118,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(alerts_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(rewards_bp)
+    from portal.webhooks.views import bp as webhooks_bp
+
+    app.register_blueprint(webhooks_bp)
 
 
 def register_commands(app: Flask) -> None:

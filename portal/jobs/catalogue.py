@@ -18,6 +18,7 @@ from portal.jobs.models import JobRun
 from portal.jobs.registry import Counts, JobAlert, job
 from portal.notify import services as outbox
 from portal.points.services import DEFAULT_EXPIRY_DAYS, expire_points
+from portal.webhooks import delivery as webhooks
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,12 @@ def deliver_outbox(session: Session, now: datetime, config: Mapping[str, Any]) -
         sent += outbox.deliver(session, [message_id], config["OUTBOX_BACKENDS"], now=now)
         session.commit()
     return {"messages_due": len(ids), "messages_sent": sent, "messages_given_up": outbox.given_up(session)}
+
+
+@job("deliver-webhooks", every=timedelta(minutes=1), timeout=timedelta(minutes=15))
+def deliver_webhooks(session: Session, now: datetime, config: Mapping[str, Any]) -> Counts:
+    """Send due webhook deliveries, retrying with backoff; disable endpoints that fail for a day."""
+    return webhooks.deliver_due(session, webhooks.Settings.from_config(config), now=now)
 
 
 @job("prune", every=timedelta(hours=1), offset=timedelta(minutes=5))

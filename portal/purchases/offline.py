@@ -22,6 +22,8 @@ from portal.purchases.booking import post_purchase
 from portal.purchases.models import Purchase
 from portal.purchases.pump import lock_purse
 from portal.reference.models import Product, Station
+from portal.webhooks import events as webhooks
+from portal.webhooks import payloads
 
 
 class OfflinePurchaseRefused(AuthorizationError):
@@ -98,6 +100,9 @@ def record_offline_purchase(
         received_at=now,
     )
     _book(session, purchase, purse, product.kind, now=now)
+    webhooks.emit(
+        session, purchase.customer_id, "purchase.approved", lambda: payloads.purchase(session, purchase), now=now
+    )
     return purchase
 
 
