@@ -119,7 +119,6 @@ def request_load(
     session.add(load)
     record(session, "chips.load_requested", actor_id=actor_id, customer_id=card.customer_id, now=now,
            detail={"load": load_id, "card": card.number, "amount": amount})  # fmt: skip
-    session.flush()
     _announce(session, load, now)
     return load
 
@@ -359,6 +358,7 @@ _LOAD_EVENTS = {"pending": "load.waiting", "loaded": "load.written", "expired": 
 
 
 def _announce(session: Session, load: LoadRequest, now: datetime) -> None:
-    """Tell the customer's webhook endpoints the load's new status (waiting, written or expired)."""
+    """Tell the customer's webhook endpoints the load's new status (waiting, written or expired). Flushes."""
+    session.flush()
     webhooks.emit(session, load.customer_id, _LOAD_EVENTS[load.status], lambda: payloads.load(session, load), now=now,
                   subject=f"load:{load.id}")  # fmt: skip

@@ -21,7 +21,7 @@ class EndpointForm(FlaskForm):
         _l("Address (URL)"),
         validators=[DataRequired(_l("Enter the address that receives the events.")), Length(max=MAX_URL_LENGTH)],
         description=_l("An https:// address of your server, e.g. https://erp.example.com/webhooks/fleet"),
-        render_kw={"inputmode": "url", "autocomplete": "off", "placeholder": "https://"},
+        render_kw={"inputmode": "url", "autocomplete": "off"},
     )
     description = StringField(_l("Description"), validators=[Optional(), Length(max=200)])
     events = MultiCheckboxField(
