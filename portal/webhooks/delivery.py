@@ -1,7 +1,7 @@
 """Delivering events: POST the event's JSON, signed per Standard Webhooks (`webhook-id`: the event's
 id, the same on every retry; `webhook-timestamp`; `webhook-signature`, made by the `standardwebhooks`
 package), with a short timeout and no redirects followed. A 2xx answer delivers; anything else (an
-error status, a timeout, a refused address) is retried after RETRY_DELAYS (about a day and a half in
+error status, a timeout, a refused address) is retried after RETRY_DELAYS (about 28 hours in
 all), then the delivery has failed. An endpoint that keeps failing for DISABLE_AFTER with no success
 is disabled when one of its deliveries fails for good, and the customer's admins are told by mail
 (the notify outbox) and on the page.
