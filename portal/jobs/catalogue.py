@@ -60,13 +60,14 @@ def deliver_webhooks(session: Session, now: datetime, config: Mapping[str, Any])
 
 @job("prune", every=timedelta(hours=1), offset=timedelta(minutes=5))
 def prune(session: Session, now: datetime, config: Mapping[str, Any]) -> Counts:
-    """Delete ended sessions, idle throttles, dead codes and old messages; clear delivered bodies."""
+    """Delete ended sessions, idle throttles, dead codes, old messages and webhook deliveries; clear delivered bodies."""
     keep = Retention(session_idle=config["SESSION_IDLE_TIMEOUT"], session_absolute=config["SESSION_ABSOLUTE_TIMEOUT"])
     counts = prune_sign_in_records(session, now=now, keep=keep)
     counts["bodies_cleared"] = outbox.clear_delivered_bodies(
         session, now=now, after=config.get("OUTBOX_CLEAR_BODY_AFTER", timedelta(minutes=10))
     )
     counts["messages"] = outbox.prune(session, now=now, keep=config.get("OUTBOX_KEEP", timedelta(days=90)))
+    counts["webhook_deliveries"] = webhooks.prune(session, now=now, keep=config.get("OUTBOX_KEEP", timedelta(days=90)))
     counts["job_runs"] = prune_runs(session, now=now, keep=config.get("JOB_RUNS_KEEP", timedelta(days=30)))
     return counts
 

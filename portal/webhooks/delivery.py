@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import requests
 from cryptography.fernet import Fernet
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from standardwebhooks import Webhook
 
@@ -226,3 +226,21 @@ def disable_failing(session: Session, endpoint: WebhookEndpoint, *, now: datetim
     for admin in admins:
         if admin.email:
             outbox.queue(session, "email", admin.email, subject, body, now=now)
+
+
+def prune(session: Session, *, now: datetime, keep: timedelta) -> int:
+    """Delete deliveries created longer than `keep` ago that are over (delivered, failed, cancelled),
+    then the events left without any; returns how many deliveries went."""
+    old = now - keep
+    gone = session.execute(
+        delete(WebhookDelivery)
+        .where(WebhookDelivery.created_at < old, WebhookDelivery.status != "pending")
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    still_sent = select(WebhookDelivery.event_id)
+    session.execute(
+        delete(WebhookEvent)
+        .where(WebhookEvent.created_at < old, WebhookEvent.id.not_in(still_sent))
+        .execution_options(synchronize_session=False)
+    )
+    return gone

@@ -230,3 +230,18 @@ def test_a_delivery_being_sent_is_not_taken_by_another_worker(session, world, re
         other.rollback()
     session.rollback()
     assert receiver.arrivals == []
+
+
+def test_prune_deletes_finished_deliveries_and_their_events_only(session, world, receiver, endpoint):
+    buy(session, world, seq=1)
+    session.commit()
+    run(session, T0)  # delivered
+    receiver.replies.extend([500] * 3)
+    buy(session, world, seq=2, at=T0 + timedelta(minutes=1))
+    session.commit()
+    run(session, T0 + timedelta(minutes=1))  # pending, retrying
+    later = T0 + timedelta(days=91)
+    assert delivery.prune(session, now=later, keep=timedelta(days=90)) == 1
+    session.commit()
+    assert session.scalar(select(func.count()).select_from(WebhookDelivery)) == 1
+    assert session.scalar(select(func.count()).select_from(WebhookEvent)) == 1
