@@ -74,7 +74,7 @@ def register(
     )  # fmt: skip
     session.add(endpoint)
     session.flush()
-    _audit(session, "webhooks.create", endpoint, who, now, url=url, events=events)
+    _audit(session, "webhooks.create", endpoint, who, now, events=events)
     return endpoint, secret
 
 
@@ -87,7 +87,7 @@ def update(
     endpoint.unit_balance_threshold_fen = data.threshold_fen
     endpoint.updated_at = now
     session.flush()
-    _audit(session, "webhooks.update", endpoint, who, now, url=url, events=events)
+    _audit(session, "webhooks.update", endpoint, who, now, events=events)
     return endpoint
 
 
@@ -105,7 +105,7 @@ def set_enabled(session: Session, endpoint: WebhookEndpoint, enabled: bool, *, w
 
 def delete_endpoint(session: Session, endpoint: WebhookEndpoint, *, who: Who, now: datetime) -> None:
     """Delete the endpoint, its delivery log, and the events no other endpoint was sent."""
-    _audit(session, "webhooks.delete", endpoint, who, now, url=endpoint.url)
+    _audit(session, "webhooks.delete", endpoint, who, now)
     event_ids = select(WebhookDelivery.event_id).where(WebhookDelivery.endpoint_id == endpoint.id)
     elsewhere = select(WebhookDelivery.event_id).where(WebhookDelivery.endpoint_id != endpoint.id)
     orphans = list(session.scalars(select(WebhookEvent.id).where(WebhookEvent.id.in_(event_ids),
@@ -192,4 +192,4 @@ def delivery_log(session: Session, endpoint_id: int, *, before: int | None = Non
 
 def _audit(session: Session, action: str, endpoint: WebhookEndpoint, who: Who, now: datetime, **detail) -> None:
     record(session, action, actor_id=who.actor_id, customer_id=endpoint.customer_id, ip=who.ip, now=now,
-           detail={"endpoint": endpoint.id, **detail})  # fmt: skip
+           detail={"endpoint": endpoint.id, "url": endpoint.url, **detail})  # fmt: skip

@@ -58,6 +58,8 @@ def test_register_shows_the_secret_once_and_stores_it_encrypted(client, world, d
     later = client.get(f"/webhooks/{row.id}").get_data(as_text=True)
     assert secret not in later and receiver.url in later
     assert receiver.url in client.get("/webhooks/").get_data(as_text=True)
+    activity = client.get("/profile/activity").get_data(as_text=True)
+    assert "添加了 Webhook 端点" in activity and receiver.url in activity and secret not in activity
 
 
 @pytest.mark.parametrize(
