@@ -156,13 +156,8 @@ def authorize(session: Session, terminal: Terminal, request: PurchaseRequest, *,
         _book_approved(session, purchase, rows, state, _alert_facts(facts, controls, history), now=now)
     else:
         _book_declined(session, purchase, reason, now=now)
-    webhooks.emit(
-        session,
-        purchase.customer_id,
-        f"purchase.{purchase.status}",
-        lambda: payloads.purchase(session, purchase),
-        now=now,
-    )
+    webhooks.emit(session, purchase.customer_id, f"purchase.{purchase.status}", lambda: payloads.purchase(session, purchase),
+                  now=now, listening=bool(facts.webhooks_listening))  # fmt: skip
     return Answer(purchase)
 
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, true
+from sqlalchemy import bindparam, exists, select, true
 from sqlalchemy.orm import Session
 
 from portal.clock import to_local
@@ -61,6 +61,14 @@ def new_event_id() -> str:
     return f"evt_{uuid.uuid4().hex}"
 
 
+def listening(customer_id):
+    """SQL: whether the customer has an enabled endpoint, as a column ("webhooks_listening") of a
+    statement that reads the customer anyway (the pump's facts): `emit(..., listening=False)` then
+    costs a purchase of a customer without webhooks no statement at all."""
+    found = exists().where(WebhookEndpoint.customer_id == customer_id, WebhookEndpoint.enabled == true())
+    return found.label("webhooks_listening")
+
+
 def listeners(session: Session, customer_id: int, event_type: str) -> list:
     """(id, events, threshold) of the customer's enabled endpoints subscribed to `event_type`."""
     rows = session.execute(_listening, {"customer_id": customer_id}).all()
@@ -77,11 +85,15 @@ def emit(
     subject: str = "",
     due_at: datetime | None = None,
     only: Callable[[Any], bool] | None = None,
+    listening: bool | None = None,
 ) -> WebhookEvent | None:
     """Write `event_type` for the customer's subscribed endpoints (those `only` keeps, if given), due
-    at `due_at` (default now); None when no endpoint listens. Flushes, never commits."""
+    at `due_at` (default now); None when no endpoint listens. `listening=False`: the caller read
+    already (`listening`) that the customer has no enabled endpoint. Flushes, never commits."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown webhook event type {event_type!r}")
+    if listening is False:
+        return None
     endpoints = [row for row in listeners(session, customer_id, event_type) if only is None or only(row)]
     if not endpoints:
         return None
