@@ -109,10 +109,19 @@ def due(session: Session, *, now: datetime, limit: int = 200) -> list[int]:
     return list(session.scalars(stmt))
 
 
+#: A run of the job stops starting attempts after this long (slow receivers), well within its lease;
+#: what is left is the next run's.
+RUN_BUDGET = timedelta(minutes=10)
+
+
 def deliver_due(session: Session, settings: Settings, *, now: datetime, post: Poster = http_post) -> dict[str, int]:
-    """Attempt every due delivery, committing after each (a worker stopped half-way re-sends nothing sent)."""
+    """Attempt every due delivery, committing after each (a worker stopped half-way re-sends nothing
+    sent), for at most RUN_BUDGET."""
     counts = {"webhooks_due": 0, "webhooks_delivered": 0, "webhooks_failed": 0}
+    stop_at = time.monotonic() + RUN_BUDGET.total_seconds()
     for delivery_id in due(session, now=now):
+        if time.monotonic() > stop_at:
+            break
         counts["webhooks_due"] += 1
         outcome = attempt(session, delivery_id, settings, now=now, post=post)
         session.commit()
