@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import difflib
 import os
 import re
@@ -153,9 +154,17 @@ class Config:
     #: Rows a bulk job (points expiry, load expiry, pruning) changes per committed transaction.
     JOBS_BATCH_SIZE = 500
 
+    #: Webhooks (portal.webhooks): http:// and loopback receivers allowed (development and tests only;
+    #: production refuses it), seconds to wait for a receiver's answer, and the Fernet key that
+    #: encrypts the signing secrets (None: derived from SECRET_KEY).
+    WEBHOOKS_ALLOW_INSECURE = False
+    WEBHOOKS_TIMEOUT = 10
+    WEBHOOK_SECRET_KEY: str | None = None
+
 
 class DevelopmentConfig(Config):
     DEBUG = False  # `make run` serves without the debugger: it is reachable by demo users
+    WEBHOOKS_ALLOW_INSECURE = True
 
 
 class TestingConfig(Config):
@@ -167,6 +176,7 @@ class TestingConfig(Config):
     #: Test worlds insert purchases directly, without the daily totals; tests/web/test_queries_rollup.py
     #: turns this on and checks the pages are identical either way.
     PURCHASE_ROLLUP = False
+    WEBHOOKS_ALLOW_INSECURE = True
 
 
 class ProductionConfig(Config):
@@ -291,6 +301,9 @@ _ENV_SETTINGS: dict[str, Callable[[str], object]] = {
     "OUTBOX_CLEAR_BODY_AFTER": _duration,
     "OUTBOX_KEEP": _duration,
     "JOBS_BATCH_SIZE": int,
+    "WEBHOOKS_ALLOW_INSECURE": _boolean,
+    "WEBHOOKS_TIMEOUT": int,
+    "WEBHOOK_SECRET_KEY": str,
 }
 #: The prefix of the environment variables that set settings (PORTAL_SECRET_KEY, ...); the
 #: unprefixed names work too. PORTAL_ENV (which settings class) is not a setting.
@@ -318,6 +331,7 @@ INT_RANGES = {
     "STATISTICS_MAX_MONTHS": (1, 120),
     "EXPORT_XLSX_MAX_ROWS": (1, 1_048_575),  # an Excel sheet's rows, less the header
     "JOBS_BATCH_SIZE": (1, 100_000),
+    "WEBHOOKS_TIMEOUT": (1, 60),
 }
 #: Lengths of time that must be more than zero.
 DURATION_SETTINGS = (
@@ -466,6 +480,21 @@ def _sms_gateway_rules() -> tuple[tuple[str, Callable[[dict], bool], str], ...]:
     return tuple(rules)
 
 
+def _check_webhook_key(key: str | None) -> None:
+    """WEBHOOK_SECRET_KEY, if set, must be a Fernet key: 32 bytes in url-safe base64."""
+    if not key:
+        return
+    try:
+        valid = len(base64.urlsafe_b64decode(key.encode())) == 32 and len(key) == 44
+    except (ValueError, TypeError):
+        valid = False
+    if not valid:
+        raise ConfigError(
+            "WEBHOOK_SECRET_KEY must be a Fernet key (44 characters of url-safe base64), e.g. from"
+            " python3 -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+        )
+
+
 def _check_code_send_limits(settings: dict) -> None:
     hour, day = settings["CODE_SEND_LIMIT_PER_HOUR"], settings["CODE_SEND_LIMIT_PER_DAY"]
     if not 1 <= hour <= day:
@@ -529,6 +558,7 @@ def _check(settings: dict) -> None:
         if settings.get(key) is not None and settings[key] < 1:
             raise ConfigError(f"{key} must be a number of bytes, at least 1")
     _check_ranges(settings)
+    _check_webhook_key(settings.get("WEBHOOK_SECRET_KEY"))
     for key, choices in BACKEND_CHOICES.items():
         allowed = choices + (TESTING_BACKENDS.get(key, ()) if settings.get("ENV_NAME") == "testing" else ())
         if settings[key] not in allowed:
@@ -599,6 +629,11 @@ PRODUCTION_RULES: tuple[tuple[str, Callable[[dict], bool], str], ...] = (
         "JOBS_QUEUE",
         lambda s: s.get("JOBS_QUEUE") == "redis" and not str(s.get("REDIS_URL") or "").strip(),
         "JOBS_QUEUE is redis but REDIS_URL is missing: set REDIS_URL, or use JOBS_QUEUE=sqlite",
+    ),
+    (
+        "WEBHOOKS_ALLOW_INSECURE",
+        lambda s: bool(s.get("WEBHOOKS_ALLOW_INSECURE")),
+        "WEBHOOKS_ALLOW_INSECURE is on: webhooks could go over plain http and to this host's own services",
     ),
     (
         "SESSION_COOKIE_SECURE",

@@ -120,6 +120,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp)
     app.register_blueprint(rewards_bp)
     app.register_blueprint(terminal_api_docs_bp)
+    from portal.webhooks.views import bp as webhooks_bp
+
+    app.register_blueprint(webhooks_bp)
 
 
 def register_commands(app: Flask) -> None:

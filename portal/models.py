@@ -15,3 +15,4 @@ import portal.points.models  # noqa: F401
 import portal.purchases.models  # noqa: F401
 import portal.reference.models  # noqa: F401
 import portal.stations.models  # noqa: F401
+import portal.webhooks.models  # noqa: F401

@@ -18,6 +18,9 @@ from portal.web.access import requires
 JOB_DESCRIPTIONS = {
     "expire-loads": _l("Void chip loads whose hold has expired: the ledger hold and the load request."),
     "deliver-outbox": _l("Send mail and SMS not sent at once, retrying with exponential backoff."),
+    "deliver-webhooks": _l(
+        "Send due webhook deliveries, retrying with backoff; disable endpoints that fail for a day."
+    ),
     "prune": _l("Delete ended sessions, idle throttles, dead codes and old messages; clear delivered bodies."),
     "points-expire": _l(
         "Expire old points, committing every batch; accounts the ledger refuses are skipped and listed."
@@ -43,6 +46,10 @@ COUNT_LABELS = {
     "accounts": _l("Accounts"),
     "skipped_accounts": _l("Accounts skipped (frozen)"),
     "ledgers_checked": _l("Ledgers checked"),
+    "webhooks_due": _l("Webhook deliveries due"),
+    "webhooks_delivered": _l("Webhook deliveries delivered"),
+    "webhooks_failed": _l("Webhook deliveries failed for good"),
+    "webhook_deliveries": _l("Webhook deliveries deleted"),
 }
 
 

@@ -20,6 +20,8 @@ from portal.cards import controls as card_controls
 from portal.clock import business_date, business_day_bounds, to_local
 from portal.purchases.models import Purchase
 from portal.reference.models import Station
+from portal.webhooks import events as webhooks
+from portal.webhooks import payloads
 
 #: Never call fewer fills a day than this unusual, whatever the fleet's normal.
 MIN_DAILY_FILLS = 3
@@ -80,6 +82,8 @@ def _keep(session: Session, found: list, now: datetime) -> list[Alert]:
         except IntegrityError:
             continue  # a concurrent purchase raised the same alert first
         alerts.append(alert)
+        webhooks.emit(session, alert.customer_id, "alert.raised", lambda alert=alert: payloads.alert(session, alert),
+                      now=now, subject=f"alert:{alert.id}")  # fmt: skip
     return alerts
 
 

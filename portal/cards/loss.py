@@ -36,6 +36,8 @@ from portal.cards.numbers import is_valid_card_number, next_card_number, region_
 from portal.customers.models import Customer
 from portal.ledger import memos
 from portal.queries.pages import NumberedPage, numbered_rows
+from portal.webhooks import events as webhooks
+from portal.webhooks import payloads
 
 #: Defaults; the app reads LOSS_EFFECT_HOURS and REPLACEMENT_DAYS from its config.
 LOSS_EFFECT_HOURS = 24
@@ -187,7 +189,17 @@ def report_loss(
         detail={"card": card.number, "report_id": report.id, "reason": reason},
         now=now,
     )
+    _announce_loss(session, report, now=now)
     return report
+
+
+def _announce_loss(session: Session, report: LossReport, *, now: datetime) -> None:
+    """card.reported_lost now, and card.loss_effective due when the loss takes full effect (withdrawn
+    if the report is cancelled before)."""
+    data = lambda: payloads.loss_report(session, report)  # noqa: E731
+    webhooks.emit(session, report.customer_id, "card.reported_lost", data, now=now, subject=f"loss_report:{report.id}")
+    webhooks.emit(session, report.customer_id, "card.loss_effective", data, now=report.effective_at,
+                  subject=f"loss_report:{report.id}", due_at=report.effective_at)  # fmt: skip
 
 
 def _lock_report(session: Session, report: LossReport) -> LossReport:
@@ -226,6 +238,7 @@ def cancel_loss(
         detail={"card": card.number, "report_id": report.id},
         now=now,
     )
+    webhooks.withdraw(session, report.customer_id, "card.loss_effective", f"loss_report:{report.id}", now=now)
     return report
 
 
@@ -312,6 +325,9 @@ def replace_card(
         },
         now=now,
     )
+    webhooks.emit(session, old.customer_id, "card.replaced", lambda: payloads.loss_report(
+        session, report, new_card_number=new.number, moved_fen={m.id.rsplit(":", 1)[1]: m.amount for m in moves},
+    ), now=now, subject=f"loss_report:{report.id}")  # fmt: skip
     return new
 
 

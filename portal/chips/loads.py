@@ -26,6 +26,8 @@ from portal.chips.reader import CardReader, ReaderError
 from portal.ledger import memos
 from portal.queries.cursor import Key
 from portal.queries.pages import Page, after, ordering, page_of
+from portal.webhooks import events as webhooks
+from portal.webhooks import payloads
 
 #: How long a requested load waits for a chip write before the hold is released.
 DEFAULT_LOAD_EXPIRY = timedelta(hours=72)
@@ -117,7 +119,7 @@ def request_load(
     session.add(load)
     record(session, "chips.load_requested", actor_id=actor_id, customer_id=card.customer_id, now=now,
            detail={"load": load_id, "card": card.number, "amount": amount})  # fmt: skip
-    session.flush()
+    _announce(session, load, now)
     return load
 
 
@@ -131,10 +133,12 @@ def post_load(session: Session, load: LoadRequest, *, now: datetime, chip_counte
         # The chip was credited after the hold lapsed: the host stays right (money not moved) and
         # the difference shows on the read-chip page until staff reconcile it.
         _mark(load, "expired", now, actor_id)
+        _announce(session, load, now)
         return False
     _mark(load, "loaded", now, actor_id)
     load.chip_counter = chip_counter
     session.flush()
+    _announce(session, load, now)
     return True
 
 
@@ -187,6 +191,7 @@ def cancel_load(session: Session, load: LoadRequest, *, now: datetime, actor_id:
         )
     except ledger.PendingAlreadyResolved:
         _mark(load, "expired", now, actor_id)
+        _announce(session, load, now)
         return
     _mark(load, "cancelled", now, actor_id)
     record(session, "chips.load_cancelled", actor_id=actor_id, customer_id=load.customer_id, now=now,
@@ -218,6 +223,7 @@ def _void_expired(session: Session, load: LoadRequest, now: datetime) -> None:
     except ledger.PendingAlreadyResolved:
         pass  # the ledger's own expiry run got there first
     _mark(load, "expired", now, None)
+    _announce(session, load, now)
 
 
 @dataclass
@@ -345,3 +351,14 @@ def _mark(load: LoadRequest, status: str, now: datetime, actor_id: int | None) -
     load.status = status
     load.resolved_at = now
     load.resolved_by = actor_id
+
+
+#: The webhook event of each load status a change leads to (portal.webhooks.events).
+_LOAD_EVENTS = {"pending": "load.waiting", "loaded": "load.written", "expired": "load.expired"}
+
+
+def _announce(session: Session, load: LoadRequest, now: datetime) -> None:
+    """Tell the customer's webhook endpoints the load's new status (waiting, written or expired). Flushes."""
+    session.flush()
+    webhooks.emit(session, load.customer_id, _LOAD_EVENTS[load.status], lambda: payloads.load(session, load), now=now,
+                  subject=f"load:{load.id}")  # fmt: skip

@@ -26,6 +26,8 @@ from portal.funds.models import Deposit, FundsBatch, FundsBatchLine
 from portal.funds.plan import CardInfo, LineError, PlannedLine, PlanRejected, RawLine, card_refusal, plan
 from portal.ledger import memos
 from portal.queries.pages import NumberedPage, numbered_rows
+from portal.webhooks import events as webhooks
+from portal.webhooks import payloads
 
 #: A preview older than this must be redone: balances may have moved since.
 DRAFT_LIFETIME = timedelta(hours=1)
@@ -187,7 +189,22 @@ def confirm_batch(session: Session, batch: FundsBatch, *, actor_id: int, now: da
         now=now,
     )
     session.flush()
+    _announce_batch(session, batch, now)
     return batch
+
+
+def _announce_batch(session: Session, batch: FundsBatch, now: datetime) -> None:
+    """allocation.confirmed / collection.confirmed, and unit_balance.below_threshold to the endpoints
+    whose threshold this allocation crossed (the balance was at or above it before, below it after)."""
+    webhooks.emit(session, batch.customer_id, f"{batch.kind}.confirmed", lambda: payloads.funds_batch(session, batch),
+                  now=now, subject=f"funds_batch:{batch.id}")  # fmt: skip
+    if batch.kind != "allocation":
+        return
+    after, before = batch.unit_balance_after, batch.unit_balance_after + batch.total
+    data = {"unit_balance_fen": after, "previous_balance_fen": before, "batch_id": batch.id}
+    webhooks.emit(session, batch.customer_id, "unit_balance.below_threshold", data, now=now,
+                  only=lambda row: row.unit_balance_threshold_fen is not None
+                  and after < row.unit_balance_threshold_fen <= before)  # fmt: skip
 
 
 _PREFIX = {"allocation": "alloc", "collection": "collect"}

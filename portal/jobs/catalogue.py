@@ -18,6 +18,7 @@ from portal.jobs.models import JobRun
 from portal.jobs.registry import Counts, JobAlert, job
 from portal.notify import services as outbox
 from portal.points.services import DEFAULT_EXPIRY_DAYS, expire_points
+from portal.webhooks import delivery as webhooks
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +57,17 @@ def deliver_outbox(session: Session, now: datetime, config: Mapping[str, Any]) -
     return {"messages_due": len(ids), "messages_sent": sent, "messages_given_up": outbox.given_up(session)}
 
 
+@job("deliver-webhooks", every=timedelta(minutes=1), timeout=timedelta(minutes=15))
+def deliver_webhooks(session: Session, now: datetime, config: Mapping[str, Any]) -> Counts:
+    """Send due webhook deliveries, retrying with backoff; disable endpoints that fail for a day."""
+    return webhooks.deliver_due(session, webhooks.Settings.from_config(config), now=now)
+
+
 @job("prune", every=timedelta(hours=1), offset=timedelta(minutes=5))
 def prune(session: Session, now: datetime, config: Mapping[str, Any]) -> Counts:
-    """Delete ended sessions, idle throttles, dead codes and old messages; clear delivered bodies.
-    Committing every batch: a backlog of millions (a first run, a long outage) never locks them at once."""
+    """Delete ended sessions, idle throttles, dead codes, old messages and webhook deliveries; clear
+    delivered bodies. Committing every batch: a backlog of millions (a first run, a long outage) never
+    locks them at once."""
     keep = Retention(session_idle=config["SESSION_IDLE_TIMEOUT"], session_absolute=config["SESSION_ABSOLUTE_TIMEOUT"])
     batches = {"batch_size": batch_size(config), "end_batch": session.commit}
     counts = prune_sign_in_records(session, now=now, keep=keep, **batches)
@@ -67,6 +75,7 @@ def prune(session: Session, now: datetime, config: Mapping[str, Any]) -> Counts:
         session, now=now, after=config.get("OUTBOX_CLEAR_BODY_AFTER", timedelta(minutes=10)), **batches
     )
     counts["messages"] = outbox.prune(session, now=now, keep=config.get("OUTBOX_KEEP", timedelta(days=90)), **batches)
+    counts["webhook_deliveries"] = webhooks.prune(session, now=now, keep=config.get("OUTBOX_KEEP", timedelta(days=90)))
     counts["job_runs"] = prune_runs(session, now=now, keep=config.get("JOB_RUNS_KEEP", timedelta(days=30)), **batches)
     return counts
 

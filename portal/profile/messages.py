@@ -60,6 +60,15 @@ ACTION_LABELS = {
     "terminal.revoke": _l("Terminal revoked"),
     # points
     "points.redeem": _l("Points redeemed"),
+    # webhooks
+    "webhooks.create": _l("Webhook endpoint added"),
+    "webhooks.update": _l("Webhook endpoint changed"),
+    "webhooks.enable": _l("Webhook endpoint enabled"),
+    "webhooks.disable": _l("Webhook endpoint disabled"),
+    "webhooks.delete": _l("Webhook endpoint deleted"),
+    "webhooks.rotate_secret": _l("Webhook signing secret replaced"),
+    "webhooks.test": _l("Webhook test event sent"),
+    "webhooks.redeliver": _l("Webhook event sent again"),
 }
 
 

@@ -27,6 +27,8 @@ from portal.points import services as points
 from portal.purchases import pump, rollup, rules
 from portal.purchases.booking import insert_purchase, post_purchase
 from portal.purchases.models import Purchase
+from portal.webhooks import events as webhooks
+from portal.webhooks import payloads
 
 #: A terminal's clock may differ from ours by this much; beyond it the request is refused.
 MAX_CLOCK_SKEW = timedelta(minutes=15)
@@ -157,6 +159,8 @@ def authorize(session: Session, terminal: Terminal, request: PurchaseRequest, *,
         _book_approved(session, purchase, rows, state, _alert_facts(facts, controls, history), now=now)
     else:
         _book_declined(session, purchase, reason, now=now)
+    webhooks.emit(session, purchase.customer_id, f"purchase.{purchase.status}", lambda: payloads.purchase(session, purchase),
+                  now=now, listening=bool(facts.webhooks_listening))  # fmt: skip
     return Answer(purchase)
 
 

@@ -22,6 +22,8 @@ from portal.purchases.booking import post_purchase
 from portal.purchases.models import Purchase
 from portal.purchases.pump import lock_purse
 from portal.reference.models import Product, Station
+from portal.webhooks import events as webhooks
+from portal.webhooks import payloads
 
 
 class OfflinePurchaseRefused(AuthorizationError):
@@ -126,7 +128,7 @@ def _accepted(
 
 
 def _book(session: Session, purchase: Purchase, purse, product_kind: str, *, now: datetime) -> None:
-    """Record the purchase, its alerts, its money and points, and the day's totals. The alert
+    """Record the purchase, its alerts, its money and points, the day's totals and its webhook event. The alert
     facts are read before the row is inserted, as the pump reads them (portal.alerts.facts)."""
     facts = gather_facts(session, purchase)
     purchase.balance_after_fen = ledger.available(purse) - purchase.amount_fen
@@ -136,6 +138,9 @@ def _book(session: Session, purchase: Purchase, purse, product_kind: str, *, now
     check_purchase(session, purchase, now=now, facts=facts)
     post_purchase(session, purchase, purse.id, now=now)
     rollup.record_purchase(session, purchase)
+    webhooks.emit(
+        session, purchase.customer_id, "purchase.approved", lambda: payloads.purchase(session, purchase), now=now
+    )
 
 
 def _vehicle_plate(session: Session, vehicle_id: int | None) -> str:

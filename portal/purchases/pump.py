@@ -26,6 +26,7 @@ from portal.ledger.models import Account
 from portal.points.models import PointsRule, rules_that_may_apply
 from portal.purchases.models import Purchase
 from portal.reference.models import Product, Station
+from portal.webhooks.events import listening
 
 # --- lookups --------------------------------------------------------------------------------------
 
@@ -109,6 +110,7 @@ def _facts_columns() -> tuple:
         _vehicles.c.id.label("vehicle_row_id"),
         *(_vehicles.c[name].label(f"vehicle_{name}") for name in ("plate", "tank_ml")),
         _customers.c.region_id.label("home_region_id"),
+        listening(_cards.c.customer_id),
         _products.c.code.label("product_found"),
         _products.c.kind.label("product_kind"),
         _stations.c.id.label("station_found"),

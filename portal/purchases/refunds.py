@@ -18,6 +18,8 @@ from portal.purchases import rollup
 from portal.purchases.authorization import TERMINAL_SEQ, Answer, AuthorizationError, Terminal
 from portal.purchases.models import Purchase
 from portal.purchases.pump import by_terminal_seq, lock_purse
+from portal.webhooks import events as webhooks
+from portal.webhooks import payloads
 
 
 def refund(session: Session, terminal: Terminal, *, purchase_id: int, terminal_seq: int, now: datetime) -> Answer:
@@ -58,6 +60,9 @@ def refund(session: Session, terminal: Terminal, *, purchase_id: int, terminal_s
     session.add(refund_row)
     session.flush()
     rollup.record_purchase(session, refund_row)
+    webhooks.emit(
+        session, refund_row.customer_id, "purchase.refunded", lambda: payloads.purchase(session, refund_row), now=now
+    )
     return Answer(refund_row)
 
 

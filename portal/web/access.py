@@ -29,6 +29,7 @@ from portal.drivers.models import Driver, Vehicle
 from portal.extensions import db, login_manager
 from portal.funds.models import FundsBatch
 from portal.points.models import PointsRedemption
+from portal.webhooks.models import WebhookEndpoint
 
 T = TypeVar("T")
 
@@ -118,6 +119,7 @@ OWNERS: dict[type, Callable[[object], Owner]] = {
         customer_id=redemption.customer_id, driver_id=_card_owner(redemption.card_id).driver_id
     ),
     Customer: lambda customer: Owner(customer_id=customer.id, region_id=customer.region_id),
+    WebhookEndpoint: lambda endpoint: Owner(customer_id=endpoint.customer_id),
     User: _user_owner,
 }
 

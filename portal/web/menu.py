@@ -74,6 +74,7 @@ MENUS: dict[str, tuple[Item | Section, ...]] = {
             (
                 Item(_l("Customer profile"), "profile.index"),
                 Item(_l("Activity log"), "profile.audit"),
+                Item(_l("Webhooks"), "webhooks.index"),
             ),
         ),
         CHANGE_PASSWORD,

@@ -162,11 +162,11 @@ def test_the_queue_triggers_each_job_on_its_schedule(app):
         assert "jobs:recover" in {task.name for task in tasks}  # every minute: runs whose worker died
         return {task.name.removeprefix("job:") for task in tasks if task.name.startswith("job:")}
 
-    assert due(2, 10) == {"expire-loads", "deliver-outbox"}
-    assert due(2, 5) == {"prune", "deliver-outbox"}
-    assert due(2, 7) == {"deliver-outbox"}
-    assert due(19, 0) == {"expire-loads", "deliver-outbox", "ledger-verify"}
-    assert due(19, 30) == {"expire-loads", "deliver-outbox", "points-expire"}
+    assert due(2, 10) == {"expire-loads", "deliver-outbox", "deliver-webhooks"}
+    assert due(2, 5) == {"prune", "deliver-outbox", "deliver-webhooks"}
+    assert due(2, 7) == {"deliver-outbox", "deliver-webhooks"}
+    assert due(19, 0) == {"expire-loads", "deliver-outbox", "deliver-webhooks", "ledger-verify"}
+    assert due(19, 30) == {"expire-loads", "deliver-outbox", "deliver-webhooks", "points-expire"}
 
 
 def test_jobs_run_runs_one_job_now_from_the_command_line(runner, session):

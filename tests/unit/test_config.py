@@ -43,8 +43,8 @@ def test_production_with_nothing_set_names_every_problem():
     for key, _unsafe, _why in config.PRODUCTION_RULES:
         if key in ("SMTP_PASSWORD", "SMS_ENDPOINT", "JOBS_QUEUE", *config.SMS_GATEWAY_SETTINGS):
             continue  # rules of the smtp, tencent and redis backends, not of the default console and sqlite
-        if key == "SESSION_COOKIE_SECURE":
-            continue  # production's default is on
+        if key in ("SESSION_COOKIE_SECURE", "WEBHOOKS_ALLOW_INSECURE"):
+            continue  # production's defaults are safe
         if key != "SECRET_KEY" or "missing" in _why:
             assert f"\n  {key} is " in str(refused.value)
 
@@ -58,6 +58,7 @@ def test_production_with_nothing_set_names_every_problem():
         ({"SECRET_KEY": "dev-only-not-secret"}, "SECRET_KEY is weak"),  # in the code, so public
         ({"DATABASE_URL": None}, "DATABASE_URL is missing"),
         ({"PUBLIC_URL": None}, "PUBLIC_URL is missing"),
+        ({"WEBHOOKS_ALLOW_INSECURE": "yes"}, "WEBHOOKS_ALLOW_INSECURE is on"),
         ({"MAIL_BACKEND": None}, "MAIL_BACKEND is console"),  # the default
         ({"MAIL_BACKEND": "console"}, "MAIL_BACKEND is console"),
         ({"SMS_BACKEND": None}, "SMS_BACKEND is console"),
@@ -422,3 +423,14 @@ def test_every_setting_of_the_code_is_settable_or_left_out_on_purpose():
     for key in dir(config.Config):
         if key.isupper() and key not in config._ENV_SETTINGS:
             assert key in left_out, f"{key}: add it to _ENV_SETTINGS or say why it is left out"
+
+
+def test_webhook_secret_key_must_be_a_fernet_key():
+    from cryptography.fernet import Fernet
+
+    key = Fernet.generate_key().decode()
+    assert load_config("testing", environ={"PORTAL_WEBHOOK_SECRET_KEY": key})["WEBHOOK_SECRET_KEY"] == key
+    with pytest.raises(ConfigError, match="WEBHOOK_SECRET_KEY must be a Fernet key"):
+        load_config("testing", environ={"PORTAL_WEBHOOK_SECRET_KEY": "not-a-key"})
+    with pytest.raises(ConfigError, match="WEBHOOKS_TIMEOUT must be 1 to 60"):
+        load_config("testing", environ={"PORTAL_WEBHOOKS_TIMEOUT": "0"})

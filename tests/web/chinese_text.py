@@ -10,6 +10,7 @@ import re
 ALLOWED_WORDS = {
     "IC", "API", "CSV", "XLSX", "Excel", "UTF", "GB", "UTC", "ID", "PIN", "JSON", "NUL", "Retry-After",
     "HTTP", "HTTPS", "URL", "SMS", "CNY", "OK", "PDF", "km", "ml", "L",
+    "Webhook",  # the protocol's name, as API is
     "English",  # the language switch names English in English
 }  # fmt: skip
 #: Endpoints that are not pages (downloads, images, health checks for machines).

@@ -58,6 +58,14 @@ FALLBACK_FIELDS: dict[str, tuple[str, ...]] = {
     "support.reset_password": ("confirmed",),
     "support.send_reset_link": (),
     "support.unlock": (),
+    # webhooks: the world has no endpoint, so no page shows these forms
+    "webhooks.edit": ("url", "events", "description", "threshold"),
+    "webhooks.delete": ("confirmed",),
+    "webhooks.rotate_secret": ("confirmed",),
+    "webhooks.enable": (),
+    "webhooks.disable": (),
+    "webhooks.send_test": (),
+    "webhooks.redeliver": (),
 }
 #: The only audit events a refused form may write: the failure itself (wrong password, lock, refusal).
 REFUSALS = re.compile(r"_(failed|refused|locked)|\.locked")

@@ -112,6 +112,16 @@ ALLOWED: dict[str, set[str]] = {
     "support.unlock": {"staff"},
     "support.user": {"staff"},
     "support.users": {"staff"},
+    "webhooks.delete": {"admin"},
+    "webhooks.disable": {"admin"},
+    "webhooks.edit": {"admin"},
+    "webhooks.enable": {"admin"},
+    "webhooks.endpoint": {"admin"},
+    "webhooks.index": {"admin"},
+    "webhooks.new": {"admin"},
+    "webhooks.redeliver": {"admin"},
+    "webhooks.rotate_secret": {"admin"},
+    "webhooks.send_test": {"admin"},
 }
 
 
