@@ -62,6 +62,7 @@ def upgrade():
         sa.Column("id", BIGINT, nullable=False),
         sa.Column("event_id", sa.String(length=40), nullable=False),
         sa.Column("endpoint_id", BIGINT, nullable=False),
+        sa.Column("customer_id", BIGINT, nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("attempts", BIGINT, nullable=False),
         sa.Column("next_attempt_at", sa.DateTime(), nullable=True),
@@ -81,6 +82,9 @@ def upgrade():
         ),
         sa.ForeignKeyConstraint(
             ["endpoint_id"], ["webhook_endpoints.id"], name=op.f("fk_webhook_deliveries_endpoint_id_webhook_endpoints")
+        ),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customers.id"], name=op.f("fk_webhook_deliveries_customer_id_customers")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_deliveries")),
     )

@@ -127,6 +127,7 @@ def write_event(
             WebhookDelivery(
                 event_id=event_id,
                 endpoint_id=endpoint_id,
+                customer_id=customer_id,
                 status="pending",
                 attempts=0,
                 next_attempt_at=due_at or now,

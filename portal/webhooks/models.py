@@ -88,6 +88,8 @@ class WebhookDelivery(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[str] = mapped_column(ForeignKey("webhook_events.id"))
     endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id"))
+    #: The endpoint's customer (every tenant table carries it: docs/scaling.md).
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
     #: When the job may try (again); None once delivered, failed or cancelled.

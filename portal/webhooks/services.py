@@ -138,8 +138,8 @@ def send_test_event(session: Session, endpoint: WebhookEndpoint, *, who: Who, no
 def redeliver(session: Session, delivery: WebhookDelivery, *, who: Who, now: datetime) -> WebhookDelivery:
     """Send the delivery's event again (same event id) as a new delivery, due now; the old one stays in the log."""
     endpoint = session.get(WebhookEndpoint, delivery.endpoint_id)
-    again = WebhookDelivery(event_id=delivery.event_id, endpoint_id=delivery.endpoint_id, status="pending",
-                            attempts=0, next_attempt_at=now, created_at=now)  # fmt: skip
+    again = WebhookDelivery(event_id=delivery.event_id, endpoint_id=delivery.endpoint_id,
+                            customer_id=delivery.customer_id, status="pending", attempts=0, next_attempt_at=now, created_at=now)  # fmt: skip
     session.add(again)
     session.flush()
     _audit(session, "webhooks.redeliver", endpoint, who, now, event=delivery.event_id, delivery=delivery.id)
