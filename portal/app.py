@@ -118,6 +118,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(alerts_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(rewards_bp)
+    from portal.api.registration import register as register_api
+
+    register_api(app)
 
 
 def register_commands(app: Flask) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from portal import ledger
+from portal.apikeys.services import prune_idempotency
 from portal.auth.housekeeping import Retention, prune_sign_in_records
 from portal.chips.loads import expire_overdue_loads
 from portal.jobs.models import JobRun
@@ -53,7 +54,8 @@ def deliver_outbox(session: Session, now: datetime, config: Mapping[str, Any]) -
 
 @job("prune", every=timedelta(hours=1), offset=timedelta(minutes=5))
 def prune(session: Session, now: datetime, config: Mapping[str, Any]) -> Counts:
-    """Delete ended sessions, idle throttles, dead codes and old messages; clear delivered bodies."""
+    """Delete ended sessions, idle throttles, dead codes, old messages and old API idempotency records;
+    clear delivered bodies."""
     keep = Retention(session_idle=config["SESSION_IDLE_TIMEOUT"], session_absolute=config["SESSION_ABSOLUTE_TIMEOUT"])
     counts = prune_sign_in_records(session, now=now, keep=keep)
     counts["bodies_cleared"] = outbox.clear_delivered_bodies(
@@ -61,6 +63,7 @@ def prune(session: Session, now: datetime, config: Mapping[str, Any]) -> Counts:
     )
     counts["messages"] = outbox.prune(session, now=now, keep=config.get("OUTBOX_KEEP", timedelta(days=90)))
     counts["job_runs"] = prune_runs(session, now=now, keep=config.get("JOB_RUNS_KEEP", timedelta(days=30)))
+    counts["api_idempotency"] = prune_idempotency(session, now=now)
     return counts
 
 
