@@ -150,7 +150,7 @@ def authenticate(scope: str) -> ApiKey:
     g.api_rate = _limit(current_app.config.get("API_RATE_LIMIT", RATE_LIMIT), ("api-key", str(key.id)))
     if scope not in key.scopes:
         raise ApiProblem(403, "scope_missing", f"this key lacks the {scope!r} scope")
-    g.api_key, g.api_customer_id = key, key.customer_id
+    g.api_key, g.api_customer_id, g.api_key_id = key, key.customer_id, key.id
     if keys.needs_use_recorded(key, now):
         keys.record_use(db.session, key, ip=client_ip(), now=now)
         db.session.commit()  # its own small transaction: the view's work starts clean
