@@ -100,7 +100,7 @@ def api_endpoint(
     headers = idempotency.IdempotencyHeaders if idempotent else None
 
     def decorate(view: Callable) -> Callable:
-        inner = idempotency.replayable(view) if idempotent else view
+        inner = idempotency.replayable(view) if idempotent else _answered(view)
         validated = spec.validate(
             query=query,
             json=json,
@@ -130,6 +130,16 @@ def api_endpoint(
         return endpoint
 
     return decorate
+
+
+def _answered(view: Callable) -> Callable:
+    """`view` returning a Response: its model serialized (whatever the status), as the idempotent path does."""
+
+    @wraps(view)
+    def run(*args: Any, **kwargs: Any):
+        return idempotency.to_response(view(*args, **kwargs))
+
+    return run
 
 
 # --- 1-5: who is calling ------------------------------------------------------------------------
