@@ -40,7 +40,8 @@ In order, for each request it:
 
 Scopes: "read" for every GET; writes need their area's scope (portal.apikeys.services.SCOPES).
 `api_audit(action, detail)` records what a view did, with the key's name, in the customer's
-activity log.
+activity log. `owned_or_404(Model, id, code)` is the object-level check (another customer's row is
+404); `api_actor_id()` is the user id to pass to services that take an actor (the key's creator).
 """
 
 from __future__ import annotations
@@ -278,6 +279,27 @@ def _answer_checked(req, resp, error, instance, adapter) -> None:
     """spectree's `after` hook: an answer that does not match its own schema is our bug: 500, logged."""
     if error is not None:
         raise RuntimeError(f"API answer does not match its schema: {error}")
+
+
+# --- for views -----------------------------------------------------------------------------------
+
+
+def owned_or_404(model, object_id: object, code: str = "not_found", what: str = "object"):
+    """The row of `model` (which has `customer_id`) with this primary key, if it is the key's
+    customer's; else 404 `code` (another customer's object is as if it did not exist)."""
+    try:
+        row = db.session.get(model, object_id)
+    except (TypeError, ValueError, OverflowError):
+        row = None
+    if row is None or row.customer_id != g.api_customer_id:
+        raise ApiProblem(404, code, f"no such {what}")
+    return row
+
+
+def api_actor_id() -> int | None:
+    """The user a service records as acting for a request through the API: the key's creator (the
+    audit detail added by `api_audit` names the key)."""
+    return g.api_key.created_by
 
 
 # --- audit ---------------------------------------------------------------------------------------
