@@ -1,7 +1,7 @@
 """`api_endpoint`: the one decorator of every customer API endpoint.
 
     @bp.get("/cards/<card_number>")
-    @api_endpoint("read", resp={200: CardOut, 404: Problem}, tags=["cards"])
+    @api_endpoint("read", resp={200: CardOut}, tags=["cards"])
     def get_card(card_number: str):
         \"\"\"One card of the key's customer.\"\"\"
         ...
@@ -15,8 +15,8 @@
 
 The view receives the validated models as parameters named `query` and `json` (spectree passes
 them by these names; path parameters come as usual). Response models: one per status in `resp`
-(401/403/422/429 problems are added for every endpoint; add 404/409 with `Problem` where the view
-may answer them, so the OpenAPI document and schemathesis know).
+(401/403/404/422/429/503 problems are documented for every endpoint, 400/409/413/415 for those with
+a body; add any other status the view answers, so the OpenAPI document and schemathesis know).
 
 In order, for each request it:
 1. authenticates `Authorization: Bearer fcp_<prefix>_<secret>` (cookies never do): 401
@@ -75,8 +75,9 @@ MAX_BODY_BYTES = 1024 * 1024
 #: Methods whose requests may write: the view's work is committed after it answers.
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 
-#: Problems every endpoint may answer, documented on every operation.
-_COMMON_PROBLEMS = (401, 403, 429)
+#: Problems every endpoint may answer, documented on every operation (404: an object named in the
+#: path that is not the key's customer's; 503: the database busy, nothing changed).
+_COMMON_PROBLEMS = (401, 403, 404, 422, 429, 503)
 
 
 def api_endpoint(
@@ -95,9 +96,9 @@ def api_endpoint(
     returns a Response built from bytes (answers pass through spectree, which reads them whole)."""
     if scope not in keys.SCOPES:
         raise KeyError(f"unknown API scope {scope!r}: see portal.apikeys.services.SCOPES")
-    answers = {status: Problem for status in _COMMON_PROBLEMS} | {422: Problem}
+    answers = {status: Problem for status in _COMMON_PROBLEMS}
     if json is not None or idempotent:
-        answers |= {400: Problem, 413: Problem, 415: Problem}
+        answers |= {400: Problem, 409: Problem, 413: Problem, 415: Problem}
     if query is not None:
         answers |= {400: Problem}
     answers |= resp or {}
