@@ -119,6 +119,16 @@ def add_probe_endpoints(app) -> None:
 
         return Response((f"{n},{n * 100}\n" for n in range(3)), mimetype="text/csv")
 
+    @bp.get("/busy")
+    @api_endpoint("read")
+    def busy():
+        """The database gave up waiting (SQLite's "database is locked")."""
+        import sqlite3
+
+        from sqlalchemy.exc import OperationalError
+
+        raise OperationalError("SELECT 1", {}, sqlite3.OperationalError("database is locked"))
+
     app.register_blueprint(bp)
 
 

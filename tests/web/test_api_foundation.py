@@ -156,6 +156,12 @@ def test_a_bug_is_a_500_that_says_nothing(probe_app, api_world):
     assert "secret" not in response.get_data(as_text=True) and "Traceback" not in body["detail"]
 
 
+def test_a_busy_database_is_503_with_retry_after(probe_app, api_world):
+    response = probe_app.test_client().get("/api/v1/probe/busy", headers=bearer(api_world.token))
+    body = problem(response, 503, "busy_retry")
+    assert "nothing was changed" in body["detail"] and int(response.headers["Retry-After"]) >= 1
+
+
 @pytest.mark.parametrize(
     ("data", "content_type", "status", "code"),
     [
