@@ -274,6 +274,9 @@ _ENV_SETTINGS: dict[str, Callable[[str], object]] = {
     "DB_JOB_STATEMENT_TIMEOUT_MS": int,
     "TERMINAL_AUTH_FAILURE_LIMIT": str,
     "TERMINAL_REQUEST_LIMIT": str,
+    "API_RATE_LIMIT": str,
+    "API_AUTH_FAILURE_LIMIT": str,
+    "API_MAX_BODY_BYTES": int,
     "LOG_FORMAT": str,
     "LOG_LEVEL": str,
     "METRICS_ALLOW": str,
@@ -554,7 +557,7 @@ def _check(settings: dict) -> None:
     for key in DB_TIMEOUT_SETTINGS:
         if settings[key] < 0:
             raise ConfigError(f"{key} must be 0 (no limit) or a number of milliseconds")
-    for key in ("MAX_CONTENT_LENGTH", "TERMINAL_MAX_BODY_BYTES"):
+    for key in ("MAX_CONTENT_LENGTH", "TERMINAL_MAX_BODY_BYTES", "API_MAX_BODY_BYTES"):
         if settings.get(key) is not None and settings[key] < 1:
             raise ConfigError(f"{key} must be a number of bytes, at least 1")
     _check_ranges(settings)

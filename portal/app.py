@@ -123,6 +123,12 @@ def register_blueprints(app: Flask) -> None:
     from portal.webhooks.views import bp as webhooks_bp
 
     app.register_blueprint(webhooks_bp)
+    from portal.api.registration import register as register_api
+    from portal.apikeys.views import bp as apikeys_bp
+
+    app.register_blueprint(apikeys_bp)
+
+    register_api(app)
 
 
 def register_commands(app: Flask) -> None:

@@ -1,6 +1,7 @@
 """Import every area's models so that `Base.metadata` (migrations, schema tests) sees all tables."""
 
 import portal.alerts.models  # noqa: F401
+import portal.apikeys.models  # noqa: F401
 import portal.audit.models  # noqa: F401
 import portal.auth.models  # noqa: F401
 import portal.cards.models  # noqa: F401

@@ -1,7 +1,7 @@
 """webhooks: endpoints, events (the outbox) and deliveries
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 Create Date: 2026-12-07 23:00:00
 
 """
@@ -13,7 +13,7 @@ BIGINT = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 # revision identifiers, used by Alembic.
 revision = "0017"
-down_revision = "0015"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 

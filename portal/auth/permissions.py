@@ -46,6 +46,7 @@ PERMISSIONS: dict[str, str] = {
     "terminals.manage": "station terminals and their API keys",
     "jobs.monitor": "the scheduled jobs: last and next runs, failures and alerts",
     "webhooks.manage": "the customer's webhook endpoints: register, edit, secrets, delivery log, redeliver",
+    "apikeys.manage": "the customer's API keys: create (shown once), list, revoke",
 }
 
 #: role -> the permissions it holds. The only place a role is given a right.
@@ -68,6 +69,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "points.redeem",
             "statistics.view",
             "webhooks.manage",
+            "apikeys.manage",
         }
     ),
     "driver": frozenset({OWN_ACCOUNT, "cards.own", "cards.report_loss", "chips.view", "queries.view", "points.redeem"}),

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from portal import ledger
+from portal.apikeys.services import prune_idempotency
 from portal.auth.housekeeping import Retention, prune_sign_in_records
 from portal.batches import DEFAULT_BATCH_SIZE, EndBatch, delete_in_batches
 from portal.chips.loads import expire_overdue_loads
@@ -65,9 +66,9 @@ def deliver_webhooks(session: Session, now: datetime, config: Mapping[str, Any])
 
 @job("prune", every=timedelta(hours=1), offset=timedelta(minutes=5))
 def prune(session: Session, now: datetime, config: Mapping[str, Any]) -> Counts:
-    """Delete ended sessions, idle throttles, dead codes, old messages and webhook deliveries; clear
-    delivered bodies. Committing every batch: a backlog of millions (a first run, a long outage) never
-    locks them at once."""
+    """Delete ended sessions, idle throttles, dead codes, old messages, webhook deliveries and old API
+    idempotency records; clear delivered bodies. Committing every batch: a backlog of millions (a first
+    run, a long outage) never locks them at once."""
     keep = Retention(session_idle=config["SESSION_IDLE_TIMEOUT"], session_absolute=config["SESSION_ABSOLUTE_TIMEOUT"])
     batches = {"batch_size": batch_size(config), "end_batch": session.commit}
     counts = prune_sign_in_records(session, now=now, keep=keep, **batches)
@@ -77,6 +78,7 @@ def prune(session: Session, now: datetime, config: Mapping[str, Any]) -> Counts:
     counts["messages"] = outbox.prune(session, now=now, keep=config.get("OUTBOX_KEEP", timedelta(days=90)), **batches)
     counts["webhook_deliveries"] = webhooks.prune(session, now=now, keep=config.get("OUTBOX_KEEP", timedelta(days=90)))
     counts["job_runs"] = prune_runs(session, now=now, keep=config.get("JOB_RUNS_KEEP", timedelta(days=30)), **batches)
+    counts["api_idempotency"] = prune_idempotency(session, now=now)
     return counts
 
 

@@ -69,6 +69,9 @@ ACTION_LABELS = {
     "webhooks.rotate_secret": _l("Webhook signing secret replaced"),
     "webhooks.test": _l("Webhook test event sent"),
     "webhooks.redeliver": _l("Webhook event sent again"),
+    # the customer API
+    "apikeys.create": _l("API key created"),
+    "apikeys.revoke": _l("API key revoked"),
 }
 
 

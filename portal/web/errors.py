@@ -148,15 +148,22 @@ def drain_refused_body(response: Response) -> Response:
 
 
 def register_error_handlers(app: Flask) -> None:
+    from portal.api.problems import handle_error as handle_api_error
+    from portal.api.problems import is_api_request
+
     app.after_request(drain_refused_body)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
+        if is_api_request():  # a /api/v1 URL no route matched (404, 405): a problem, as the API's own errors
+            return handle_api_error(error)
         _rollback()
         return error_response(error)
 
     @app.errorhandler(Exception)
     def server_error(error: Exception):
+        if is_api_request():
+            return handle_api_error(error)
         _rollback()
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(InternalServerError())

@@ -108,7 +108,7 @@ def is_web_side(name: str) -> bool:
     leaf = name.rpartition(".")[2]
     return (
         name in ("portal", "portal.app", "portal.extensions")  # `portal` is create_app's lazy entry point
-        or within(name, "portal.web", "portal.cli")
+        or within(name, "portal.web", "portal.cli", "portal.api")  # portal.api: the customer REST API
         or leaf.startswith("views")
         or leaf.endswith("_views")  # views of one blueprint split over modules (cards.loss_views, ...)
         or leaf in ("forms", "api", "web")  # queries.web: the request-parsing helpers of two blueprints

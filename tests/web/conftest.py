@@ -119,3 +119,21 @@ def make_user(app):
             return user
 
     return make
+
+
+@pytest.fixture
+def api_world(app, showcase_world):
+    """The showcase world with a customer API key (every scope) for each of its two customers
+    (tests/web/api_support.py)."""
+    from tests.web.api_support import build_api_world
+
+    return build_api_world(app, showcase_world)
+
+
+@pytest.fixture
+def probe_app(app):
+    """`app` with test-only API endpoints under /api/v1/probe (an idempotent write, a bug)."""
+    from tests.web.api_support import add_probe_endpoints
+
+    add_probe_endpoints(app)
+    return app

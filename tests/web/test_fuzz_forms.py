@@ -66,6 +66,7 @@ FALLBACK_FIELDS: dict[str, tuple[str, ...]] = {
     "webhooks.disable": (),
     "webhooks.send_test": (),
     "webhooks.redeliver": (),
+    "apikeys.revoke": ("confirmed",),
 }
 #: The only audit events a refused form may write: the failure itself (wrong password, lock, refusal).
 REFUSALS = re.compile(r"_(failed|refused|locked)|\.locked")

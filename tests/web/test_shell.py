@@ -80,6 +80,7 @@ def endpoints_of(role: str) -> list[str]:
                 "客户资料维护",
                 "操作记录",
                 "Webhook 推送",
+                "API 密钥",
                 "修改密码",
             ],
         ),

@@ -1,0 +1,86 @@
+"""Cursor pagination for API lists: `?limit=` (default 50, at most 200) and `?cursor=` (opaque).
+
+Every list answers `{"data": [...], "next_cursor": "..." | null}`; the client passes
+`next_cursor` back as `cursor` until it is null. The cursor is the signed key of the last row
+(portal.queries.cursor): keyset pagination, so page 1,000 costs what page 1 costs, and a cursor
+cannot be forged or carried to another list (400 `bad_cursor`).
+
+A list's query model extends `PageQuery`; its view calls `keyset_page`:
+
+    class CardQuery(PageQuery):
+        status: Literal["active", "lost", "closed"] | None = None
+
+    class CardList(BaseModel):  # the envelope: one class per list (a generic's name is no valid $ref)
+        data: list[CardOut]
+        next_cursor: str | None = NEXT_CURSOR
+
+    page = keyset_page(db.session, stmt, query, report="api.cards",
+                       key=lambda card: Key(EPOCH, card.number), after=lambda key: Card.number > key.id)
+    return CardList(data=[...page.rows...], next_cursor=page.next_cursor)
+
+`stmt` must be ordered by the key; `after(key)` is the condition "comes after this key" in that order.
+For lists in time order (newest first) the key is `Key(row.at, row.id)` and `after` is
+`tuple_(Model.at, Model.id) < (key.at, key.id)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import current_app
+from pydantic import BaseModel, Field
+from sqlalchemy import Select
+from sqlalchemy.orm import Session
+
+from portal.api.problems import ApiProblem
+from portal.queries.cursor import BadCursor, Key, decode_cursor, encode_cursor
+
+DEFAULT_LIMIT, MAX_LIMIT = 50, 200
+#: The time part of a key for lists not in time order.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class PageQuery(BaseModel):
+    """The paging parameters every list takes."""
+
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="rows per page")
+    cursor: str | None = Field(None, max_length=512, description="next_cursor of the previous page")
+
+
+#: The envelope's `next_cursor` field; a list's model is `data: list[ItemModel]` plus this.
+NEXT_CURSOR = Field(description="pass as `cursor` for the next page; null on the last page")
+
+
+@dataclass(frozen=True)
+class Rows:
+    rows: list[Any]
+    next_cursor: str | None
+
+
+def keyset_page(
+    session: Session,
+    stmt: Select,
+    query: PageQuery,
+    *,
+    report: str,
+    key: Callable[[Any], Key],
+    after: Callable[[Key], Any],
+    scalars: bool = True,
+) -> Rows:
+    """One page of `stmt` after `query.cursor`, and the cursor of the next page (None on the last)."""
+    secret = current_app.config["SECRET_KEY"]
+    if query.cursor:
+        try:
+            start = decode_cursor(query.cursor, secret=secret, report=report)
+        except BadCursor:
+            raise ApiProblem(400, "bad_cursor", "this cursor was not made for this list") from None
+        stmt = stmt.where(after(start))
+    stmt = stmt.limit(query.limit + 1)
+    rows = list(session.scalars(stmt) if scalars else session.execute(stmt))
+    more = len(rows) > query.limit
+    rows = rows[: query.limit]
+    next_cursor = encode_cursor(key(rows[-1]), secret=secret, report=report) if more and rows else None
+    return Rows(rows, next_cursor)
