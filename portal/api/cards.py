@@ -4,6 +4,11 @@
   the OpenAPI schema names (keep them unique across the API: prefix with the area).
 - The list uses the same query code as the cards page (portal.cards.services.card_search) and keyset
   pagination (portal.api.pagination); the detail answers 404 for another customer's card.
+- Writes call the services the card pages call: assignment (portal.cards.services.assign_card),
+  the loss rules (portal.cards.loss: report, cancel, replace). A key holder is a machine: the
+  password re-entry the pages ask for before a cancel or a replacement is the key's `cards` scope,
+  the business checks (states, timers, loads in flight) are the same. Controls and templates are in
+  portal.api.card_controls.
 """
 
 from __future__ import annotations
@@ -11,22 +16,28 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from flask import g
-from pydantic import BaseModel, Field
+from flask import current_app, g
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from portal.api import bp
-from portal.api.auth import api_endpoint
+from portal.api.auth import api_audit, api_endpoint
+from portal.api.idempotency import service_key
 from portal.api.pagination import EPOCH, NEXT_CURSOR, PageQuery, keyset_page
 from portal.api.problems import ApiProblem, Problem
-from portal.api.serialize import Time, local_time
-from portal.cards import services
-from portal.cards.models import Card
-from portal.extensions import db
+from portal.api.serialize import Fen, Time, local_time
+from portal.cards import loss, services
+from portal.cards.models import LOSS_REASONS, Card, LossReport
+from portal.cards.views import balances as shown_balances
+from portal.chips.loads import pending_load_totals
+from portal.chips.sync import last_synced_at
+from portal.extensions import client_ip, clock, db
 from portal.queries.cursor import Key
 
 #: The cursor's report name: a cursor of this list is refused by any other.
 REPORT = "api.cards"
+#: Ids above this name nothing (and would overflow a BIGINT parameter).
+MAX_ID = 2**53
 
 
 class CardQuery(PageQuery):
@@ -55,17 +66,62 @@ class CardList(BaseModel):
     next_cursor: str | None = NEXT_CURSOR
 
 
+class Strict(BaseModel):
+    """A request body: unknown fields are refused (a typo must not pass silently)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class CardAssignIn(Strict):
+    """Who uses the card, as on the card's assignment page. A field left out keeps its value;
+    null removes the driver or vehicle."""
+
+    nickname: str | None = Field(None, max_length=64)
+    driver_id: int | None = Field(None, ge=1, le=MAX_ID, description="one of the customer's active drivers")
+    vehicle_id: int | None = Field(None, ge=1, le=MAX_ID, description="one of the customer's active vehicles")
+
+
+class CardBalancesOut(BaseModel):
+    """The card's money as the card page shows it: host-side ledger balances (null: account not open)."""
+
+    card_number: str
+    reserve_fen: Fen | None = Field(description="备用金: allocated to the card, not yet on the chip")
+    purse_fen: Fen | None = Field(description="the chip's purse as the host knows it (as of the last sync)")
+    pending_load_fen: Fen = Field(description="loads waiting to reach the chip (lapsed holds left out)")
+    points: int | None
+    last_synced_at: Time | None = Field(description="the chip's last sync; null: never synced")
+
+
+class LossIn(Strict):
+    reason: Literal[LOSS_REASONS]  # type: ignore[valid-type]
+    note: str = Field("", max_length=256)
+
+
+class EmptyIn(Strict):
+    """No fields: send `{}`. (A view validated with it takes no `json` parameter: an idempotent
+    view's annotations are read in portal.api.idempotency's namespace, where its name is unknown.)"""
+
+
+class LossReportOut(BaseModel):
+    id: int
+    card_number: str
+    status: Literal["open", "cancelled", "replaced"]
+    reason: str
+    note: str
+    reported_at: Time
+    effective_at: Time = Field(description="from then on no purchase is accepted, offline or not")
+    replaceable_from: Time = Field(description="the card may be replaced from then on")
+    cancelled_at: Time | None
+    replaced_at: Time | None
+    replacement_card_number: str | None
+
+
 def _card_out(cards: list[Card]) -> list[CardOut]:
     """The answers for `cards`, in a fixed number of statements whatever their number."""
     drivers = {d.id: d for d in services.drivers_by_id(db.session, {c.driver_id for c in cards} - {None})}
     vehicles = {v.id: v for v in services.vehicles_by_id(db.session, {c.vehicle_id for c in cards} - {None})}
     versions = services.controls_versions(db.session, [c.id for c in cards])
-    replaced_ids = {c.replaces_card_id for c in cards} - {None}
-    replaced = (
-        dict(db.session.execute(select(Card.id, Card.number).where(Card.id.in_(replaced_ids))).all())
-        if replaced_ids
-        else {}
-    )
+    replaced = services.card_numbers(db.session, {c.replaces_card_id for c in cards} - {None})
     return [
         CardOut(
             number=card.number,
@@ -82,6 +138,23 @@ def _card_out(cards: list[Card]) -> list[CardOut]:
         )
         for card in cards
     ]
+
+
+def _report_out(report: LossReport) -> LossReportOut:
+    numbers = services.card_numbers(db.session, {report.card_id, report.replacement_card_id} - {None})
+    return LossReportOut(
+        id=report.id,
+        card_number=numbers[report.card_id],
+        status=report.status,
+        reason=report.reason,
+        note=report.note,
+        reported_at=local_time(report.reported_at),
+        effective_at=local_time(report.effective_at),
+        replaceable_from=local_time(report.replaceable_from),
+        cancelled_at=local_time(report.cancelled_at),
+        replaced_at=local_time(report.replaced_at),
+        replacement_card_number=numbers.get(report.replacement_card_id),
+    )
 
 
 @bp.get("/cards")
@@ -102,6 +175,120 @@ def get_card(card_number: str):
     """One card of the customer, by its number (another customer's card: 404)."""
     card = card_by_number(card_number)
     return _card_out([card])[0]
+
+
+@bp.patch("/cards/<card_number>")
+@api_endpoint("cards", json=CardAssignIn, resp={200: CardOut, 404: Problem, 409: Problem}, tags=["cards"])
+def assign_card(card_number: str, json: CardAssignIn):
+    """Give the card a nickname, a driver and a vehicle (as the assignment page; not a closed card)."""
+    card = card_by_number(card_number)
+    given = json.model_fields_set
+    services.assign_card(
+        db.session, card,
+        driver_id=json.driver_id if "driver_id" in given else card.driver_id,
+        vehicle_id=json.vehicle_id if "vehicle_id" in given else card.vehicle_id,
+        nickname=(json.nickname or "") if "nickname" in given else card.nickname,
+        actor_id=g.api_key.created_by, now=clock().now(),
+    )  # fmt: skip
+    api_audit("cards.assign", {"card": card.number})
+    return _card_out([card])[0]
+
+
+@bp.get("/cards/<card_number>/balances")
+@api_endpoint("read", resp={200: CardBalancesOut, 404: Problem}, tags=["cards"])
+def card_balances(card_number: str):
+    """The card's reserve, chip purse (host-known, as of the last sync), loads waiting and points."""
+    card = card_by_number(card_number)
+    shown = shown_balances(card.id)
+    return CardBalancesOut(
+        card_number=card.number,
+        reserve_fen=shown["reserve"],
+        purse_fen=shown["purse"],
+        pending_load_fen=pending_load_totals(db.session, [card.id], now=clock().now()).get(card.id, 0),
+        points=shown["points"],
+        last_synced_at=local_time(last_synced_at(db.session, [card.id]).get(card.id)),
+    )
+
+
+# --- loss: report, cancel (解挂), replace (补卡) -------------------------------------------------------
+
+
+@bp.get("/cards/<card_number>/loss")
+@api_endpoint("read", resp={200: LossReportOut, 404: Problem}, tags=["cards"])
+def get_loss_report(card_number: str):
+    """The card's latest loss report (404 `loss_report_not_found` if it was never reported lost)."""
+    return _report_out(_latest_report(card_by_number(card_number)))
+
+
+@bp.post("/cards/<card_number>/loss")
+@api_endpoint("cards", json=LossIn, resp={201: LossReportOut, 404: Problem, 409: Problem}, tags=["cards"])
+def report_loss(card_number: str, json: LossIn):
+    """Report the card lost: blocked at once, fully effective after LOSS_EFFECT_HOURS."""
+    card = card_by_number(card_number)
+    report = loss.report_loss(
+        db.session, card, reason=json.reason, note=json.note, actor_id=g.api_key.created_by, now=clock().now(),
+        policy=_policy(), ip=client_ip(),
+    )  # fmt: skip
+    api_audit("cards.report_loss", {"card": card.number, "report_id": report.id})
+    return _report_out(report), 201
+
+
+@bp.post("/cards/<card_number>/loss/cancel")
+@api_endpoint("cards", json=EmptyIn, resp={200: LossReportOut, 404: Problem, 409: Problem}, tags=["cards"])
+def cancel_loss(card_number: str):
+    """解挂: cancel the card's open loss report; the card is active again (only before a replacement)."""
+    card = card_by_number(card_number)
+    report = loss.cancel_loss(
+        db.session, _latest_report(card), actor_id=g.api_key.created_by, now=clock().now(), password_confirmed=True,
+        ip=client_ip(),
+    )  # fmt: skip
+    api_audit("cards.cancel_loss", {"card": card.number, "report_id": report.id})
+    return _report_out(report)
+
+
+@bp.post("/cards/<card_number>/replace")
+@api_endpoint("cards", json=EmptyIn, resp={201: CardOut, 404: Problem, 409: Problem}, tags=["cards"], idempotent=True)
+def replace_card(card_number: str):
+    """补卡: a new card takes over the lost card's reserve, chip balance, points and controls; the old
+    card closes. Needs an open loss report past its replacement wait. Answers the new card."""
+    card = card_by_number(card_number)
+    new = loss.replace_card(
+        db.session, _latest_report(card), actor_id=g.api_key.created_by, now=clock().now(), password_confirmed=True,
+        idempotency_key=service_key(), ip=client_ip(),
+    )  # fmt: skip
+    api_audit("cards.replace", {"card": card.number, "new_card": new.number})
+    return _card_out([new])[0], 201
+
+
+def _policy() -> loss.LossPolicy:
+    return loss.LossPolicy.from_config(current_app.config)
+
+
+def _latest_report(card: Card) -> LossReport:
+    report = db.session.scalar(
+        loss.report_search(card.customer_id, card_ids=[card.id])
+        .order_by(LossReport.reported_at.desc(), LossReport.id.desc())
+        .limit(1)
+    )
+    if report is None:
+        raise ApiProblem(404, "loss_report_not_found", "this card was never reported lost")
+    return report
+
+
+def cards_by_numbers(numbers: list[str]) -> list[Card]:
+    """The key's customer's cards with these numbers (each once, in the order given), in one
+    statement; 404 `card_not_found` naming the numbers that are not the customer's cards."""
+    wanted = list(dict.fromkeys(numbers))
+    found = {
+        card.number: card
+        for card in db.session.scalars(
+            select(Card).where(Card.number.in_(wanted), Card.customer_id == g.api_customer_id, Card.role == "sub")
+        )
+    }
+    missing = [number for number in wanted if number not in found]
+    if missing:
+        raise ApiProblem(404, "card_not_found", "no card with the number " + ", ".join(missing[:20]))
+    return [found[number] for number in wanted]
 
 
 def card_by_number(number: str) -> Card:
