@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from portal.api import bp
 from portal.api.auth import api_audit, api_endpoint
-from portal.api.cards import MAX_ID, Strict, card_by_number, cards_by_numbers
+from portal.api.cards import MAX_ID, NO_NUL, Strict, card_by_number, cards_by_numbers
 from portal.api.pagination import NEXT_CURSOR
 from portal.api.problems import ApiProblem, Problem
 from portal.api.serialize import Fen, Time, local_time
@@ -68,11 +68,13 @@ class ControlsPatch(Strict):
     daily_amount_limit_fen: int | None = Field(None, ge=1, le=MAX_FEN)
     daily_count_limit: int | None = Field(None, ge=1, le=MAX_DAILY_COUNT)
     daily_litres_limit_ml: int | None = Field(None, ge=1, le=MAX_ML)
-    allowed_products: list[Annotated[str, Field(max_length=16)]] | None = Field(None, max_length=50)
+    allowed_products: list[Annotated[str, Field(max_length=16, pattern=NO_NUL)]] | None = Field(None, max_length=50)
     allowed_region_ids: list[Id] | None = Field(None, max_length=100)
     allowed_station_ids: list[Id] | None = Field(None, max_length=MAX_ALLOWED_STATIONS)
-    plate_lock: str | None = Field(None, max_length=16)
-    hours: str | None = Field(None, max_length=20, description="HH:MM-HH:MM, Beijing time; null: any time")
+    plate_lock: str | None = Field(None, max_length=16, pattern=NO_NUL)
+    hours: str | None = Field(
+        None, max_length=20, pattern=NO_NUL, description="HH:MM-HH:MM, Beijing time; null: any time"
+    )
 
 
 class TemplateOut(ControlValues):
@@ -88,7 +90,7 @@ class TemplateList(BaseModel):
 
 
 class ApplyTemplateIn(Strict):
-    card_numbers: list[Annotated[str, Field(max_length=19)]] = Field(
+    card_numbers: list[Annotated[str, Field(max_length=19, pattern=NO_NUL)]] = Field(
         min_length=1, max_length=MAX_APPLY_CARDS, description="numbers of the customer's active cards"
     )
 

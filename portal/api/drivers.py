@@ -15,7 +15,7 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from portal.api import bp
 from portal.api.auth import api_audit, api_endpoint
-from portal.api.cards import MAX_ID, EmptyIn, Strict
+from portal.api.cards import MAX_ID, NO_NUL, EmptyIn, Strict
 from portal.api.pagination import EPOCH, NEXT_CURSOR, PageQuery, keyset_page
 from portal.api.problems import ApiProblem, Problem
 from portal.api.serialize import Time, local_time
@@ -36,7 +36,7 @@ def _not_blank(text: str) -> str:
     return text
 
 
-Name = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_not_blank)]
+Name = Annotated[str, Field(min_length=1, max_length=64, pattern=NO_NUL), AfterValidator(_not_blank)]
 Username = Annotated[str, Field(min_length=3, max_length=64, pattern=services.USERNAME.pattern)]
 
 
@@ -44,7 +44,10 @@ class FleetQuery(PageQuery):
     """The drivers page's filters: a search text and which ones to show."""
 
     q: str = Field(
-        "", max_length=64, description="part of the name, phone or employee number (vehicles: plate or model)"
+        "",
+        max_length=64,
+        pattern=NO_NUL,
+        description="part of the name, phone or employee number (vehicles: plate or model)",
     )
     show: Literal["active", "inactive", "all"] = Field("active", description="active ones (default), inactive or all")
 
@@ -76,20 +79,20 @@ class DriverList(BaseModel):
 class DriverIn(Strict):
     name: Name
     username: Username = Field(description="the driver's sign-in: 3-64 letters, digits or . _ - @")
-    phone: str = Field("", max_length=32)
-    employee_no: str = Field("", max_length=32)
-    licence_no: str = Field("", max_length=32)
-    note: str = Field("", max_length=256)
+    phone: str = Field("", max_length=32, pattern=NO_NUL)
+    employee_no: str = Field("", max_length=32, pattern=NO_NUL)
+    licence_no: str = Field("", max_length=32, pattern=NO_NUL)
+    note: str = Field("", max_length=256, pattern=NO_NUL)
 
 
 class DriverPatch(Strict):
     """The fields to change; a field left out keeps its value."""
 
     name: Name | None = None
-    phone: str | None = Field(None, max_length=32)
-    employee_no: str | None = Field(None, max_length=32)
-    licence_no: str | None = Field(None, max_length=32)
-    note: str | None = Field(None, max_length=256)
+    phone: str | None = Field(None, max_length=32, pattern=NO_NUL)
+    employee_no: str | None = Field(None, max_length=32, pattern=NO_NUL)
+    licence_no: str | None = Field(None, max_length=32, pattern=NO_NUL)
+    note: str | None = Field(None, max_length=256, pattern=NO_NUL)
 
 
 class LoginIn(Strict):

@@ -12,7 +12,7 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from portal.api import bp
 from portal.api.auth import api_audit, api_endpoint
-from portal.api.cards import MAX_ID, EmptyIn, Strict
+from portal.api.cards import MAX_ID, NO_NUL, EmptyIn, Strict
 from portal.api.drivers import FleetQuery, active_filter
 from portal.api.pagination import EPOCH, NEXT_CURSOR, keyset_page
 from portal.api.problems import ApiProblem, Problem
@@ -33,7 +33,7 @@ def _tank(tank_ml: int) -> int:
 
 
 TankMl = Annotated[int, AfterValidator(_tank), Field(description="tank capacity in millilitres")]
-Plate = Annotated[str, Field(min_length=1, max_length=16, description="licence plate, e.g. 京A12345")]
+Plate = Annotated[str, Field(min_length=1, max_length=16, pattern=NO_NUL, description="licence plate, e.g. 京A12345")]
 
 
 class VehicleOut(BaseModel):
@@ -56,8 +56,8 @@ class VehicleList(BaseModel):
 class VehicleIn(Strict):
     plate: Plate
     tank_ml: TankMl
-    model: str = Field("", max_length=64, description="make and model")
-    note: str = Field("", max_length=256)
+    model: str = Field("", max_length=64, pattern=NO_NUL, description="make and model")
+    note: str = Field("", max_length=256, pattern=NO_NUL)
 
 
 class VehiclePatch(Strict):
@@ -65,8 +65,8 @@ class VehiclePatch(Strict):
 
     plate: Plate | None = None
     tank_ml: TankMl | None = None
-    model: str | None = Field(None, max_length=64)
-    note: str | None = Field(None, max_length=256)
+    model: str | None = Field(None, max_length=64, pattern=NO_NUL)
+    note: str | None = Field(None, max_length=256, pattern=NO_NUL)
 
 
 def _vehicles_out(vehicles: list[Vehicle]) -> list[VehicleOut]:
