@@ -40,7 +40,8 @@ In order, for each request it:
 
 Scopes: "read" for every GET; writes need their area's scope (portal.apikeys.services.SCOPES).
 `api_audit(action, detail)` records what a view did, with the key's name, in the customer's
-activity log.
+activity log. `owned_or_404(Model, id, code)` is the object-level check (another customer's row is
+404); `api_actor_id()` is the user id to pass to services that take an actor (the key's creator).
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ def api_endpoint(
     headers = idempotency.IdempotencyHeaders if idempotent else None
 
     def decorate(view: Callable) -> Callable:
-        inner = idempotency.replayable(view) if idempotent else view
+        inner = idempotency.replayable(view) if idempotent else _answered(view)
         validated = spec.validate(
             query=query,
             json=json,
@@ -132,6 +133,16 @@ def api_endpoint(
     return decorate
 
 
+def _answered(view: Callable) -> Callable:
+    """`view` returning a Response: its model serialized (whatever the status), as the idempotent path does."""
+
+    @wraps(view)
+    def run(*args: Any, **kwargs: Any):
+        return idempotency.to_response(view(*args, **kwargs))
+
+    return run
+
+
 # --- 1-5: who is calling ------------------------------------------------------------------------
 
 
@@ -150,7 +161,7 @@ def authenticate(scope: str) -> ApiKey:
     g.api_rate = _limit(current_app.config.get("API_RATE_LIMIT", RATE_LIMIT), ("api-key", str(key.id)))
     if scope not in key.scopes:
         raise ApiProblem(403, "scope_missing", f"this key lacks the {scope!r} scope")
-    g.api_key, g.api_customer_id = key, key.customer_id
+    g.api_key, g.api_customer_id, g.api_key_id = key, key.customer_id, key.id
     if keys.needs_use_recorded(key, now):
         keys.record_use(db.session, key, ip=client_ip(), now=now)
         db.session.commit()  # its own small transaction: the view's work starts clean
@@ -268,6 +279,27 @@ def _answer_checked(req, resp, error, instance, adapter) -> None:
     """spectree's `after` hook: an answer that does not match its own schema is our bug: 500, logged."""
     if error is not None:
         raise RuntimeError(f"API answer does not match its schema: {error}")
+
+
+# --- for views -----------------------------------------------------------------------------------
+
+
+def owned_or_404(model, object_id: object, code: str = "not_found", what: str = "object"):
+    """The row of `model` (which has `customer_id`) with this primary key, if it is the key's
+    customer's; else 404 `code` (another customer's object is as if it did not exist)."""
+    try:
+        row = db.session.get(model, object_id)
+    except (TypeError, ValueError, OverflowError):
+        row = None
+    if row is None or row.customer_id != g.api_customer_id:
+        raise ApiProblem(404, code, f"no such {what}")
+    return row
+
+
+def api_actor_id() -> int | None:
+    """The user a service records as acting for a request through the API: the key's creator (the
+    audit detail added by `api_audit` names the key)."""
+    return g.api_key.created_by
 
 
 # --- audit ---------------------------------------------------------------------------------------

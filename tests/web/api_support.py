@@ -79,7 +79,7 @@ def add_probe_endpoints(app) -> None:
     foundation has no endpoint of its own for yet: an idempotent write that can be refused, and a bug."""
     from flask import Blueprint
 
-    from portal.api.auth import api_audit, api_endpoint
+    from portal.api.auth import api_audit, api_endpoint, owned_or_404
     from portal.api.idempotency import service_key
     from portal.extensions import csrf, db
     from portal.ledger.errors import InsufficientFunds
@@ -102,6 +102,14 @@ def add_probe_endpoints(app) -> None:
     def bug():
         """A view with a bug."""
         raise RuntimeError("secret internal detail")
+
+    @bp.get("/keys/<int:key_id>")
+    @api_endpoint("read")
+    def key(key_id: int):
+        """An object of the key's customer, by id (another customer's: 404)."""
+        from portal.apikeys.models import ApiKey
+
+        return {"name": owned_or_404(ApiKey, key_id, "key_not_found", "key").name}
 
     app.register_blueprint(bp)
 

@@ -56,7 +56,7 @@ def test_no_or_unknown_key_is_401(client, api_world, header, code):
 
 
 def test_a_wrong_secret_for_a_real_prefix_is_401(client, api_world):
-    prefix = api_world.token.rsplit("_", 1)[0]
+    prefix = api_world.token[:16]  # fcp_ and the public part
     problem(client.get(CARDS, headers=bearer(prefix + "_" + "A" * 43)), 401, "invalid_key")
 
 
@@ -92,6 +92,20 @@ def test_another_customers_card_is_404(client, api_world):
     number = api_world.world.main_card_number[:-3] + "110"  # a sub-card of the showcase customer
     assert client.get(f"{CARDS}/{number}", headers=bearer(api_world.token)).status_code == 200
     problem(client.get(f"{CARDS}/{number}", headers=bearer(api_world.other_token)), 404, "card_not_found")
+
+
+def test_owned_or_404_hides_other_customers_objects(probe_app, api_world):
+    from portal.apikeys.models import ApiKey
+    from portal.extensions import db
+
+    with probe_app.app_context():
+        ids = dict(db.session.execute(select(ApiKey.customer_id, ApiKey.id)).all())
+    client = probe_app.test_client()
+    own = client.get(f"/api/v1/probe/keys/{ids[api_world.customer_id]}", headers=bearer(api_world.token))
+    assert own.status_code == 200 and own.get_json() == {"name": "ERP"}
+    theirs = client.get(f"/api/v1/probe/keys/{ids[api_world.other_customer_id]}", headers=bearer(api_world.token))
+    problem(theirs, 404, "key_not_found")
+    problem(client.get("/api/v1/probe/keys/99999999", headers=bearer(api_world.token)), 404, "key_not_found")
 
 
 def test_last_use_is_recorded_at_most_once_a_minute(app, client, clock, api_world):
