@@ -18,7 +18,7 @@ from flask import g
 from pydantic import BaseModel, Field
 
 from portal.api import bp
-from portal.api.auth import api_audit, api_endpoint
+from portal.api.auth import api_actor_id, api_audit, api_endpoint, owned_or_404
 from portal.api.cards import MAX_ID, NO_NUL, Strict, card_by_number, cards_by_numbers
 from portal.api.pagination import NEXT_CURSOR
 from portal.api.problems import ApiProblem, Problem
@@ -156,7 +156,7 @@ def update_controls(card_number: str, json: ControlsPatch):
     card = card_by_number(card_number)
     controls = _patched(services.controls_of(db.session, card.id), json)
     try:
-        row = services.set_card_controls(db.session, card, controls, actor_id=g.api_key.created_by, now=clock().now())
+        row = services.set_card_controls(db.session, card, controls, actor_id=api_actor_id(), now=clock().now())
     except InvalidControls as error:
         raise ApiProblem(
             422, "invalid_controls", "these controls are not valid",
@@ -190,7 +190,7 @@ def apply_template(template_id: int, json: ApplyTemplateIn):
     """Give the named active cards the template's controls, all or none (a lost or closed card: 409)."""
     template = _template(template_id)
     cards = cards_by_numbers(json.card_numbers)
-    changed = services.apply_template(db.session, template, cards, actor_id=g.api_key.created_by, now=clock().now())
+    changed = services.apply_template(db.session, template, cards, actor_id=api_actor_id(), now=clock().now())
     api_audit("cards.apply_template", {"template_id": template.id, "cards": [c.number for c in cards]})
     return ApplyTemplateOut(template_id=template.id, applied=len(cards), changed=changed)
 
@@ -203,7 +203,6 @@ def get_template(template_id: int):
 
 
 def _template(template_id: int) -> ControlTemplate:
-    template = db.session.get(ControlTemplate, template_id) if template_id <= MAX_ID else None
-    if template is None or template.customer_id != g.api_customer_id:
-        raise ApiProblem(404, "template_not_found", "no control template with this id")
-    return template
+    return owned_or_404(
+        ControlTemplate, template_id if template_id <= MAX_ID else 0, "template_not_found", "control template"
+    )

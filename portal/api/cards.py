@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from portal.api import bp
-from portal.api.auth import api_audit, api_endpoint
+from portal.api.auth import api_actor_id, api_audit, api_endpoint
 from portal.api.idempotency import service_key
 from portal.api.pagination import EPOCH, NEXT_CURSOR, PageQuery, keyset_page
 from portal.api.problems import ApiProblem, Problem
@@ -101,8 +101,7 @@ class LossIn(Strict):
 
 
 class EmptyIn(Strict):
-    """No fields: send `{}`. (A view validated with it takes no `json` parameter: an idempotent
-    view's annotations are read in portal.api.idempotency's namespace, where its name is unknown.)"""
+    """No fields: send `{}` (a view validated with it takes no `json` parameter)."""
 
 
 class LossReportOut(BaseModel):
@@ -191,7 +190,7 @@ def assign_card(card_number: str, json: CardAssignIn):
         driver_id=json.driver_id if "driver_id" in given else card.driver_id,
         vehicle_id=json.vehicle_id if "vehicle_id" in given else card.vehicle_id,
         nickname=(json.nickname or "") if "nickname" in given else card.nickname,
-        actor_id=g.api_key.created_by, now=clock().now(),
+        actor_id=api_actor_id(), now=clock().now(),
     )  # fmt: skip
     api_audit("cards.assign", {"card": card.number})
     return _card_out([card])[0]
@@ -229,7 +228,7 @@ def report_loss(card_number: str, json: LossIn):
     """Report the card lost: blocked at once, fully effective after LOSS_EFFECT_HOURS."""
     card = card_by_number(card_number)
     report = loss.report_loss(
-        db.session, card, reason=json.reason, note=json.note, actor_id=g.api_key.created_by, now=clock().now(),
+        db.session, card, reason=json.reason, note=json.note, actor_id=api_actor_id(), now=clock().now(),
         policy=_policy(), ip=client_ip(),
     )  # fmt: skip
     api_audit("cards.report_loss", {"card": card.number, "report_id": report.id})
@@ -242,7 +241,7 @@ def cancel_loss(card_number: str):
     """解挂: cancel the card's open loss report; the card is active again (only before a replacement)."""
     card = card_by_number(card_number)
     report = loss.cancel_loss(
-        db.session, _latest_report(card), actor_id=g.api_key.created_by, now=clock().now(), password_confirmed=True,
+        db.session, _latest_report(card), actor_id=api_actor_id(), now=clock().now(), password_confirmed=True,
         ip=client_ip(),
     )  # fmt: skip
     api_audit("cards.cancel_loss", {"card": card.number, "report_id": report.id})
@@ -256,7 +255,7 @@ def replace_card(card_number: str):
     card closes. Needs an open loss report past its replacement wait. Answers the new card."""
     card = card_by_number(card_number)
     new = loss.replace_card(
-        db.session, _latest_report(card), actor_id=g.api_key.created_by, now=clock().now(), password_confirmed=True,
+        db.session, _latest_report(card), actor_id=api_actor_id(), now=clock().now(), password_confirmed=True,
         idempotency_key=service_key(), ip=client_ip(),
     )  # fmt: skip
     api_audit("cards.replace", {"card": card.number, "new_card": new.number})

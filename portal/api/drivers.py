@@ -14,7 +14,7 @@ from flask import current_app, g
 from pydantic import AfterValidator, BaseModel, Field
 
 from portal.api import bp
-from portal.api.auth import api_audit, api_endpoint
+from portal.api.auth import api_actor_id, api_audit, api_endpoint, owned_or_404
 from portal.api.cards import MAX_ID, NO_NUL, EmptyIn, Strict
 from portal.api.pagination import EPOCH, NEXT_CURSOR, PageQuery, keyset_page
 from portal.api.problems import ApiProblem, Problem
@@ -134,10 +134,7 @@ def _drivers_out(drivers: list[Driver]) -> list[DriverOut]:
 
 def driver_by_id(driver_id: int) -> Driver:
     """The key's customer's driver, else 404 `driver_not_found`."""
-    driver = db.session.get(Driver, driver_id) if driver_id <= MAX_ID else None
-    if driver is None or driver.customer_id != g.api_customer_id:
-        raise ApiProblem(404, "driver_not_found", "no driver with this id")
-    return driver
+    return owned_or_404(Driver, driver_id if driver_id <= MAX_ID else 0, "driver_not_found", "driver")
 
 
 def _policy() -> PasswordPolicy:
@@ -173,7 +170,7 @@ def add_driver(json: DriverIn):
     """Add a driver and their sign-in; the answer holds the initial password, once."""
     driver, user, password = services.add_driver(
         db.session, g.api_customer_id, name=json.name, username=json.username, phone=json.phone,
-        employee_no=json.employee_no, licence_no=json.licence_no, note=json.note, actor_id=g.api_key.created_by,
+        employee_no=json.employee_no, licence_no=json.licence_no, note=json.note, actor_id=api_actor_id(),
         now=clock().now(), policy=_policy(), rounds=_rounds(),
     )  # fmt: skip
     api_audit("drivers.add", {"driver_id": driver.id})
@@ -190,7 +187,7 @@ def update_driver(driver_id: int, json: DriverPatch):
     if "name" in changes and not changes["name"]:
         raise ApiProblem(422, "validation_failed", "the request has invalid fields",
                          errors=[{"field": "body.name", "message": "a driver needs a name"}])  # fmt: skip
-    services.update_driver(db.session, driver, actor_id=g.api_key.created_by, now=clock().now(), **changes)
+    services.update_driver(db.session, driver, actor_id=api_actor_id(), now=clock().now(), **changes)
     api_audit("drivers.update", {"driver_id": driver.id, "fields": sorted(changes)})
     return _drivers_out([driver])[0]
 
@@ -210,7 +207,7 @@ def reactivate_driver(driver_id: int):
 
 
 def _set_active(driver: Driver, active: bool) -> DriverOut:
-    services.set_driver_active(db.session, driver, active, actor_id=g.api_key.created_by, now=clock().now())
+    services.set_driver_active(db.session, driver, active, actor_id=api_actor_id(), now=clock().now())
     api_audit("drivers.activate" if active else "drivers.deactivate", {"driver_id": driver.id})
     return _drivers_out([driver])[0]
 
@@ -223,7 +220,7 @@ def create_login(driver_id: int, json: LoginIn):
     if services.driver_login(db.session, driver.id) is not None or not driver.active:
         raise ApiProblem(409, "login_not_possible", "this driver already has a sign-in, or is inactive")
     user, password = services.create_driver_login(
-        db.session, driver, json.username, actor_id=g.api_key.created_by, now=clock().now(), policy=_policy(),
+        db.session, driver, json.username, actor_id=api_actor_id(), now=clock().now(), policy=_policy(),
         rounds=_rounds(),
     )  # fmt: skip
     api_audit("drivers.create_login", {"driver_id": driver.id})
@@ -240,7 +237,7 @@ def reset_password(driver_id: int):
     if login is None:
         raise ApiProblem(409, "no_login", "this driver has no sign-in; create one first")
     password = services.reset_driver_password(
-        db.session, driver, actor_id=g.api_key.created_by, now=clock().now(), policy=_policy(), rounds=_rounds()
+        db.session, driver, actor_id=api_actor_id(), now=clock().now(), policy=_policy(), rounds=_rounds()
     )
     api_audit("drivers.reset_password", {"driver_id": driver.id})
     answer = DriverPassword(driver=_drivers_out([driver])[0], username=login.username, initial_password=password)

@@ -11,7 +11,7 @@ from flask import g
 from pydantic import AfterValidator, BaseModel, Field
 
 from portal.api import bp
-from portal.api.auth import api_audit, api_endpoint
+from portal.api.auth import api_actor_id, api_audit, api_endpoint, owned_or_404
 from portal.api.cards import MAX_ID, NO_NUL, EmptyIn, Strict
 from portal.api.drivers import FleetQuery, active_filter
 from portal.api.pagination import EPOCH, NEXT_CURSOR, keyset_page
@@ -92,10 +92,7 @@ def _vehicles_out(vehicles: list[Vehicle]) -> list[VehicleOut]:
 
 def vehicle_by_id(vehicle_id: int) -> Vehicle:
     """The key's customer's vehicle, else 404 `vehicle_not_found`."""
-    vehicle = db.session.get(Vehicle, vehicle_id) if vehicle_id <= MAX_ID else None
-    if vehicle is None or vehicle.customer_id != g.api_customer_id:
-        raise ApiProblem(404, "vehicle_not_found", "no vehicle with this id")
-    return vehicle
+    return owned_or_404(Vehicle, vehicle_id if vehicle_id <= MAX_ID else 0, "vehicle_not_found", "vehicle")
 
 
 @bp.get("/vehicles")
@@ -123,7 +120,7 @@ def add_vehicle(json: VehicleIn):
     """Register a vehicle."""
     vehicle = services.add_vehicle(
         db.session, g.api_customer_id, plate=json.plate, tank_ml=json.tank_ml, model=json.model, note=json.note,
-        actor_id=g.api_key.created_by, now=clock().now(),
+        actor_id=api_actor_id(), now=clock().now(),
     )  # fmt: skip
     api_audit("vehicles.add", {"vehicle_id": vehicle.id, "plate": vehicle.plate})
     return _vehicles_out([vehicle])[0], 201
@@ -142,7 +139,7 @@ def update_vehicle(vehicle_id: int, json: VehiclePatch):
         db.session, vehicle,
         plate=given.get("plate", vehicle.plate), tank_ml=given.get("tank_ml", vehicle.tank_ml),
         model=given.get("model", vehicle.model) or "", note=given.get("note", vehicle.note) or "",
-        actor_id=g.api_key.created_by, now=clock().now(),
+        actor_id=api_actor_id(), now=clock().now(),
     )  # fmt: skip
     api_audit("vehicles.update", {"vehicle_id": vehicle.id, "fields": sorted(given)})
     return _vehicles_out([vehicle])[0]
@@ -163,6 +160,6 @@ def reactivate_vehicle(vehicle_id: int):
 
 
 def _set_active(vehicle: Vehicle, active: bool) -> VehicleOut:
-    services.set_vehicle_active(db.session, vehicle, active, actor_id=g.api_key.created_by, now=clock().now())
+    services.set_vehicle_active(db.session, vehicle, active, actor_id=api_actor_id(), now=clock().now())
     api_audit("vehicles.activate" if active else "vehicles.deactivate", {"vehicle_id": vehicle.id})
     return _vehicles_out([vehicle])[0]
