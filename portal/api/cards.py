@@ -4,11 +4,9 @@
   the OpenAPI schema names (keep them unique across the API: prefix with the area).
 - The list uses the same query code as the cards page (portal.cards.services.card_search) and keyset
   pagination (portal.api.pagination); the detail answers 404 for another customer's card.
-- Writes call the services the card pages call: assignment (portal.cards.services.assign_card),
-  the loss rules (portal.cards.loss: report, cancel, replace). A key holder is a machine: the
-  password re-entry the pages ask for before a cancel or a replacement is the key's `cards` scope,
-  the business checks (states, timers, loads in flight) are the same. Controls and templates are in
-  portal.api.card_controls.
+- Writes call the services the card pages call (assignment: portal.cards.services.assign_card).
+  Controls and templates are in portal.api.card_controls, loss reports, cancel and replacement in
+  portal.api.card_loss.
 """
 
 from __future__ import annotations
@@ -16,22 +14,21 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from flask import current_app, g
+from flask import g
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from portal.api import bp
 from portal.api.auth import api_actor_id, api_audit, api_endpoint
-from portal.api.idempotency import service_key
 from portal.api.pagination import EPOCH, NEXT_CURSOR, PageQuery, keyset_page
 from portal.api.problems import ApiProblem, Problem
 from portal.api.serialize import Fen, Time, local_time
-from portal.cards import loss, services
-from portal.cards.models import LOSS_REASONS, Card, LossReport
+from portal.cards import services
+from portal.cards.models import Card
 from portal.cards.views import balances as shown_balances
 from portal.chips.loads import pending_load_totals
 from portal.chips.sync import last_synced_at
-from portal.extensions import client_ip, clock, db
+from portal.extensions import clock, db
 from portal.queries.cursor import Key
 
 #: The cursor's report name: a cursor of this list is refused by any other.
@@ -95,30 +92,11 @@ class CardBalancesOut(BaseModel):
     last_synced_at: Time | None = Field(description="the chip's last sync; null: never synced")
 
 
-class LossIn(Strict):
-    reason: Literal[LOSS_REASONS]  # type: ignore[valid-type]
-    note: str = Field("", max_length=256, pattern=NO_NUL)
-
-
 class EmptyIn(Strict):
     """No fields: send `{}` (a view validated with it takes no `json` parameter)."""
 
 
-class LossReportOut(BaseModel):
-    id: int
-    card_number: str
-    status: Literal["open", "cancelled", "replaced"]
-    reason: str
-    note: str
-    reported_at: Time
-    effective_at: Time = Field(description="from then on no purchase is accepted, offline or not")
-    replaceable_from: Time = Field(description="the card may be replaced from then on")
-    cancelled_at: Time | None
-    replaced_at: Time | None
-    replacement_card_number: str | None
-
-
-def _card_out(cards: list[Card]) -> list[CardOut]:
+def card_out(cards: list[Card]) -> list[CardOut]:
     """The answers for `cards`, in a fixed number of statements whatever their number."""
     drivers = {d.id: d for d in services.drivers_by_id(db.session, {c.driver_id for c in cards} - {None})}
     vehicles = {v.id: v for v in services.vehicles_by_id(db.session, {c.vehicle_id for c in cards} - {None})}
@@ -142,23 +120,6 @@ def _card_out(cards: list[Card]) -> list[CardOut]:
     ]
 
 
-def _report_out(report: LossReport) -> LossReportOut:
-    numbers = services.card_numbers(db.session, {report.card_id, report.replacement_card_id} - {None})
-    return LossReportOut(
-        id=report.id,
-        card_number=numbers[report.card_id],
-        status=report.status,
-        reason=report.reason,
-        note=report.note,
-        reported_at=local_time(report.reported_at),
-        effective_at=local_time(report.effective_at),
-        replaceable_from=local_time(report.replaceable_from),
-        cancelled_at=local_time(report.cancelled_at),
-        replaced_at=local_time(report.replaced_at),
-        replacement_card_number=numbers.get(report.replacement_card_id),
-    )
-
-
 @bp.get("/cards")
 @api_endpoint("read", query=CardQuery, resp={200: CardList}, tags=["cards"])
 def list_cards(query: CardQuery):
@@ -168,7 +129,7 @@ def list_cards(query: CardQuery):
         db.session, stmt, query, report=REPORT,
         key=lambda card: Key(EPOCH, card.number), after=lambda key: Card.number > str(key.id),
     )  # fmt: skip
-    return CardList(data=_card_out(page.rows), next_cursor=page.next_cursor)
+    return CardList(data=card_out(page.rows), next_cursor=page.next_cursor)
 
 
 @bp.get("/cards/<card_number>")
@@ -176,7 +137,7 @@ def list_cards(query: CardQuery):
 def get_card(card_number: str):
     """One card of the customer, by its number (another customer's card: 404)."""
     card = card_by_number(card_number)
-    return _card_out([card])[0]
+    return card_out([card])[0]
 
 
 @bp.patch("/cards/<card_number>")
@@ -193,7 +154,7 @@ def assign_card(card_number: str, json: CardAssignIn):
         actor_id=api_actor_id(), now=clock().now(),
     )  # fmt: skip
     api_audit("cards.assign", {"card": card.number})
-    return _card_out([card])[0]
+    return card_out([card])[0]
 
 
 @bp.get("/cards/<card_number>/balances")
@@ -210,71 +171,6 @@ def card_balances(card_number: str):
         points=shown["points"],
         last_synced_at=local_time(last_synced_at(db.session, [card.id]).get(card.id)),
     )
-
-
-# --- loss: report, cancel (解挂), replace (补卡) -------------------------------------------------------
-
-
-@bp.get("/cards/<card_number>/loss")
-@api_endpoint("read", resp={200: LossReportOut, 404: Problem}, tags=["cards"])
-def get_loss_report(card_number: str):
-    """The card's latest loss report (404 `loss_report_not_found` if it was never reported lost)."""
-    return _report_out(_latest_report(card_by_number(card_number)))
-
-
-@bp.post("/cards/<card_number>/loss")
-@api_endpoint("cards", json=LossIn, resp={201: LossReportOut, 404: Problem, 409: Problem}, tags=["cards"])
-def report_loss(card_number: str, json: LossIn):
-    """Report the card lost: blocked at once, fully effective after LOSS_EFFECT_HOURS."""
-    card = card_by_number(card_number)
-    report = loss.report_loss(
-        db.session, card, reason=json.reason, note=json.note, actor_id=api_actor_id(), now=clock().now(),
-        policy=_policy(), ip=client_ip(),
-    )  # fmt: skip
-    api_audit("cards.report_loss", {"card": card.number, "report_id": report.id})
-    return _report_out(report), 201
-
-
-@bp.post("/cards/<card_number>/loss/cancel")
-@api_endpoint("cards", json=EmptyIn, resp={200: LossReportOut, 404: Problem, 409: Problem}, tags=["cards"])
-def cancel_loss(card_number: str):
-    """解挂: cancel the card's open loss report; the card is active again (only before a replacement)."""
-    card = card_by_number(card_number)
-    report = loss.cancel_loss(
-        db.session, _latest_report(card), actor_id=api_actor_id(), now=clock().now(), password_confirmed=True,
-        ip=client_ip(),
-    )  # fmt: skip
-    api_audit("cards.cancel_loss", {"card": card.number, "report_id": report.id})
-    return _report_out(report)
-
-
-@bp.post("/cards/<card_number>/replace")
-@api_endpoint("cards", json=EmptyIn, resp={201: CardOut, 404: Problem, 409: Problem}, tags=["cards"], idempotent=True)
-def replace_card(card_number: str):
-    """补卡: a new card takes over the lost card's reserve, chip balance, points and controls; the old
-    card closes. Needs an open loss report past its replacement wait. Answers the new card."""
-    card = card_by_number(card_number)
-    new = loss.replace_card(
-        db.session, _latest_report(card), actor_id=api_actor_id(), now=clock().now(), password_confirmed=True,
-        idempotency_key=service_key(), ip=client_ip(),
-    )  # fmt: skip
-    api_audit("cards.replace", {"card": card.number, "new_card": new.number})
-    return _card_out([new])[0], 201
-
-
-def _policy() -> loss.LossPolicy:
-    return loss.LossPolicy.from_config(current_app.config)
-
-
-def _latest_report(card: Card) -> LossReport:
-    report = db.session.scalar(
-        loss.report_search(card.customer_id, card_ids=[card.id])
-        .order_by(LossReport.reported_at.desc(), LossReport.id.desc())
-        .limit(1)
-    )
-    if report is None:
-        raise ApiProblem(404, "loss_report_not_found", "this card was never reported lost")
-    return report
 
 
 def cards_by_numbers(numbers: list[str]) -> list[Card]:

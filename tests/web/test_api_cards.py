@@ -243,6 +243,20 @@ def test_report_a_card_lost_then_cancel(app, client, h, api_world, read_only):
     assert [e["via"] for e in audited(app, "cards.cancel_loss") if "via" in e] == ["api"]
 
 
+def test_loss_reports_are_listed_newest_first_a_page_at_a_time(client, clock, h, api_world):
+    for number in (ACTIVE, ACTIVE_2, "9030000100000112"):
+        assert client.post(f"{API}/cards/{number}/loss", json={"reason": "lost"}, headers=h).status_code == 201
+        clock.advance(timedelta(minutes=5))
+    client.post(f"{API}/cards/{ACTIVE}/loss/cancel", json={}, headers=h)
+    first = client.get(f"{API}/loss-reports?limit=2", headers=h).get_json()
+    assert [r["card_number"] for r in first["data"]] == ["9030000100000112", ACTIVE_2] and first["next_cursor"]
+    rest = client.get(f"{API}/loss-reports?limit=2&cursor={first['next_cursor']}", headers=h).get_json()
+    assert [(r["card_number"], r["status"]) for r in rest["data"]] == [(ACTIVE, "cancelled")]
+    assert rest["next_cursor"] is None
+    assert client.get(f"{API}/loss-reports", headers=bearer(api_world.other_token)).get_json()["data"] == []
+    problem(client.get(f"{API}/loss-reports?cursor={first['next_cursor'][:-2]}", headers=h), 400, "bad_cursor")
+
+
 def test_replacement_waits_then_moves_the_money_once(app, client, clock, h, api_world):
     number = funded_card(app, api_world.customer_id, reserve=300_00, purse=45_67, now=clock.now())
     url = f"{API}/cards/{number}/replace"
