@@ -87,8 +87,12 @@ def api_endpoint(
     resp: dict[int, type[BaseModel] | None] | None = None,
     tags: tuple[str, ...] | list[str] = (),
     idempotent: bool = False,
+    produces: dict[int, str] | None = None,
 ) -> Callable:
-    """Declare an API endpoint: its scope, its request models, its answers (status -> model)."""
+    """Declare an API endpoint: its scope, its request models, its answers (status -> model).
+
+    A download (CSV, XLSX) declares `resp={200: None}` and `produces={200: "text/csv"}`, and
+    returns a Response built from bytes (answers pass through spectree, which reads them whole)."""
     if scope not in keys.SCOPES:
         raise KeyError(f"unknown API scope {scope!r}: see portal.apikeys.services.SCOPES")
     answers = {status: Problem for status in _COMMON_PROBLEMS} | {422: Problem}
@@ -131,6 +135,7 @@ def api_endpoint(
 
         endpoint.api_scope = scope
         endpoint.api_idempotent = idempotent
+        endpoint.api_produces = dict(produces or {})
         return endpoint
 
     return decorate

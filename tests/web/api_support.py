@@ -111,6 +111,14 @@ def add_probe_endpoints(app) -> None:
 
         return {"name": owned_or_404(ApiKey, key_id, "key_not_found", "key").name}
 
+    @bp.get("/export")
+    @api_endpoint("read", resp={200: None}, produces={200: "text/csv"})
+    def export():
+        """A download: CSV made by a generator, answered whole."""
+        from flask import Response
+
+        return Response((f"{n},{n * 100}\n" for n in range(3)), mimetype="text/csv")
+
     app.register_blueprint(bp)
 
 

@@ -403,6 +403,16 @@ def test_openapi_document_is_valid_31_and_lists_every_route(app, client):
     assert not any(path.startswith("/api/terminal") for path, _ in documented)
 
 
+def test_a_download_is_documented_with_its_media_type(probe_app, api_world):
+    client = probe_app.test_client()
+    response = client.get("/api/v1/probe/export", headers=bearer(api_world.token))
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert response.get_data(as_text=True) == "0,0\n1,100\n2,200\n"
+    document = client.get("/api/v1/openapi.json").get_json()
+    content = document["paths"]["/api/v1/probe/export"]["get"]["responses"]["200"]["content"]
+    assert content == {"text/csv": {"schema": {"type": "string", "format": "binary"}}}
+
+
 def test_docs_page_and_its_assets_are_served_here(client):
     page = client.get("/api/v1/docs")
     assert page.status_code == 200
