@@ -50,7 +50,7 @@ import math
 import time
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, get_type_hints
 
 from flask import current_app, g, request
 from limits import parse as parse_limit
@@ -106,6 +106,9 @@ def api_endpoint(
     headers = idempotency.IdempotencyHeaders if idempotent else None
 
     def decorate(view: Callable) -> Callable:
+        # spectree reads the parameters' annotations through the wrappers below, in the wrappers'
+        # module: resolve them here, in the view's own module, where the models' names are known.
+        view.__annotations__ = get_type_hints(view, include_extras=True)
         inner = idempotency.replayable(view) if idempotent else _answered(view)
         validated = spec.validate(
             query=query,

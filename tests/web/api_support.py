@@ -137,7 +137,37 @@ def add_probe_endpoints(app) -> None:
 #: parameter adds its sample here; tests/web/test_api_guard.py fails until it does.
 PATH_SAMPLES = {
     "card_number": lambda session, world: "9030000100000110",
+    "driver_id": lambda session, world: world.driver_id,
+    "vehicle_id": lambda session, world: _first_vehicle_id(session, world),
+    "template_id": lambda session, world: _sample_template_id(session, world),
 }
+
+
+def _first_vehicle_id(session, world) -> int:
+    from sqlalchemy import select
+
+    from portal.drivers.models import Vehicle
+
+    return session.scalar(select(Vehicle.id).where(Vehicle.customer_id == world.customer_id).order_by(Vehicle.id))
+
+
+def _sample_template_id(session, world) -> int:
+    """A control template of the showcase customer (the showcase has none: made once, committed)."""
+    from sqlalchemy import select
+
+    from portal.cards import services
+    from portal.cards.controls import Controls
+    from portal.cards.models import ControlTemplate
+    from portal.extensions import clock
+
+    found = session.scalar(select(ControlTemplate.id).where(ControlTemplate.customer_id == world.customer_id))
+    if found is None:
+        template = services.save_template(
+            session, world.customer_id, "夜班", Controls(daily_count_limit=3), actor_id=None, now=clock().now()
+        )
+        session.commit()
+        found = template.id
+    return found
 
 
 def path_samples(app, world) -> dict[str, str]:

@@ -3,6 +3,7 @@ pagination and the OpenAPI document. The endpoints' own behaviour is tested in t
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -399,7 +400,7 @@ def test_openapi_document_is_valid_31_and_lists_every_route(app, client):
     assert document["components"]["securitySchemes"]["bearer"] == {"type": "http", "scheme": "bearer"}
     documented = {(path, method.upper()) for path, ops in document["paths"].items() for method in ops}
     routes = {
-        (rule.rule.replace("<", "{").replace(">", "}"), method)
+        (re.sub(r"<(?:[^>:]+:)?([^>]+)>", r"{\1}", rule.rule), method)
         for rule in app.url_map.iter_rules()
         if rule.endpoint.startswith("api.") and app.view_functions[rule.endpoint].api_scope is not None
         for method in rule.methods - {"HEAD", "OPTIONS"}
