@@ -174,7 +174,7 @@ def test_another_customer_sees_only_its_own(client, world, other_token):
     moves = get(client, other_token, f"/api/v1/account-transactions?{WHOLE}")["data"]
     numbers = {side["card_number"] for r in moves for side in (r["source"], r["target"])}
     assert numbers <= {None, "9031000000000001"}
-    problem(client.get(f"/api/v1/purchase-transactions?card=9030000000000001", headers=bearer(other_token)), 404,
+    problem(client.get("/api/v1/purchase-transactions?card=9030000000000001", headers=bearer(other_token)), 404,
             "card_not_found")  # fmt: skip
 
 
