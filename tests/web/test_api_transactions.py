@@ -252,3 +252,53 @@ def test_a_new_movement_after_the_first_page_does_not_shift_the_walk(app, client
     assert [r["id"] for r in first["data"] + rest] == [r["id"] for r in everything[1:]]
     assert everything[0]["id"] == "late-deposit"
     assert session.scalar(select(ledger.Transfer.id).where(ledger.Transfer.id == "late-deposit"))
+
+
+def test_loads_in_every_state_and_a_points_carry_over_tie_out(app, client, world, token, session):
+    """A load written to the chip, one cancelled and one expired are one row each, in their state, and
+    only the written one moved money; points a replacement card inherited move between two of the
+    customer's cards (0 for the customer, `moved` on the row). Figures equal the page and the journal."""
+    c1, c3 = world.cards["c1"], world.cards["c3"]
+    waiting = session.scalar(select(ledger.Transfer).where(ledger.Transfer.kind == "pending"))
+    ledger.post_pending(session, "written", waiting.id, now=T0 - timedelta(hours=1))
+    reserve, purse = (ledger.card_account(session, c1.id, kind).id for kind in ("reserve", "purse"))
+    for key, expires in (("cancel-me", T0 + timedelta(days=1)), ("lapse-me", T0 - timedelta(minutes=30))):
+        ledger.create_pending(
+            session, ledger.TransferRequest(key, reserve, purse, 10_00, "load"), now=T0 - timedelta(hours=2),
+            expires_at=expires,
+        )  # fmt: skip
+    ledger.void_pending(session, "cancelled", "cancel-me", now=T0 - timedelta(minutes=40))
+    ledger.void_pending(session, "lapsed", "lapse-me", now=T0 - timedelta(minutes=20))
+    old = ledger.card_account(session, c1.id, "points")
+    moved = ledger.balance(old)
+    carry = ledger.TransferRequest("carry", old.id, ledger.card_account(session, c3.id, "points").id, moved,
+                                   "replacement")  # fmt: skip
+    ledger.transfer(session, carry, now=T0 - timedelta(minutes=5))
+    session.commit()
+
+    loads = get(client, token, f"/api/v1/account-transactions?{WHOLE}&type=load&limit=200")
+    states = {r["id"]: (r["state"], r["signed_fen"]) for r in loads["data"]}
+    assert states[waiting.id] == ("loaded", 0)  # reserve -> purse: both the customer's
+    assert states["cancel-me"] == ("cancelled", 0) and states["lapse-me"] == ("expired", 0)
+    b = books(app)
+    purses = b.accounts_of(world.acme.id, ("reserve", "purse"))
+    by_state = b.load_states(purses)
+    assert {s["state"]: (s["count"], s["amount_fen"]) for s in loads["loads"]} == {
+        state: (by_state[(state, "count")], by_state[(state, "amount")]) for state in ("loaded", "cancelled", "expired")
+    }
+    signed_in(client, "acme_admin")
+    page = f.counted_tiles(client.get(f"/queries/account-transactions?preset=custom&{WHOLE}&type=load").get_data(
+        as_text=True))  # fmt: skip
+    # The page's tiles: "圈存" × count (every load), then one per state ("圈存 · 已写卡" ...).
+    [load_total] = loads["totals"]
+    assert page.pop("圈存") == (load_total["count"], load_total["amount_fen"])
+    assert sorted(page.values()) == sorted((s["count"], s["amount_fen"]) for s in loads["loads"])
+
+    points = get(client, token, f"/api/v1/points-transactions?{WHOLE}&limit=200")
+    row = next(r for r in points["data"] if r["id"] == "carry")
+    assert (row["points"], row["moved"], row["card_number"]) == (0, moved, "9030000000000001 -> 9030000000000003")
+    assert row["balance_after"] == points["balance"] == b.balance(b.accounts_of(world.acme.id, ("points",)))
+    stats = get(client, token, f"/api/v1/statistics/points?{WHOLE}&group=card")
+    carried = {r["label"]: r["carried"] for r in stats["rows"]}
+    assert carried["9030000000000001"] == -moved and carried["9030000000000003"] == moved
+    assert stats["total"]["net"] == points["balance"]
