@@ -43,6 +43,7 @@ from portal.points.services import PointsError
 from portal.purchases.authorization import AuthorizationError
 from portal.queries.cursor import BadCursor
 from portal.queries.filters import FilterError
+from portal.queries.purchases import UnknownReference
 from portal.queries.scope import UnknownCard
 from portal.queries.statements import BadMonth
 from portal.rewards.services import RewardError
@@ -157,6 +158,7 @@ ERRORS: dict[type[Exception], tuple[int, str | None]] = {
     FilterError: (400, "bad_filter"),
     BadMonth: (400, "bad_month"),
     UnknownCard: (404, "card_not_found"),
+    UnknownReference: (400, "unknown_reference"),  # a station, product or region filter naming nothing
 }
 #: Codes of FundsError that are input the rules refuse rather than a state (422, not 409).
 _UNPROCESSABLE_FUNDS = {"reference_required", "draft_expired"}

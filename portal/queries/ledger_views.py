@@ -218,8 +218,11 @@ def statements_page():
 @requires("queries.view")
 def statements_export(fmt: str):
     scope, month, card = _statement_request()
-    result = statements.statements(db.session, scope, month, card)
-    columns = (
+    return statement_download(fmt, month, card, statements.statements(db.session, scope, month, card))
+
+
+def statement_columns() -> tuple[Column, ...]:
+    return (
         Column(_("Account")),
         Column(_("Time"), "datetime"),
         Column(_("Type")),
@@ -230,23 +233,31 @@ def statements_export(fmt: str):
         Column(_("Memo")),
     )
 
-    def rows():
-        for s in result:
-            name = _side_label((s.account.kind, s.card_number))
-            yield (name, None, _("Opening balance"), "", None, None, s.opening, "")
-            for line in s.lines:
-                yield (
-                    name,
-                    line.transfer.created_at,
-                    labels.label(labels.TRANSFER_CODES, line.transfer.code),
-                    _side_label((line.other_kind, line.other_card)),
-                    max(line.signed, 0) or None,
-                    max(-line.signed, 0) or None,
-                    line.balance_after,
-                    describe_transfer(line.transfer),
-                )
-            yield (name, None, _("Closing balance"), "", s.money_in, s.money_out, s.closing, "")
 
+def statement_rows(result):
+    """A statement's rows for the export writers: per account its opening line, each movement and its
+    closing line (rows are made as the writer asks for them)."""
+    for s in result:
+        name = _side_label((s.account.kind, s.card_number))
+        yield (name, None, _("Opening balance"), "", None, None, s.opening, "")
+        for line in s.lines:
+            yield (
+                name,
+                line.transfer.created_at,
+                labels.label(labels.TRANSFER_CODES, line.transfer.code),
+                _side_label((line.other_kind, line.other_card)),
+                max(line.signed, 0) or None,
+                max(-line.signed, 0) or None,
+                line.balance_after,
+                describe_transfer(line.transfer),
+            )
+        yield (name, None, _("Closing balance"), "", s.money_in, s.money_out, s.closing, "")
+
+
+def statement_download(fmt: str, month, card: str, result):
+    """The statement as a streamed CSV or XLSX download (the page's export and the API's)."""
     suffix = card or "unit"
     # No totals row: each account's closing line already totals its money in and out.
-    return export_response(fmt, f"statement-{month.strftime('%Y-%m')}-{suffix}", columns, rows(), totals=False)
+    return export_response(
+        fmt, f"statement-{month.strftime('%Y-%m')}-{suffix}", statement_columns(), statement_rows(result), totals=False
+    )
