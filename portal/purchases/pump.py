@@ -71,9 +71,10 @@ _purchases = Purchase.__table__
 _CONTROL_FIELDS = tuple(f.name for f in fields(card_controls.Controls))
 
 
-def _system_account_id(kind: str):
-    account = Account.__table__.alias(f"system_{kind}")
-    where = and_(account.c.customer_id.is_(None), account.c.kind == kind)
+def _station_account_id(kind: str):
+    """The id of the station :station_id's own system account of `kind` (NULL until its first use)."""
+    account = Account.__table__.alias(f"station_{kind}")
+    where = and_(account.c.station_id == bindparam("station_id"), account.c.kind == kind)
     return select(account.c.id).where(where).scalar_subquery().label(f"{kind}_id")
 
 
@@ -114,8 +115,8 @@ def _facts_columns() -> tuple:
         _stations.c.id.label("station_found"),
         *(_stations.c[name].label(f"station_{name}") for name in ("active", "region_id", "lat_e6", "lon_e6", "name")),
         *(_rules.c[name].label(f"rule_{name}") for name in _RULE_FIELDS),
-        _system_account_id("station_sales"),
-        _system_account_id("points_issued"),
+        _station_account_id("station_sales"),
+        _station_account_id("points_issued"),
     )
 
 
