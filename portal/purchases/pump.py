@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from sqlalchemy import and_, bindparam, case, func, select
+from sqlalchemy import BigInteger, and_, bindparam, case, func, select, true
 from sqlalchemy.orm import Session
 
 from portal.alerts.facts import approved_on_day, fills_among_day_rows, previous_fill
@@ -124,25 +124,41 @@ def _facts_columns() -> tuple:
 _RULE_FIELDS = ("id", "product_kind", "product_code", "region_id", "step_fen", "points_per_step")
 
 
-def _facts_statement(*, lock: bool):
+def _facts_statement(*, lock: bool, claim: bool = False):
     """One row per points rule that may apply (at least one row) about the card numbered :number:
     the card, its purse (locked when `lock`), controls, points account, vehicle and customer's home
     region, the product :product_code and the station :station_id (NULL when unknown), and the ids
     of the system accounts an approval posts to. The choice among the rules stays in Python
     (`points.rules.choose_rule`)."""
+    joined = _facts_joins(lock=lock)
+    if claim:
+        joined = _claim().join(joined, true())
     stmt = (
         select(*_facts_columns())
-        .select_from(_facts_joins(lock=lock))
+        .select_from(joined)
         .where(_cards.c.number == bindparam("number"))
         .order_by(_rules.c.id)  # rules.choose_rule keeps the first of equally specific rules
     )
     return stmt.with_for_update(of=_purses) if lock else stmt
 
 
+def _claim():
+    """The idempotency claim (portal.idempotency: the advisory lock :lock_id) as a one-row subquery
+    the facts are joined to: no row leaves the join, so no purse row is locked, before the claim is
+    held. A volatile function's subquery is never merged into the join, so it runs once."""
+    return select(func.pg_advisory_xact_lock(bindparam("lock_id", type_=BigInteger)).label("claimed")).subquery("claim")
+
+
 #: The pump's first statement: it waits for the card's lock. Cards without a purse (there is no
 #: row to lock) are read by the second, without a lock, as before.
 FACTS = _facts_statement(lock=True)
 FACTS_WITHOUT_PURSE = _facts_statement(lock=False)
+#: FACTS that first takes the sequence number's claim (PostgreSQL): one round trip instead of two.
+#: Its snapshot may predate the claim's wait, as FACTS's predates the card lock's wait: the locked
+#: purse row is read as it is once locked (PostgreSQL re-reads a row it waited for), the card's
+#: other facts do not change with a purchase, and the history, which does, is read afterwards.
+#: No row (no card with a purse): the claim may not have been taken; the caller takes it.
+FACTS_CLAIMING = _facts_statement(lock=True, claim=True)
 
 
 def _history_statement():
