@@ -1,10 +1,11 @@
 """Purchase-authorization benchmark (not a test): authorizations per second and their latency
-through the real HTTP path (gunicorn, 2 sync workers, PostgreSQL), with 16 terminals at 16 stations
+through the real HTTP path (gunicorn sync workers, as many as the deployment runs: 2 per core + 1;
+PostgreSQL), with 16 terminals at 16 stations
 (one client per terminal, each with its own cards), and, in the same run, with the same gunicorn
 settings and the same database pool settings, the stack's floor: a bare endpoint that runs one
 database transaction per request (BEGIN, SELECT 1, COMMIT).
 
-    .venv/bin/python bench/purchases.py [--seconds 10] [--terminals 16] [--cards 320] [--threads 1]
+    .venv/bin/python bench/purchases.py [--seconds 10] [--terminals 16] [--cards 320] [--workers N] [--threads 1]
                                         [--card-reader none|virtual] [--ratelimit-storage URI]
                                         [--database-url URL]
 
@@ -224,6 +225,12 @@ def main() -> None:
     parser.add_argument(
         "--threads", type=int, default=1, help="threads per gunicorn worker (gthread), for both servers; 1: sync"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=multiprocessing.cpu_count() * 2 + 1,
+        help="gunicorn workers, for both servers (default the deployment's: 2 per core + 1, gunicorn.conf.py)",
+    )
     parser.add_argument("--card-reader", choices=("none", "virtual"), default="none")
     parser.add_argument(
         "--ratelimit-storage",
@@ -247,7 +254,7 @@ def main() -> None:
     }
 
     port = free_port()
-    floor = serve("bench.purchases:floor_app()", port, env, args.threads)
+    floor = serve("bench.purchases:floor_app()", port, env, args.threads, args.workers)
     try:
         measure("hello", port, 1, clients)  # warm-up
         hello = measure("hello", port, args.seconds, clients, floor)
@@ -259,7 +266,7 @@ def main() -> None:
     print(f"one transaction with SELECT 1: {one_query['rps']:.0f} requests/s, p99 {one_query['p99_ms']} ms")
 
     port = free_port()
-    portal = serve("portal:create_app()", port, env, args.threads)
+    portal = serve("portal:create_app()", port, env, args.threads, args.workers)
     try:
         measure("auth", port, 1, clients)  # warm-up
         auth = measure("auth", port, args.seconds, clients, portal)
@@ -287,7 +294,7 @@ def main() -> None:
                 "clients": args.terminals,
                 "seconds": args.seconds,
                 "cards": args.cards,
-                "workers": 2,
+                "workers": args.workers,
                 "threads": args.threads,
                 "card_reader": args.card_reader,
                 "ratelimit_storage": args.ratelimit_storage.split("://")[0],

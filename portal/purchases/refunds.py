@@ -1,7 +1,7 @@
 """Refunds at the pump: a whole approved purchase made at the terminal's station is given back
-(the station_sales account it was paid to -> purse) and the points it earned taken back, as a new `Purchase` row of kind
-"refund". Idempotent on the terminal's sequence number, claimed first (portal.idempotency), so
-copies sent at once get one answer. Flush, never commit."""
+(the station_sales account it was paid to -> purse) and the points it earned taken back, as a new
+`Purchase` row of kind "refund". Idempotent on the terminal's sequence number, claimed first
+(portal.idempotency), so copies sent at once get one answer. Flush, never commit."""
 
 from __future__ import annotations
 
