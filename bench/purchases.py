@@ -164,8 +164,15 @@ def _client(args) -> tuple[int, int, list[float]]:
                 body,
                 {"Content-Type": "application/json", "Authorization": f"Bearer {key}"},
             )
-        response = conn.getresponse()
-        payload = response.read()
+        try:
+            response = conn.getresponse()
+            payload = response.read()
+        except (OSError, http.client.HTTPException):  # a timeout or a dropped connection: an error
+            latencies.append(time.perf_counter() - started)
+            errors += 1
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            continue
         latencies.append(time.perf_counter() - started)
         if response.getheader("Connection", "").lower() == "close" or response.will_close:
             conn.close()
