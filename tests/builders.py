@@ -189,10 +189,10 @@ def record_purchase(
     """One purchase (or refund) fact and, when approved, its ledger transfer and points, the way
     the stations area records them."""
     approved = status == "approved"
-    transfer_id = _purchase_transfer(session, card, kind, amount, at) if approved else None
+    transfer_id = _purchase_transfer(session, card, station, kind, amount, at) if approved else None
     points = amount // 100 if points is None and approved else (points or 0)
     if points and approved:
-        _purchase_points(session, card, kind, points, at)
+        _purchase_points(session, card, station, kind, points, at)
     vehicle = session.get(Vehicle, card.vehicle_id) if card.vehicle_id else None
     purchase = Purchase(
         kind=kind, status=status, decline_code=decline_code, customer_id=card.customer_id, card_id=card.id,
@@ -207,18 +207,19 @@ def record_purchase(
     return purchase
 
 
-def _purchase_transfer(session: Session, card: Card, kind: str, amount: int, at: datetime) -> str:
+def _purchase_transfer(session: Session, card: Card, station: Station, kind: str, amount: int, at: datetime) -> str:
     purse = ledger.card_account(session, card.id, "purse")
-    sales = ledger.system_account(session, "station_sales")
+    sales = ledger.station_account(session, "station_sales", station.id)
     if kind == "purchase":
         return move(session, "purchase", purse, sales, amount, at).id
     return move(session, "refund", sales, purse, amount, at).id
 
 
-def _purchase_points(session: Session, card: Card, kind: str, points: int, at: datetime) -> None:
+def _purchase_points(session: Session, card: Card, station: Station, kind: str, points: int, at: datetime) -> None:
     card_points = ledger.card_account(session, card.id, "points")
     if kind == "purchase":
-        move(session, "points_earn", ledger.system_account(session, "points_issued"), card_points, points, at)
+        issued = ledger.station_account(session, "points_issued", station.id)
+        move(session, "points_earn", issued, card_points, points, at)
     else:
         move(session, "points_redeem", card_points, ledger.system_account(session, "points_redeemed"), points, at)
 

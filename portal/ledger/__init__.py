@@ -16,6 +16,7 @@ from portal.ledger.accounts import (
     lock_accounts,
     open_card_accounts,
     open_customer_accounts,
+    station_account,
     system_account,
     system_account_ids,
     unfreeze_account,
@@ -50,7 +51,7 @@ from portal.ledger.errors import (
     TransferNotFound,
     UnknownAccount,
 )
-from portal.ledger.models import MONEY, POINTS, Account, Transfer
+from portal.ledger.models import MONEY, POINTS, STATION_KINDS, Account, Transfer
 from portal.ledger.rules import FLOWS, MAX_AMOUNT
 from portal.ledger.transfers import (
     TransferRequest,
@@ -87,6 +88,7 @@ __all__ = [
     "PendingAlreadyResolved",
     "PendingExpired",
     "PendingNotFound",
+    "STATION_KINDS",
     "SameAccount",
     "Transfer",
     "TransferNotFound",
@@ -112,6 +114,7 @@ __all__ = [
     "post_pending",
     "posted_total",
     "reverse",
+    "station_account",
     "system_account",
     "system_account_ids",
     "transfer",

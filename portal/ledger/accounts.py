@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.ledger.errors import InvalidTransfer, UnknownAccount
-from portal.ledger.models import CARD_KINDS, CUSTOMER_KINDS, SYSTEM_KINDS, Account
+from portal.ledger.models import CARD_KINDS, CUSTOMER_KINDS, STATION_KINDS, SYSTEM_KINDS, Account
 from portal.ledger.rules import AccountState, check_closable
 
 _accounts = Account.__table__
@@ -111,28 +111,52 @@ def customer_points_account(session: Session, customer_id: int) -> Account:
 
 
 def system_account(session: Session, kind: str, ledger: str | None = None) -> Account:
-    """The one system account of `kind`, created on first use. `ledger` defaults to the kind's own
-    (money for deposits_clearing and station_sales, points for the points_* kinds)."""
+    """The one system account of `kind` (the national one, no station), created on first use.
+    `ledger` defaults to the kind's own (money for deposits_clearing and station_sales, points for
+    the points_* kinds). Purchases post to their station's accounts instead (`station_account`)."""
+    _check_system_kind(kind, ledger)
+    return _get_or_create(
+        session, {"kind": kind, "customer_id": None, "station_id": None}, {"ledger": SYSTEM_KINDS[kind]}
+    )
+
+
+def station_account(session: Session, kind: str, station_id: int) -> Account:
+    """The station's own system account of `kind` (one of STATION_KINDS), created on first use;
+    two first uses at once create one account (the unique index decides, the loser reads it)."""
+    if kind not in STATION_KINDS:
+        raise InvalidTransfer(f"a station has {', '.join(STATION_KINDS)} accounts, not {kind!r}")
+    if type(station_id) is not int:
+        raise InvalidTransfer(f"station id must be an integer, got {station_id!r}")
+    return _get_or_create(
+        session, {"kind": kind, "customer_id": None, "station_id": station_id}, {"ledger": SYSTEM_KINDS[kind]}
+    )
+
+
+def _check_system_kind(kind: str, ledger: str | None) -> None:
     if kind not in SYSTEM_KINDS:
         raise InvalidTransfer(f"unknown system account kind {kind!r}; use one of {', '.join(SYSTEM_KINDS)}")
     if ledger is not None and ledger != SYSTEM_KINDS[kind]:
         raise InvalidTransfer(f"the {kind} account is in ledger {SYSTEM_KINDS[kind]}, not {ledger}")
-    return _get_or_create(session, {"kind": kind, "customer_id": None}, {"ledger": SYSTEM_KINDS[kind]})
 
 
-def system_account_ids(session: Session, kinds: Iterable[str]) -> dict[str, int]:
-    """Ids of the system accounts of `kinds`, found in one query (those missing are created)."""
+def system_account_ids(session: Session, kinds: Iterable[str], *, station_id: int | None = None) -> dict[str, int]:
+    """Ids of the system accounts of `kinds` (the station's own when `station_id` is given), found
+    in one query (those missing are created)."""
     kinds = list(kinds)
+    station = _accounts.c.station_id.is_(None) if station_id is None else _accounts.c.station_id == station_id
     found = dict(
         session.execute(
             select(_accounts.c.kind, _accounts.c.id).where(
-                _accounts.c.customer_id.is_(None), _accounts.c.kind.in_(kinds)
+                _accounts.c.customer_id.is_(None), station, _accounts.c.kind.in_(kinds)
             )
         ).all()
     )
     for kind in kinds:
         if kind not in found:
-            found[kind] = system_account(session, kind).id
+            account = (
+                system_account(session, kind) if station_id is None else station_account(session, kind, station_id)
+            )
+            found[kind] = account.id
     return found
 
 

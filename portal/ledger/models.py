@@ -34,6 +34,11 @@ SYSTEM_KINDS = {
     "points_expired": POINTS,
 }
 ACCOUNT_KINDS = tuple(CUSTOMER_KINDS) + tuple(SYSTEM_KINDS)
+#: System kinds that are also kept per station (station_id set): a purchase posts to its station's
+#: accounts, so purchases at different stations share no account row (no national hot row). The
+#: station-less account of these kinds holds what was posted before migration 0018 (and points
+#: issued outside purchases).
+STATION_KINDS = ("station_sales", "points_issued")
 
 #: What a journal row does: posted moves money at once; pending holds it; post_pending and
 #: void_pending resolve a pending row (they reference it and never change it).
@@ -80,8 +85,10 @@ class Account(Base):
         ),
         CheckConstraint("kind IN ('reserve', 'purse', 'points') OR card_id IS NULL", name="card_kind"),
         CheckConstraint("kind NOT IN ('reserve', 'purse') OR card_id IS NOT NULL", name="card_set"),
+        CheckConstraint(f"station_id IS NULL OR {_in('kind', STATION_KINDS)}", name="station_kind"),
         # One account per (kind, card); one per (kind, customer) for customer-level accounts; one
-        # per kind for system accounts. Partial indexes because NULLs never collide in a UNIQUE.
+        # per kind for system accounts, and one per (station, kind) for a station's system accounts.
+        # Partial indexes because NULLs never collide in a UNIQUE.
         Index(
             "uq_ledger_accounts_card_kind",
             "card_id",
@@ -102,8 +109,16 @@ class Account(Base):
             "uq_ledger_accounts_system_kind",
             "kind",
             unique=True,
-            sqlite_where=text("customer_id IS NULL"),
-            postgresql_where=text("customer_id IS NULL"),
+            sqlite_where=text("customer_id IS NULL AND station_id IS NULL"),
+            postgresql_where=text("customer_id IS NULL AND station_id IS NULL"),
+        ),
+        Index(
+            "uq_ledger_accounts_station_kind",
+            "station_id",
+            "kind",
+            unique=True,
+            sqlite_where=text("station_id IS NOT NULL"),
+            postgresql_where=text("station_id IS NOT NULL"),
         ),
     )
 
@@ -117,6 +132,8 @@ class Account(Base):
     customer_id: Mapped[int | None]
     #: The card of a reserve, purse or per-card points account (foreign key: portal.cards.models).
     card_id: Mapped[int | None]
+    #: The station of a station's system account (STATION_KINDS; foreign key: portal.reference.models).
+    station_id: Mapped[int | None]
     #: Debits (posted plus pending) may never exceed posted credits. Set on customer accounts.
     no_overdraft: Mapped[bool] = mapped_column(default=False)
     #: A frozen account cannot be debited (a lost card's accounts); credits still land.
@@ -132,7 +149,9 @@ class Account(Base):
 
     def __repr__(self) -> str:
         owner = f"card {self.card_id}" if self.card_id else f"customer {self.customer_id}"
-        return f"<Account {self.id} {self.kind} {self.ledger} {owner if self.customer_id else 'system'}>"
+        if not self.customer_id:
+            owner = f"station {self.station_id}" if self.station_id else "system"
+        return f"<Account {self.id} {self.kind} {self.ledger} {owner}>"
 
 
 class Transfer(Base):

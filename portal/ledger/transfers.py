@@ -12,6 +12,7 @@ accounts); the loser then gets IdempotencyConflict and must roll back.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -156,6 +157,59 @@ _RECORD_ONE_PG_SQL = (
 )
 
 
+#: Batches up to this size (rows, accounts) are written with scalar parameters too (a purchase and
+#: its points: two rows, four accounts): `_record_small_pg_sql`.
+_SMALL_BATCH = (4, 8)
+
+
+@functools.cache
+def _record_small_pg_sql(rows: int, accounts: int) -> str:
+    """_RECORD_PG_SQL for `rows` journal rows and `accounts` accounts with scalar parameters (row i's
+    column c is %(c_i)s, account j's totals %(a_j)s, %(dp_j)s ...): the same checks, the same
+    refusal of a partial batch, without dumping arrays."""
+    values = ", ".join(
+        "(" + ", ".join(f"CAST(%({c}_{i})s AS {t})" for c, t in zip(_INSERT_COLUMNS, _INSERT_TYPES, strict=True)) + ")"
+        for i in range(rows)
+    )
+    ids = ", ".join(f"%(id_{i})s" for i in range(rows))
+    totals = ", ".join(
+        "(" + ", ".join(f"CAST(%({name}_{j})s AS bigint)" for name in ("a", "dp", "cp", "dq", "cq")) + ")"
+        for j in range(accounts)
+    )
+    columns = ", ".join(_INSERT_COLUMNS)
+    return (
+        f"WITH ins AS (INSERT INTO ledger_transfers ({columns}) "  # noqa: S608 (constants)
+        f"SELECT * FROM (VALUES {values}) AS r({columns}) "
+        f"WHERE NOT EXISTS (SELECT 1 FROM ledger_transfers WHERE id IN ({ids})) "
+        "ON CONFLICT DO NOTHING RETURNING id), "
+        "n AS (SELECT count(*) AS inserted FROM ins), "
+        "upd AS (UPDATE ledger_accounts AS a SET debits_posted = v.dp, credits_posted = v.cp, "
+        f"debits_pending = v.dq, credits_pending = v.cq FROM (VALUES {totals}) AS v(id, dp, cp, dq, cq) "
+        f"WHERE a.id = v.id AND (SELECT inserted FROM n) = {rows} RETURNING a.id) "
+        f"SELECT ins.id, CAST(CASE WHEN n.inserted IN (0, {rows}) THEN '0' ELSE %(partial)s END AS integer) "
+        "FROM ins, n"
+    )
+
+
+def _small_batch_params(rows: list[dict], states: list[AccountState]) -> dict:
+    params: dict = {"partial": PARTIAL_BATCH}
+    for i, row in enumerate(rows):
+        for name in _INSERT_COLUMNS:
+            value = row[name]
+            params[f"{name}_{i}"] = _naive_utc(value) if name in ("expires_at", "created_at") else value
+    for j, state in enumerate(states):
+        params.update(
+            {
+                f"a_{j}": state.id,
+                f"dp_{j}": state.debits_posted,
+                f"cp_{j}": state.credits_posted,
+                f"dq_{j}": state.debits_pending,
+                f"cq_{j}": state.credits_pending,
+            }
+        )
+    return params
+
+
 def _naive_utc(value: datetime | None) -> datetime | None:
     """Stored as UTCDateTime stores it: naive UTC; a naive input is refused as it refuses it."""
     if value is None:
@@ -197,12 +251,16 @@ def _write(session: Session, rows: list[dict], states: list[AccountState]) -> li
                 )
             inserted_ids = {row[0] for row in driver_rows(connection, _RECORD_ONE_PG_SQL, params)}
         else:
-            params = {name: [row[name] for row in rows] for name in _INSERT_COLUMNS}
-            for name in ("expires_at", "created_at"):
-                params[name] = [_naive_utc(value) for value in params[name]]
-            params.update(totals_params(states), n=len(rows), partial=PARTIAL_BATCH)
+            if len(rows) <= _SMALL_BATCH[0] and len(states) <= _SMALL_BATCH[1]:
+                sql, params = _record_small_pg_sql(len(rows), len(states)), _small_batch_params(rows, states)
+            else:
+                sql = _RECORD_PG_SQL
+                params = {name: [row[name] for row in rows] for name in _INSERT_COLUMNS}
+                for name in ("expires_at", "created_at"):
+                    params[name] = [_naive_utc(value) for value in params[name]]
+                params.update(totals_params(states), n=len(rows), partial=PARTIAL_BATCH)
             try:
-                inserted_ids = {row[0] for row in driver_rows(connection, _RECORD_PG_SQL, params)}
+                inserted_ids = {row[0] for row in driver_rows(connection, sql, params)}
             except exc.DataError as error:
                 if PARTIAL_BATCH not in str(error.orig):
                     raise

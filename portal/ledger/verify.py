@@ -2,6 +2,12 @@
 
 All work is grouped SQL: the journal is never loaded into Python, so this runs on any size of
 books. On PostgreSQL it reads one REPEATABLE READ snapshot, so it can run beside live traffic.
+
+What it proves: in each ledger, posted debits equal posted credits over every account (customers',
+cards', the national system accounts and each station's own: conservation); each account's stored
+totals equal its journal rows; no customer account is overdrawn; every transfer moves money between
+kinds its code allows (a purchase: a purse to a station_sales account) and never between two
+customers; holds are resolved and transfers reversed at most once, by rows that match them.
 """
 
 from __future__ import annotations
@@ -10,6 +16,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+
+from portal.ledger.rules import FLOWS
 
 #: At most this many examples of one kind of problem are listed (the count is always given).
 MAX_EXAMPLES = 20
@@ -45,7 +53,7 @@ SELECT * FROM compared
 """.replace("OPEN_PENDING", _OPEN_PENDING)
 
 _TOTALS_BY_LEDGER = """
-SELECT ledger, COUNT(*) AS accounts,
+SELECT ledger, COUNT(*) AS accounts, SUM(CASE WHEN station_id IS NULL THEN 0 ELSE 1 END) AS station_accounts,
        COALESCE(SUM(debits_posted), 0) AS dp, COALESCE(SUM(credits_posted), 0) AS cp,
        COALESCE(SUM(debits_pending), 0) AS dq, COALESCE(SUM(credits_pending), 0) AS cq
   FROM ledger_accounts GROUP BY ledger ORDER BY ledger
@@ -57,8 +65,27 @@ SELECT ledger, COUNT(*) AS transfers,
   FROM ledger_transfers p GROUP BY ledger ORDER BY ledger
 """.replace("OPEN_PENDING", _OPEN_PENDING)
 
+_ALLOWED_FLOWS = " OR ".join(
+    f"(t.code = '{code}' AND d.kind = '{debit}' AND c.kind = '{credit}')"
+    for code, pairs in sorted(FLOWS.items())
+    for debit, credit in sorted(pairs)
+)
+
 #: Each query lists offending ids; the message says what is wrong with them.
 _JOURNAL_CHECKS = {
+    # What the services check before every transfer (rules.check_pair), checked again on the books:
+    # e.g. a purchase moves a card's purse to a station_sales account and nowhere else. Reversals
+    # mirror their transfer (checked below).
+    "transfers between accounts their code does not allow": f"""
+        SELECT t.id FROM ledger_transfers t
+          JOIN ledger_accounts d ON d.id = t.debit_account_id
+          JOIN ledger_accounts c ON c.id = t.credit_account_id
+         WHERE t.code <> 'reversal' AND NOT ({_ALLOWED_FLOWS}) ORDER BY t.id""",  # noqa: S608 (constants)
+    "money moved between two customers' accounts": """
+        SELECT t.id FROM ledger_transfers t
+          JOIN ledger_accounts d ON d.id = t.debit_account_id
+          JOIN ledger_accounts c ON c.id = t.credit_account_id
+         WHERE d.customer_id <> c.customer_id ORDER BY t.id""",
     "transfers whose accounts are not in the transfer's ledger": """
         SELECT t.id FROM ledger_transfers t
           JOIN ledger_accounts d ON d.id = t.debit_account_id
@@ -121,7 +148,7 @@ def verify(session: Session) -> VerifyReport:
         transfers = journal.get(row.ledger)
         count, open_pending = (int(transfers.transfers), int(transfers.open_pending)) if transfers else (0, 0)
         report.summary.append(
-            f"ledger {row.ledger}: {row.accounts} accounts, {count} transfers, "
+            f"ledger {row.ledger}: {row.accounts} accounts ({int(row.station_accounts)} of stations), {count} transfers, "
             f"posted {dp} debits / {cp} credits, pending {dq} / {cq} in {open_pending} open holds"
         )
         if dp != cp:

@@ -135,15 +135,14 @@ def _replay(purchase: Purchase, request: PurchaseRequest, card_id: int | None) -
 def authorize(session: Session, terminal: Terminal, request: PurchaseRequest, *, now: datetime) -> Answer:
     """Approve or decline a purchase at `terminal`; flushes, never commits.
 
-    Every statement counts (a pump waits on each): an approval claims the sequence number (one
-    statement, PostgreSQL only), reads with two, the card's facts (taking its lock) and then its
+    Every statement counts (a pump waits on each): an approval reads with two, the card's facts
+    (claiming the sequence number first, on PostgreSQL, then taking the card's lock) and then its
     purchase history, and writes with three (the purchase, the ledger, the day's totals); alerts
     need more only when one fires. The claim and the card's lock come first, so the history read
     after them sees a request with the same sequence number (whichever card it named), or a purchase
     counting towards a daily limit, that committed while we waited.
     """
     session.flush()  # the statements below are Core: pending changes must be in the database first
-    idempotency.claim(session, TERMINAL_SEQ, terminal.id, request.terminal_seq)
     rows, history = _read_facts(session, terminal, request)
     facts = rows[0] if rows else None
     if history.replay_id is not None:
@@ -165,13 +164,21 @@ def authorize(session: Session, terminal: Terminal, request: PurchaseRequest, *,
 
 
 def _read_facts(session: Session, terminal: Terminal, request: PurchaseRequest) -> tuple[list, object]:
-    """The card's facts (one row per points rule that may apply; none: no such card), taking the
-    card's lock, then its purchase history: the pump's two statements."""
+    """Claim the sequence number (portal.idempotency), then read the card's facts (one row per
+    points rule that may apply; none: no such card), taking the card's lock, then its purchase
+    history: the pump's two statements (the claim rides in the first, on PostgreSQL)."""
     digits = pump.card_digits(request.card_number)
     rows = []
-    if digits is not None:
-        params = {"number": digits, "product_code": request.product_code, "station_id": terminal.station_id}
-        rows = session.execute(pump.FACTS, params).all() or session.execute(pump.FACTS_WITHOUT_PURSE, params).all()
+    params = {"number": digits, "product_code": request.product_code, "station_id": terminal.station_id}
+    lock_id = idempotency.claim_in_statement(session, TERMINAL_SEQ, terminal.id, request.terminal_seq)
+    if digits is not None and lock_id is not None:
+        rows = session.execute(pump.FACTS_CLAIMING, {**params, "lock_id": lock_id}).all()
+    if not rows:  # SQLite, or no card with a purse (the claim may not have been taken)
+        idempotency.claim(session, TERMINAL_SEQ, terminal.id, request.terminal_seq)
+        if digits is not None and lock_id is None:
+            rows = session.execute(pump.FACTS, params).all()
+        if digits is not None and not rows:
+            rows = session.execute(pump.FACTS_WITHOUT_PURSE, params).all()
     facts = rows[0] if rows else None
     card_id = None if facts is None else facts.card_id
     day_start, day_end = business_day_bounds(business_date(request.at))

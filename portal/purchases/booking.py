@@ -30,13 +30,15 @@ def post_purchase(
     points_account_id: int | None = None,
     system_ids: dict[str, int | None] | None = None,
 ) -> None:
-    """The approved purchase's money (purse -> station_sales) and its points (points_issued -> the
-    card's points), on the ledger in one batch: one lock, one write. `system_ids`: the system
-    accounts' ids when the caller has read them already (missing ones are looked up, or created)."""
+    """The approved purchase's money (purse -> the station's station_sales) and its points (the
+    station's points_issued -> the card's points), on the ledger in one batch: one lock, one write.
+    The station's own system accounts, so purchases at different stations share no account row.
+    `system_ids`: their ids when the caller has read them already (missing ones are looked up, or
+    created)."""
     earns = purchase.points > 0
     kinds = ("station_sales", "points_issued") if earns else ("station_sales",)
     if system_ids is None or any(system_ids.get(kind) is None for kind in kinds):
-        system_ids = ledger.system_account_ids(session, kinds)
+        system_ids = ledger.system_account_ids(session, kinds, station_id=purchase.station_id)
     requests = [
         ledger.TransferRequest(
             id=purchase.transfer_id,

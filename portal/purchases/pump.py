@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from sqlalchemy import and_, bindparam, case, func, select
+from sqlalchemy import BigInteger, and_, bindparam, case, func, select, true
 from sqlalchemy.orm import Session
 
 from portal.alerts.facts import approved_on_day, fills_among_day_rows, previous_fill
@@ -72,9 +72,10 @@ _purchases = Purchase.__table__
 _CONTROL_FIELDS = tuple(f.name for f in fields(card_controls.Controls))
 
 
-def _system_account_id(kind: str):
-    account = Account.__table__.alias(f"system_{kind}")
-    where = and_(account.c.customer_id.is_(None), account.c.kind == kind)
+def _station_account_id(kind: str):
+    """The id of the station :station_id's own system account of `kind` (NULL until its first use)."""
+    account = Account.__table__.alias(f"station_{kind}")
+    where = and_(account.c.station_id == bindparam("station_id"), account.c.kind == kind)
     return select(account.c.id).where(where).scalar_subquery().label(f"{kind}_id")
 
 
@@ -116,8 +117,8 @@ def _facts_columns() -> tuple:
         _stations.c.id.label("station_found"),
         *(_stations.c[name].label(f"station_{name}") for name in ("active", "region_id", "lat_e6", "lon_e6", "name")),
         *(_rules.c[name].label(f"rule_{name}") for name in _RULE_FIELDS),
-        _system_account_id("station_sales"),
-        _system_account_id("points_issued"),
+        _station_account_id("station_sales"),
+        _station_account_id("points_issued"),
     )
 
 
@@ -125,25 +126,41 @@ def _facts_columns() -> tuple:
 _RULE_FIELDS = ("id", "product_kind", "product_code", "region_id", "step_fen", "points_per_step")
 
 
-def _facts_statement(*, lock: bool):
+def _facts_statement(*, lock: bool, claim: bool = False):
     """One row per points rule that may apply (at least one row) about the card numbered :number:
     the card, its purse (locked when `lock`), controls, points account, vehicle and customer's home
     region, the product :product_code and the station :station_id (NULL when unknown), and the ids
     of the system accounts an approval posts to. The choice among the rules stays in Python
     (`points.rules.choose_rule`)."""
+    joined = _facts_joins(lock=lock)
+    if claim:
+        joined = _claim().join(joined, true())
     stmt = (
         select(*_facts_columns())
-        .select_from(_facts_joins(lock=lock))
+        .select_from(joined)
         .where(_cards.c.number == bindparam("number"))
         .order_by(_rules.c.id)  # rules.choose_rule keeps the first of equally specific rules
     )
     return stmt.with_for_update(of=_purses) if lock else stmt
 
 
+def _claim():
+    """The idempotency claim (portal.idempotency: the advisory lock :lock_id) as a one-row subquery
+    the facts are joined to: no row leaves the join, so no purse row is locked, before the claim is
+    held. A volatile function's subquery is never merged into the join, so it runs once."""
+    return select(func.pg_advisory_xact_lock(bindparam("lock_id", type_=BigInteger)).label("claimed")).subquery("claim")
+
+
 #: The pump's first statement: it waits for the card's lock. Cards without a purse (there is no
 #: row to lock) are read by the second, without a lock, as before.
 FACTS = _facts_statement(lock=True)
 FACTS_WITHOUT_PURSE = _facts_statement(lock=False)
+#: FACTS that first takes the sequence number's claim (PostgreSQL): one round trip instead of two.
+#: Its snapshot may predate the claim's wait, as FACTS's predates the card lock's wait: the locked
+#: purse row is read as it is once locked (PostgreSQL re-reads a row it waited for), the card's
+#: other facts do not change with a purchase, and the history, which does, is read afterwards.
+#: No row (no card with a purse): the claim may not have been taken; the caller takes it.
+FACTS_CLAIMING = _facts_statement(lock=True, claim=True)
 
 
 def _history_statement():

@@ -1,7 +1,7 @@
 """Refunds at the pump: a whole approved purchase made at the terminal's station is given back
-(station_sales -> purse) and the points it earned taken back, as a new `Purchase` row of kind
-"refund". Idempotent on the terminal's sequence number, claimed first (portal.idempotency), so
-copies sent at once get one answer. Flush, never commit."""
+(the station_sales account it was paid to -> purse) and the points it earned taken back, as a new
+`Purchase` row of kind "refund". Idempotent on the terminal's sequence number, claimed first
+(portal.idempotency), so copies sent at once get one answer. Flush, never commit."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def refund(session: Session, terminal: Terminal, *, purchase_id: int, terminal_s
         session,
         ledger.TransferRequest(
             id=transfer_id,
-            debit_account_id=ledger.system_account(session, "station_sales").id,
+            debit_account_id=_sales_account_id(session, original),
             credit_account_id=purse.id,
             amount=original.amount_fen,
             code="refund",
@@ -64,6 +64,15 @@ def refund(session: Session, terminal: Terminal, *, purchase_id: int, terminal_s
         session, refund_row.customer_id, "purchase.refunded", lambda: payloads.purchase(session, refund_row), now=now
     )
     return Answer(refund_row)
+
+
+def _sales_account_id(session: Session, original: Purchase) -> int:
+    """The account the purchase's money went to (its station's sales account; the national one for
+    purchases booked before stations had their own): the refund takes it back from there."""
+    paid_to = session.scalar(
+        select(ledger.Transfer.credit_account_id).where(ledger.Transfer.id == original.transfer_id)
+    )
+    return paid_to if paid_to is not None else ledger.station_account(session, "station_sales", original.station_id).id
 
 
 def _refund_row(

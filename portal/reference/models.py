@@ -3,7 +3,8 @@ from __future__ import annotations
 from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.db import Base
+from portal.db import Base, add_foreign_key
+from portal.ledger.models import Account
 
 
 class Region(Base):
@@ -71,3 +72,8 @@ class StationPrice(Base):
 
     station: Mapped[Station] = relationship(back_populates="prices")
     product: Mapped[Product] = relationship()
+
+
+# A station's own system accounts (portal.ledger.models.STATION_KINDS) point here; the ledger knows no
+# product table.
+add_foreign_key(Account, "station_id", "stations.id")

@@ -48,7 +48,9 @@ def test_approval_debits_purse_credits_station_sales_and_earns_points(session, w
     assert p.amount_fen == 30_000 and p.points == 300  # 300 yuan of gasoline, 1 point per yuan
     assert p.balance_after_fen == 70_000 == purse_balance(session, world.card)
     assert points_balance(session, world.card) == 300
-    assert ledger.balance(ledger.system_account(session, "station_sales")) == 30_000
+    # The station's own sales account: purchases at other stations never touch it.
+    assert ledger.balance(ledger.station_account(session, "station_sales", world.station.id)) == 30_000
+    assert ledger.balance(ledger.system_account(session, "station_sales")) == 0
     assert p.plate == "京A12345" and p.region_id == world.region.id and p.source == "online"
     assert ledger.verify(session).ok
 
@@ -266,3 +268,24 @@ def test_offline_purchase_of_a_lost_card_is_still_booked(session, world):
         now=T0,
     )
     assert p.status == "approved"
+
+
+def test_a_purchase_booked_to_the_national_account_is_refunded_from_it(session, world, monkeypatch):
+    """Purchases booked before stations had their own accounts (migration 0018) credited the
+    national station_sales account: their refund takes the money back from there."""
+    national_ids = ledger.system_account_ids  # as before 0018: the national accounts, whatever the station
+    monkeypatch.setattr(
+        ledger, "system_account_ids", lambda session, kinds, station_id=None: national_ids(session, kinds)
+    )
+    p = authorize(session, world.terminal, req(seq=1), now=T0).purchase
+    session.commit()
+    monkeypatch.undo()
+    national = ledger.system_account(session, "station_sales")
+    assert ledger.balance(national) == p.amount_fen
+    refund(session, world.terminal, purchase_id=p.id, terminal_seq=2, now=T0)
+    session.commit()
+    session.expire_all()
+    assert ledger.balance(session.get(ledger.Account, national.id)) == 0
+    assert ledger.balance(ledger.station_account(session, "station_sales", world.station.id)) == 0
+    assert purse_balance(session, world.card) == 100_000
+    assert ledger.verify(session).ok

@@ -106,3 +106,51 @@ def test_concurrent_transfers_keep_the_books(db_engine):
     assert any(tid.startswith("shared-dep:") for tid in journal)
     assert any(tid.startswith("clash:") for tid in journal)
     assert sum(1 for tid in journal if tid.startswith("w")) > THREADS * OPS // 4
+
+
+@pytest.mark.postgres
+def test_a_batch_that_loses_one_id_to_another_transaction_records_nothing(db_engine):
+    """Transaction A records id "race:1"; B's batch ("race:0", "race:1") over other accounts (no
+    account lock to wait for) waits for A on that id in its write and, once A commits, must not keep
+    "race:0" without its totals: the statement refuses the partial batch."""
+    make = make_sessionmaker(db_engine)
+    with make() as setup:
+        books = make_books(setup, T0, customers=2, cards=1)
+        one, two = books.holders
+        for n, holder in enumerate(books.holders):
+            ledger.transfer(setup, R(f"race-dep:{n}", books.clearing, holder.unit, 1_000, "deposit"), now=T0)
+        setup.commit()
+    a, b = make(), make()
+    outcome: list[BaseException | None] = []
+    try:
+        ledger.transfer(a, R("race:1", one.unit, one.reserves[0], 100, "allocation"), now=T0)
+
+        def batch() -> None:
+            try:
+                ledger.transfer_batch(
+                    b,
+                    [
+                        R("race:0", two.unit, two.reserves[0], 50, "allocation"),
+                        R("race:1", two.unit, two.reserves[0], 60, "allocation"),
+                    ],
+                    now=T0,
+                )
+                outcome.append(None)
+            except BaseException as error:  # noqa: BLE001  (asserted below)
+                outcome.append(error)
+
+        waiting = threading.Thread(target=batch)
+        waiting.start()
+        waiting.join(0.5)  # B is waiting for A's id
+        a.commit()
+        waiting.join(10)
+        assert len(outcome) == 1 and isinstance(outcome[0], ledger.IdempotencyConflict), outcome
+        assert "another transaction recorded one of this batch's ids" in str(outcome[0])
+        b.rollback()
+    finally:
+        a.close()
+        b.close()
+    with make() as check:
+        assert check.get(ledger.Transfer, "race:0") is None
+        assert check.get(ledger.Transfer, "race:1").credit_account_id == one.reserves[0]
+        assert ledger.verify(check).ok

@@ -116,3 +116,21 @@ def test_freeze_and_unfreeze_are_idempotent(session, funded):
     assert ledger.get_account(session, funded.reserves[0]).frozen
     ledger.unfreeze_account(session, funded.reserves[0])
     assert not ledger.unfreeze_account(session, funded.reserves[0]).frozen
+
+
+def test_a_station_has_its_own_system_accounts_created_once(session, books):
+    from tests.builders import create_region, create_station
+
+    region = create_region(session, "31")
+    one, two = (create_station(session, code, region, name=code) for code in ("ST310001", "ST310002"))
+    sales = ledger.station_account(session, "station_sales", one.id)
+    assert (sales.station_id, sales.customer_id, sales.ledger, sales.no_overdraft) == (one.id, None, "CNY", False)
+    assert ledger.station_account(session, "station_sales", one.id).id == sales.id
+    assert ledger.station_account(session, "station_sales", two.id).id != sales.id
+    assert sales.id != books.sales  # the national account stays apart
+    assert ledger.station_account(session, "points_issued", one.id).ledger == "PTS"
+    ids = ledger.system_account_ids(session, ["station_sales", "points_issued"], station_id=one.id)
+    assert ids["station_sales"] == sales.id
+    assert ledger.system_account_ids(session, ["station_sales"])["station_sales"] == books.sales
+    with pytest.raises(ledger.InvalidTransfer):
+        ledger.station_account(session, "deposits_clearing", one.id)

@@ -190,3 +190,18 @@ def test_the_journal_refuses_update_and_delete_on_postgresql(session, busy):
             session.execute(text(statement))
         session.rollback()
     assert session.get(ledger.Transfer, "dep").amount == 10_000
+
+
+def test_a_transfer_between_kinds_its_code_does_not_allow_is_reported(session, books, busy):
+    # a "purchase" paid from a reserve (purchases come from the chip purse): the totals are kept
+    # right by hand, so only the flow check can see it
+    raw_transfer(session, "odd-flow", "CNY", busy.reserves[0], books.sales, 5, "purchase", "posted")
+    session.execute(
+        text("UPDATE ledger_accounts SET debits_posted = debits_posted + 5 WHERE id = :id"), {"id": busy.reserves[0]}
+    )
+    session.execute(
+        text("UPDATE ledger_accounts SET credits_posted = credits_posted + 5 WHERE id = :id"), {"id": books.sales}
+    )
+    session.commit()
+    problems = ledger.verify(session).problems
+    assert problems == ["1 transfers between accounts their code does not allow: odd-flow"]
