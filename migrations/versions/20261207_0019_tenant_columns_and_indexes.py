@@ -18,7 +18,7 @@ rewrites every row: run it in the maintenance window (it holds the table's write
 The case-insensitive unique index on user names came in 0011; this migration only adds indexes.
 
 Revision ID: 0019
-Revises: 0017
+Revises: 0018
 Create Date: 2026-12-07 23:00:00
 
 """
@@ -30,7 +30,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0019"
-down_revision = "0017"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
