@@ -9,6 +9,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from portal.apikeys.services import SCOPES
+from tests.web.api_money_support import sample as money_sample
 
 ALL_SCOPES = tuple(SCOPES)
 
@@ -111,6 +112,10 @@ def add_probe_endpoints(app) -> None:
 #: parameter adds its sample here; tests/web/test_api_guard.py fails until it does.
 PATH_SAMPLES = {
     "card_number": lambda session, world: "9030000100000110",
+}
+# the money areas' objects (funds, loads, points, alerts), made through their services
+PATH_SAMPLES |= {
+    name: money_sample(name) for name in ("batch_id", "deposit_id", "load_id", "alert_id", "redemption_id")
 }
 
 
