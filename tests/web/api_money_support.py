@@ -134,3 +134,57 @@ def _seeded(session, world) -> dict[str, str]:
 def sample(name: str):
     """PATH_SAMPLES' entry for `name`."""
     return lambda session, world: _seeded(session, world)[name]
+
+
+PROBLEM = "application/problem+json"
+
+
+def problem(response, status: int, code: str) -> dict:
+    """The response is the RFC 9457 problem `code` with `status`; its body."""
+    assert response.status_code == status, response.get_data(as_text=True)[:800]
+    assert response.mimetype == PROBLEM
+    body = response.get_json(force=True)
+    assert body["status"] == status and body["code"] == code, body
+    return body
+
+
+def headers(token: str, key: str | None = None) -> dict[str, str]:
+    """Bearer `token`, and `Idempotency-Key: key` if given."""
+    found = {"Authorization": f"Bearer {token}"}
+    if key is not None:
+        found["Idempotency-Key"] = key
+    return found
+
+
+def in_app(app, work):
+    """`work(session)` in an app context, committed; its result."""
+    from portal.extensions import db
+
+    with app.app_context():
+        result = work(db.session)
+        db.session.commit()
+        return result
+
+
+def audit_events(app, action: str) -> list:
+    from portal.audit.models import AuditEvent
+    from portal.extensions import db
+
+    with app.app_context():
+        return [
+            (event.actor_id, event.customer_id, dict(event.detail))
+            for event in db.session.scalars(select(AuditEvent).where(AuditEvent.action == action))
+        ]
+
+
+def balances_of(app, world) -> tuple[int, dict[str, int]]:
+    """(unit posted, {card number: reserve posted}) of the showcase customer, from the ledger."""
+    from portal import ledger
+    from portal.cards.models import Card
+    from portal.extensions import db
+
+    with app.app_context():
+        cards = list(db.session.scalars(select(Card).where(Card.customer_id == world.customer_id)))
+        found = ledger.many_card_balances(db.session, [c.id for c in cards])
+        unit = ledger.customer_balances(db.session, world.customer_id).unit.posted
+        return unit, {c.number: found[c.id].reserve.posted for c in cards}
