@@ -258,3 +258,64 @@ def test_only_one_batch_is_stored_per_request(app, client, money):
     _allocate(client, money.owned, [(CARD_1, 100)])
     _allocate(client, money.owned, [(CARD_1, 100)])
     assert in_app(app, lambda s: s.scalar(select(func.count(FundsBatch.id)))) == 1
+
+
+# --- a thousand cards -------------------------------------------------------------------------------------
+
+MANY = 1000
+FIRST_NUMBER = 9030009900000000
+
+
+def _bulk_cards(session, customer_id: int) -> None:
+    from sqlalchemy import insert
+
+    from portal.cards.models import Card
+    from portal.extensions import clock
+    from tests.builders import EXPIRES
+
+    now = clock().now()
+    rows = [
+        {"number": str(FIRST_NUMBER + i), "customer_id": customer_id, "role": "sub", "status": "active",
+         "expires_on": EXPIRES, "issued_at": now}
+        for i in range(MANY)
+    ]  # fmt: skip
+    session.execute(insert(Card), rows)
+
+
+@pytest.fixture
+def statements(app):
+    from sqlalchemy import event
+
+    from portal.extensions import db
+
+    seen: list[str] = []
+    with app.app_context():
+        engine = db.engine
+    listener = lambda *args: seen.append(args[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    yield seen
+    event.remove(engine, "before_cursor_execute", listener)
+
+
+@pytest.mark.slow
+def test_a_thousand_cards_one_allocation_and_pages_of_balances(app, client, money, statements):
+    in_app(app, lambda s: _bulk_cards(s, money.customer_id))
+    lines = [(str(FIRST_NUMBER + i), 100 + i) for i in range(MANY)]
+    response = _allocate(client, money.owned, lines, key="many")
+    assert response.status_code == 201, response.get_data(as_text=True)[:500]
+    body = response.get_json()
+    assert body["line_count"] == MANY and len(body["lines"]) == MANY
+    total = sum(amount for _, amount in lines)
+    assert body["total_fen"] == total and body["unit_balance_after_fen"] == UNIT - total
+    assert body["lines"][-1] == {"line_no": MANY, "card_number": lines[-1][0], "amount_fen": lines[-1][1],
+                                 "reserve_after_fen": lines[-1][1]}  # fmt: skip
+    seen, url, pages = {}, "/api/v1/balances?limit=200&q=90300099", 0
+    while url:
+        statements.clear()
+        page = client.get(url, headers=headers(money.token)).get_json()
+        assert len(statements) <= 12, statements  # the same few statements whatever the page size
+        pages += 1
+        seen |= {card["card_number"]: card["reserve_fen"] for card in page["data"]}
+        url = f"/api/v1/balances?limit=200&q=90300099&cursor={page['next_cursor']}" if page["next_cursor"] else None
+    assert pages == MANY // 200 and seen == dict(lines)
+    assert balances_of(app, money.world)[1] | seen == balances_of(app, money.world)[1]
