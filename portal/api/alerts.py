@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from flask import g
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from portal.alerts import services
@@ -20,7 +20,6 @@ from portal.api import bp
 from portal.api.auth import api_audit, api_endpoint
 from portal.api.cards import card_by_number
 from portal.api.funds import database_id, key_owner
-from portal.api.loads import EmptyIn
 from portal.api.pagination import NEXT_CURSOR, PageQuery, cursor_key, cursor_of
 from portal.api.problems import ApiProblem, Problem
 from portal.api.serialize import Time, local_time
@@ -29,6 +28,12 @@ from portal.extensions import clock, db
 
 REPORT = "api.alerts"
 Kind = Literal[ALERT_KINDS]  # type: ignore[valid-type]
+
+
+class AlertAcknowledgeIn(BaseModel):
+    """No fields: send `{}`."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class AlertQuery(PageQuery):
@@ -100,8 +105,8 @@ def get_alert(alert_id: str):
 
 
 @bp.post("/alerts/<alert_id>/acknowledge")
-@api_endpoint("alerts", json=EmptyIn, resp={200: AlertOut, 404: Problem, 409: Problem}, tags=["alerts"])
-def acknowledge_alert(alert_id: str, json: EmptyIn):
+@api_endpoint("alerts", json=AlertAcknowledgeIn, resp={200: AlertOut, 404: Problem, 409: Problem}, tags=["alerts"])
+def acknowledge_alert(alert_id: str, json: AlertAcknowledgeIn):
     """Mark the alert as seen (it leaves the admins' home page)."""
     alert = _alert(alert_id)
     was_open = alert.acknowledged_at is None

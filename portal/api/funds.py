@@ -56,20 +56,20 @@ StrictFen = Annotated[int, Field(strict=True, description="integer fen (1 yuan =
 # --- balances -------------------------------------------------------------------------------------
 
 
-class BalancesQuery(PageQuery):
+class FundsBalancesQuery(PageQuery):
     """The cards page's filters."""
 
     q: str = Field("", max_length=64, description="part of the number, nickname, driver name or plate")
     status: Literal["active", "lost", "closed"] | None = None
 
 
-class AccountBalance(BaseModel):
+class FundsAccountBalance(BaseModel):
     posted_fen: Fen = Field(description="the balance: credits less debits posted")
     held_fen: Fen = Field(description="what pending debits hold of it")
     available_fen: Fen = Field(description="what can still be spent or moved: posted less held")
 
 
-class CardBalance(BaseModel):
+class FundsCardBalance(BaseModel):
     card_number: str
     status: Literal["active", "lost", "closed"]
     nickname: str
@@ -79,19 +79,19 @@ class CardBalance(BaseModel):
     waiting_load_fen: Fen = Field(description="chip loads requested and not yet written to the chip")
 
 
-class BalancesOut(BaseModel):
-    unit: AccountBalance = Field(description="the unit account (单位帐户)")
-    data: list[CardBalance] = Field(description="a page of the sub-cards, in number order")
+class FundsBalances(BaseModel):
+    unit: FundsAccountBalance = Field(description="the unit account (单位帐户)")
+    data: list[FundsCardBalance] = Field(description="a page of the sub-cards, in number order")
     next_cursor: str | None = NEXT_CURSOR
 
 
-def account_balance(balance: ledger.Balance) -> AccountBalance:
-    return AccountBalance(posted_fen=balance.posted, held_fen=balance.held, available_fen=balance.available)
+def account_balance(balance: ledger.Balance) -> FundsAccountBalance:
+    return FundsAccountBalance(posted_fen=balance.posted, held_fen=balance.held, available_fen=balance.available)
 
 
 @bp.get("/balances")
-@api_endpoint("read", query=BalancesQuery, resp={200: BalancesOut}, tags=["funds"])
-def balances(query: BalancesQuery):
+@api_endpoint("read", query=FundsBalancesQuery, resp={200: FundsBalances}, tags=["funds"])
+def balances(query: FundsBalancesQuery):
     """The unit account's balance, and each sub-card's reserve, chip purse and waiting loads (a page
     of cards at a time: follow `next_cursor` through thousands of cards)."""
     stmt = card_search(g.api_customer_id, query=query.q, status=query.status or "")
@@ -101,7 +101,7 @@ def balances(query: BalancesQuery):
     )  # fmt: skip
     money = card_money(db.session, [c.id for c in page.rows], now=clock().now())
     cards = [
-        CardBalance(
+        FundsCardBalance(
             card_number=card.number,
             status=card.status,
             nickname=card.nickname,
@@ -113,7 +113,7 @@ def balances(query: BalancesQuery):
         for card in page.rows
     ]
     unit = ledger.customer_balances(db.session, g.api_customer_id).unit
-    return BalancesOut(unit=account_balance(unit), data=cards, next_cursor=page.next_cursor)
+    return FundsBalances(unit=account_balance(unit), data=cards, next_cursor=page.next_cursor)
 
 
 # --- allocations and collections --------------------------------------------------------------------

@@ -49,7 +49,7 @@ class LoadIn(BaseModel):
     amount_fen: StrictFen = Field(ge=1, le=MAX_FEN, description="held on the card's reserve until written")
 
 
-class EmptyIn(BaseModel):
+class LoadCancelIn(BaseModel):
     """No fields: send `{}`."""
 
     model_config = ConfigDict(extra="forbid")
@@ -118,8 +118,8 @@ def request_load(json: LoadIn):
 
 
 @bp.post("/loads/<load_id>/cancel")
-@api_endpoint("funds", json=EmptyIn, resp={200: LoadOut, 404: Problem, 409: Problem}, tags=["loads"])
-def cancel_load(load_id: str, json: EmptyIn):
+@api_endpoint("funds", json=LoadCancelIn, resp={200: LoadOut, 404: Problem, 409: Problem}, tags=["loads"])
+def cancel_load(load_id: str, json: LoadCancelIn):
     """Cancel a waiting load: the hold on the reserve is released (again: nothing changes)."""
     load = _load(load_id)
     actor_id = key_owner()
