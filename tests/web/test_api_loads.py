@@ -187,14 +187,14 @@ def test_lists_filter_by_card_search_and_state_and_page(app, client, clock, mone
 ROUNDS = 8
 
 
-def _race(app, token: str, key: str, body: dict) -> list:
+def _race(app, token: str, key: str, body: dict, path: str = "/api/v1/allocations") -> list:
     start = threading.Barrier(2)
     answers: list = [None, None]
 
     def run(i: int) -> None:
         client = app.test_client()
         start.wait(timeout=30)
-        response = client.post("/api/v1/allocations", json=body, headers=headers(token, key))
+        response = client.post(path, json=body, headers=headers(token, key))
         answers[i] = (response.status_code, response.get_json(force=True))
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
@@ -221,3 +221,15 @@ def test_two_copies_of_one_allocation_at_once_post_one_batch(app, money):
     assert in_app(app, lambda s: s.scalar(select(func.count(FundsBatch.id)))) == ROUNDS + 1
     allocations = in_app(app, lambda s: s.scalar(select(func.count(Transfer.id)).where(Transfer.code == "allocation")))
     assert allocations == 1 + 2 * ROUNDS
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_two_copies_of_one_load_request_at_once_hold_once(app, client, money):
+    for n in range(ROUNDS):
+        body = {"card_number": CARD_1, "amount_fen": 100 + n}
+        first, second = _race(app, money.owned, f"load-race-{n}", body, LOADS)
+        assert first == second and first[0] == 201 and first[1]["state"] == "waiting", (n, first, second)
+    held = sum(100 + n for n in range(ROUNDS))
+    assert _card_balance(client, money.token)["waiting_load_fen"] == held
+    assert len(client.get(f"{LOADS}?limit=200", headers=headers(money.token)).get_json()["data"]) == ROUNDS
