@@ -19,7 +19,7 @@ from portal.alerts.models import ALERT_KINDS, Alert
 from portal.api import bp
 from portal.api.auth import api_audit, api_endpoint
 from portal.api.cards import card_by_number
-from portal.api.funds import database_id, key_owner
+from portal.api.funds import key_owner, owned_row
 from portal.api.pagination import NEXT_CURSOR, PageQuery, cursor_key, cursor_of
 from portal.api.problems import ApiProblem, Problem
 from portal.api.serialize import Time, local_time
@@ -74,10 +74,7 @@ def _alerts_out(alerts: list[Alert]) -> list[AlertOut]:
 
 
 def _alert(alert_id: str) -> Alert:
-    number = database_id(alert_id)
-    alert = db.session.scalar(
-        select(Alert).where(Alert.id == number, Alert.customer_id == g.api_customer_id)
-    ) if number else None  # fmt: skip
+    alert = owned_row(Alert, alert_id)
     if alert is None:
         raise ApiProblem(404, "alert_not_found", "no alert with this id")
     return alert

@@ -183,7 +183,7 @@ def _batch_out(batch: FundsBatch) -> BatchOut:
                 card_number=numbers[line.card_id],
                 amount_fen=line.amount,
                 reserve_after_fen=line.reserve_after,
-            )  # fmt: skip
+            )
             for line in lines
         ],
     )
@@ -323,13 +323,19 @@ def list_deposits(query: DepositQuery):
 @api_endpoint("read", resp={200: DepositOut, 404: Problem}, tags=["funds"])
 def get_deposit(deposit_id: str):
     """One deposit (another customer's: 404)."""
-    number = database_id(deposit_id)
-    deposit = db.session.scalar(
-        select(Deposit).where(Deposit.id == number, Deposit.customer_id == g.api_customer_id)
-    ) if number else None  # fmt: skip
+    deposit = owned_row(Deposit, deposit_id)
     if deposit is None:
         raise ApiProblem(404, "deposit_not_found", "no deposit with this id")
     return _deposit_out(deposit)
+
+
+def owned_row(model, id_text: str):
+    """The key's customer's row of `model` (a table with `id` and `customer_id`) whose id the path
+    names, or None: another customer's, or an id that cannot be one."""
+    number = database_id(id_text)
+    if number is None:
+        return None
+    return db.session.scalar(select(model).where(model.id == number, model.customer_id == g.api_customer_id))
 
 
 def database_id(text: str) -> int | None:

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from portal import ledger
 from portal.api import bp
 from portal.api.auth import api_audit, api_endpoint
-from portal.api.funds import database_id, key_owner
+from portal.api.funds import key_owner, owned_row
 from portal.api.idempotency import service_key
 from portal.api.pagination import EPOCH, NEXT_CURSOR, PageQuery, keyset_page
 from portal.api.problems import ApiProblem, Problem
@@ -123,12 +123,7 @@ def redeem(json: RedemptionIn):
 @api_endpoint("read", resp={200: RedemptionOut, 404: Problem}, tags=["points"])
 def get_redemption(redemption_id: str):
     """One redemption (the receipt)."""
-    number = database_id(redemption_id)
-    redemption = db.session.scalar(
-        select(PointsRedemption).where(
-            PointsRedemption.id == number, PointsRedemption.customer_id == g.api_customer_id
-        )
-    ) if number else None  # fmt: skip
+    redemption = owned_row(PointsRedemption, redemption_id)
     if redemption is None:
         raise ApiProblem(404, "redemption_not_found", "no redemption with this id")
     return _redemption_out(redemption, db.session.get(Card, redemption.card_id))
