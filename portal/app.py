@@ -119,6 +119,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp)
     app.register_blueprint(rewards_bp)
     from portal.api.registration import register as register_api
+    from portal.apikeys.views import bp as apikeys_bp
+
+    app.register_blueprint(apikeys_bp)
 
     register_api(app)
 

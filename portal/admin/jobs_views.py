@@ -39,6 +39,7 @@ COUNT_LABELS = {
     "bodies_cleared": _l("Message bodies cleared"),
     "messages": _l("Messages deleted"),
     "job_runs": _l("Job runs deleted"),
+    "api_idempotency": _l("API idempotency records deleted"),
     "points_expired": _l("Points expired"),
     "accounts": _l("Accounts"),
     "skipped_accounts": _l("Accounts skipped (frozen)"),

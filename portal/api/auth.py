@@ -1,7 +1,7 @@
 """`api_endpoint`: the one decorator of every customer API endpoint.
 
     @bp.get("/cards/<card_number>")
-    @api_endpoint("read", resp={200: CardOut, 404: Problem}, tags=["cards"])
+    @api_endpoint("read", resp={200: CardOut}, tags=["cards"])
     def get_card(card_number: str):
         \"\"\"One card of the key's customer.\"\"\"
         ...
@@ -15,8 +15,8 @@
 
 The view receives the validated models as parameters named `query` and `json` (spectree passes
 them by these names; path parameters come as usual). Response models: one per status in `resp`
-(401/403/422/429 problems are added for every endpoint; add 404/409 with `Problem` where the view
-may answer them, so the OpenAPI document and schemathesis know).
+(401/403/404/422/429/503 problems are documented for every endpoint, 400/409/413/415 for those with
+a body; add any other status the view answers, so the OpenAPI document and schemathesis know).
 
 In order, for each request it:
 1. authenticates `Authorization: Bearer fcp_<prefix>_<secret>` (cookies never do): 401
@@ -40,7 +40,8 @@ In order, for each request it:
 
 Scopes: "read" for every GET; writes need their area's scope (portal.apikeys.services.SCOPES).
 `api_audit(action, detail)` records what a view did, with the key's name, in the customer's
-activity log.
+activity log. `owned_or_404(Model, id, code)` is the object-level check (another customer's row is
+404); `api_actor_id()` is the user id to pass to services that take an actor (the key's creator).
 """
 
 from __future__ import annotations
@@ -74,8 +75,9 @@ MAX_BODY_BYTES = 1024 * 1024
 #: Methods whose requests may write: the view's work is committed after it answers.
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 
-#: Problems every endpoint may answer, documented on every operation.
-_COMMON_PROBLEMS = (401, 403, 429)
+#: Problems every endpoint may answer, documented on every operation (404: an object named in the
+#: path that is not the key's customer's; 503: the database busy, nothing changed).
+_COMMON_PROBLEMS = (401, 403, 404, 422, 429, 503)
 
 
 def api_endpoint(
@@ -86,13 +88,17 @@ def api_endpoint(
     resp: dict[int, type[BaseModel] | None] | None = None,
     tags: tuple[str, ...] | list[str] = (),
     idempotent: bool = False,
+    produces: dict[int, str] | None = None,
 ) -> Callable:
-    """Declare an API endpoint: its scope, its request models, its answers (status -> model)."""
+    """Declare an API endpoint: its scope, its request models, its answers (status -> model).
+
+    A download (CSV, XLSX) declares `resp={200: None}` and `produces={200: "text/csv"}`, and
+    returns a Response built from bytes (answers pass through spectree, which reads them whole)."""
     if scope not in keys.SCOPES:
         raise KeyError(f"unknown API scope {scope!r}: see portal.apikeys.services.SCOPES")
-    answers = {status: Problem for status in _COMMON_PROBLEMS} | {422: Problem}
+    answers = {status: Problem for status in _COMMON_PROBLEMS}
     if json is not None or idempotent:
-        answers |= {400: Problem, 413: Problem, 415: Problem}
+        answers |= {400: Problem, 409: Problem, 413: Problem, 415: Problem}
     if query is not None:
         answers |= {400: Problem}
     answers |= resp or {}
@@ -100,7 +106,7 @@ def api_endpoint(
     headers = idempotency.IdempotencyHeaders if idempotent else None
 
     def decorate(view: Callable) -> Callable:
-        inner = idempotency.replayable(view) if idempotent else view
+        inner = idempotency.replayable(view) if idempotent else _answered(view)
         validated = spec.validate(
             query=query,
             json=json,
@@ -127,9 +133,20 @@ def api_endpoint(
 
         endpoint.api_scope = scope
         endpoint.api_idempotent = idempotent
+        endpoint.api_produces = dict(produces or {})
         return endpoint
 
     return decorate
+
+
+def _answered(view: Callable) -> Callable:
+    """`view` returning a Response: its model serialized (whatever the status), as the idempotent path does."""
+
+    @wraps(view)
+    def run(*args: Any, **kwargs: Any):
+        return idempotency.to_response(view(*args, **kwargs))
+
+    return run
 
 
 # --- 1-5: who is calling ------------------------------------------------------------------------
@@ -150,7 +167,7 @@ def authenticate(scope: str) -> ApiKey:
     g.api_rate = _limit(current_app.config.get("API_RATE_LIMIT", RATE_LIMIT), ("api-key", str(key.id)))
     if scope not in key.scopes:
         raise ApiProblem(403, "scope_missing", f"this key lacks the {scope!r} scope")
-    g.api_key, g.api_customer_id = key, key.customer_id
+    g.api_key, g.api_customer_id, g.api_key_id = key, key.customer_id, key.id
     if keys.needs_use_recorded(key, now):
         keys.record_use(db.session, key, ip=client_ip(), now=now)
         db.session.commit()  # its own small transaction: the view's work starts clean
@@ -268,6 +285,27 @@ def _answer_checked(req, resp, error, instance, adapter) -> None:
     """spectree's `after` hook: an answer that does not match its own schema is our bug: 500, logged."""
     if error is not None:
         raise RuntimeError(f"API answer does not match its schema: {error}")
+
+
+# --- for views -----------------------------------------------------------------------------------
+
+
+def owned_or_404(model, object_id: object, code: str = "not_found", what: str = "object"):
+    """The row of `model` (which has `customer_id`) with this primary key, if it is the key's
+    customer's; else 404 `code` (another customer's object is as if it did not exist)."""
+    try:
+        row = db.session.get(model, object_id)
+    except (TypeError, ValueError, OverflowError):
+        row = None
+    if row is None or row.customer_id != g.api_customer_id:
+        raise ApiProblem(404, code, f"no such {what}")
+    return row
+
+
+def api_actor_id() -> int | None:
+    """The user a service records as acting for a request through the API: the key's creator (the
+    audit detail added by `api_audit` names the key)."""
+    return g.api_key.created_by
 
 
 # --- audit ---------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from portal.api import bp
 from portal.api.auth import api_endpoint
 from portal.api.pagination import EPOCH, NEXT_CURSOR, PageQuery, keyset_page
-from portal.api.problems import ApiProblem, Problem
+from portal.api.problems import ApiProblem
 from portal.api.serialize import Time, local_time
 from portal.cards import services
 from portal.cards.models import Card
@@ -97,7 +97,7 @@ def list_cards(query: CardQuery):
 
 
 @bp.get("/cards/<card_number>")
-@api_endpoint("read", resp={200: CardOut, 404: Problem}, tags=["cards"])
+@api_endpoint("read", resp={200: CardOut}, tags=["cards"])
 def get_card(card_number: str):
     """One card of the customer, by its number (another customer's card: 404)."""
     card = card_by_number(card_number)

@@ -47,7 +47,7 @@ class IdempotencyHeaders(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="allow")
 
     idempotency_key: str = Field(
-        alias=HEADER, min_length=1, max_length=64, description="A unique key per operation, e.g. a UUID"
+        alias=HEADER, pattern=KEY_PATTERN.pattern, description="A unique key per operation, e.g. a UUID"
     )
 
 

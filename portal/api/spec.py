@@ -11,6 +11,7 @@ validate each request, and its docs page (Swagger UI served from this server: no
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from typing import Any
 
@@ -49,7 +50,7 @@ def document() -> dict[str, Any]:
     """The OpenAPI document for the running app (built once per app: routes do not change)."""
     cached = current_app.extensions.get("portal.api.openapi")
     if cached is None:
-        cached = _problem_media_types(spec._generate_spec())
+        cached = _downloads(_problem_media_types(spec._generate_spec()))
         cached["servers"] = [{"url": current_app.config.get("PUBLIC_URL") or "/"}]
         current_app.extensions["portal.api.openapi"] = cached
     return cached
@@ -63,6 +64,22 @@ def _problem_media_types(document: dict[str, Any]) -> dict[str, Any]:
                 content = response.get("content", {})
                 if str(status)[0] in "45" and "application/json" in content:
                     content[MEDIA_TYPE] = content.pop("application/json")
+    return document
+
+
+def _downloads(document: dict[str, Any]) -> dict[str, Any]:
+    """Answers an endpoint declared with `produces={status: media type}` (CSV, XLSX): a binary body."""
+    for rule in current_app.url_map.iter_rules():
+        view = current_app.view_functions.get(rule.endpoint)
+        produces = getattr(view, "api_produces", None)
+        if not produces:
+            continue
+        path = re.sub(r"<(?:[^>:]+:)?([^>]+)>", r"{\1}", rule.rule)
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            responses = document["paths"].get(path, {}).get(method.lower(), {}).get("responses", {})
+            for status, media_type in produces.items():
+                answer = responses.setdefault(str(status), {"description": "OK"})
+                answer["content"] = {media_type: {"schema": {"type": "string", "format": "binary"}}}
     return document
 
 
@@ -83,7 +100,25 @@ def openapi():
 @public
 def docs():
     """The API's docs page (Swagger UI)."""
-    return render_template("api/docs.html", title=TITLE)
+    response = current_app.make_response(render_template("api/docs.html", title=TITLE))
+    # Swagger UI sets style attributes as it renders; scripts stay our own files only.
+    response.headers["Content-Security-Policy"] = DOCS_CSP
+    return response
+
+
+#: The docs page's Content-Security-Policy: the portal's, with inline styles allowed (Swagger UI).
+DOCS_CSP = "; ".join(
+    (
+        "default-src 'self'",
+        "img-src 'self' data:",
+        "style-src 'self' 'unsafe-inline'",
+        "script-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
 
 
 #: Docs page assets: the name served -> offapi's file.

@@ -11,14 +11,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import re
 import secrets
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from portal.apikeys.models import ApiIdempotency, ApiKey
 from portal.audit.services import record
+from portal.clock import BUSINESS_TZ, business_date
 
 TOKEN_PREFIX = "fcp_"
 PREFIX_LENGTH = 12
@@ -46,6 +48,23 @@ class ApiKeyError(Exception):
     def __init__(self, code: str, message: str):
         super().__init__(message)
         self.code = code
+
+
+#: The furthest ahead a key's expiry may be set.
+MAX_EXPIRY = timedelta(days=3 * 366)
+
+
+def expiry(day: date, now: datetime) -> datetime:
+    """The instant a key chosen to be valid through `day` (Asia/Shanghai) stops working: the next
+    midnight there. ApiKeyError unless that is after `now` and within MAX_EXPIRY."""
+    if not business_date(now) <= day <= business_date(now + MAX_EXPIRY):
+        raise ApiKeyError("bad_expiry", "the expiry date must be from today to three years ahead")
+    return datetime.combine(day + timedelta(days=1), time(0), BUSINESS_TZ).astimezone(UTC)
+
+
+def split_networks(text: str) -> list[str]:
+    """The entries of an allowlist typed one per line (or separated by commas or spaces)."""
+    return [part for part in re.split(r"[\s,;]+", text or "") if part]
 
 
 def hash_secret(secret: str) -> str:

@@ -45,6 +45,7 @@ PERMISSIONS: dict[str, str] = {
     "support.users": "find, unlock and reset the users of the staff member's region",
     "terminals.manage": "station terminals and their API keys",
     "jobs.monitor": "the scheduled jobs: last and next runs, failures and alerts",
+    "apikeys.manage": "the customer's API keys: create (shown once), list, revoke",
 }
 
 #: role -> the permissions it holds. The only place a role is given a right.
@@ -66,6 +67,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "queries.view",
             "points.redeem",
             "statistics.view",
+            "apikeys.manage",
         }
     ),
     "driver": frozenset({OWN_ACCOUNT, "cards.own", "cards.report_loss", "chips.view", "queries.view", "points.redeem"}),

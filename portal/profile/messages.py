@@ -60,6 +60,9 @@ ACTION_LABELS = {
     "terminal.revoke": _l("Terminal revoked"),
     # points
     "points.redeem": _l("Points redeemed"),
+    # the customer API
+    "apikeys.create": _l("API key created"),
+    "apikeys.revoke": _l("API key revoked"),
 }
 
 

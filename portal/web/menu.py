@@ -74,6 +74,7 @@ MENUS: dict[str, tuple[Item | Section, ...]] = {
             (
                 Item(_l("Customer profile"), "profile.index"),
                 Item(_l("Activity log"), "profile.audit"),
+                Item(_l("API keys"), "apikeys.index"),
             ),
         ),
         CHANGE_PASSWORD,

@@ -80,7 +80,7 @@ def add_probe_endpoints(app) -> None:
     foundation has no endpoint of its own for yet: an idempotent write that can be refused, and a bug."""
     from flask import Blueprint
 
-    from portal.api.auth import api_audit, api_endpoint
+    from portal.api.auth import api_audit, api_endpoint, owned_or_404
     from portal.api.idempotency import service_key
     from portal.extensions import csrf, db
     from portal.ledger.errors import InsufficientFunds
@@ -103,6 +103,32 @@ def add_probe_endpoints(app) -> None:
     def bug():
         """A view with a bug."""
         raise RuntimeError("secret internal detail")
+
+    @bp.get("/keys/<int:key_id>")
+    @api_endpoint("read")
+    def key(key_id: int):
+        """An object of the key's customer, by id (another customer's: 404)."""
+        from portal.apikeys.models import ApiKey
+
+        return {"name": owned_or_404(ApiKey, key_id, "key_not_found", "key").name}
+
+    @bp.get("/export")
+    @api_endpoint("read", resp={200: None}, produces={200: "text/csv"})
+    def export():
+        """A download: CSV made by a generator, answered whole."""
+        from flask import Response
+
+        return Response((f"{n},{n * 100}\n" for n in range(3)), mimetype="text/csv")
+
+    @bp.get("/busy")
+    @api_endpoint("read")
+    def busy():
+        """The database gave up waiting (SQLite's "database is locked")."""
+        import sqlite3
+
+        from sqlalchemy.exc import OperationalError
+
+        raise OperationalError("SELECT 1", {}, sqlite3.OperationalError("database is locked"))
 
     app.register_blueprint(bp)
 

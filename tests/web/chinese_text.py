@@ -12,8 +12,9 @@ ALLOWED_WORDS = {
     "HTTP", "HTTPS", "URL", "SMS", "CNY", "OK", "PDF", "km", "ml", "L",
     "English",  # the language switch names English in English
 }  # fmt: skip
-#: Endpoints that are not pages (downloads, images, health checks for machines).
-NOT_PAGES = re.compile(r"(_export|captcha_image|^static$|^ops\.|^terminal_api\.)")
+#: Endpoints that are not pages (downloads, images, health checks for machines, and the customer API
+#: `api.`: JSON, and a docs page that is the API's English contract).
+NOT_PAGES = re.compile(r"(_export|captcha_image|^static$|^ops\.|^terminal_api\.|^api\.)")
 
 CODE = re.compile(r"<code\b[^>]*>(.*?)</code>", re.S | re.I)
 SCRIPT_OR_STYLE = re.compile(r"<(script|style)\b.*?</\1>", re.S | re.I)

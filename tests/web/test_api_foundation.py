@@ -55,7 +55,7 @@ def test_no_or_unknown_key_is_401(client, api_world, header, code):
 
 
 def test_a_wrong_secret_for_a_real_prefix_is_401(client, api_world):
-    prefix = api_world.token.rsplit("_", 1)[0]
+    prefix = api_world.token[:16]  # fcp_ and the public part
     problem(client.get(CARDS, headers=bearer(prefix + "_" + "A" * 43)), 401, "invalid_key")
 
 
@@ -91,6 +91,20 @@ def test_another_customers_card_is_404(client, api_world):
     number = api_world.world.main_card_number[:-3] + "110"  # a sub-card of the showcase customer
     assert client.get(f"{CARDS}/{number}", headers=bearer(api_world.token)).status_code == 200
     problem(client.get(f"{CARDS}/{number}", headers=bearer(api_world.other_token)), 404, "card_not_found")
+
+
+def test_owned_or_404_hides_other_customers_objects(probe_app, api_world):
+    from portal.apikeys.models import ApiKey
+    from portal.extensions import db
+
+    with probe_app.app_context():
+        ids = dict(db.session.execute(select(ApiKey.customer_id, ApiKey.id)).all())
+    client = probe_app.test_client()
+    own = client.get(f"/api/v1/probe/keys/{ids[api_world.customer_id]}", headers=bearer(api_world.token))
+    assert own.status_code == 200 and own.get_json() == {"name": "ERP"}
+    theirs = client.get(f"/api/v1/probe/keys/{ids[api_world.other_customer_id]}", headers=bearer(api_world.token))
+    problem(theirs, 404, "key_not_found")
+    problem(client.get("/api/v1/probe/keys/99999999", headers=bearer(api_world.token)), 404, "key_not_found")
 
 
 def test_last_use_is_recorded_at_most_once_a_minute(app, client, clock, api_world):
@@ -140,6 +154,12 @@ def test_a_bug_is_a_500_that_says_nothing(probe_app, api_world):
     response = probe_app.test_client().get("/api/v1/probe/bug", headers=bearer(api_world.token))
     body = problem(response, 500, "internal_error")
     assert "secret" not in response.get_data(as_text=True) and "Traceback" not in body["detail"]
+
+
+def test_a_busy_database_is_503_with_retry_after(probe_app, api_world):
+    response = probe_app.test_client().get("/api/v1/probe/busy", headers=bearer(api_world.token))
+    body = problem(response, 503, "busy_retry")
+    assert "nothing was changed" in body["detail"] and int(response.headers["Retry-After"]) >= 1
 
 
 @pytest.mark.parametrize(
@@ -386,6 +406,16 @@ def test_openapi_document_is_valid_31_and_lists_every_route(app, client):
     }
     assert routes and documented == routes
     assert not any(path.startswith("/api/terminal") for path, _ in documented)
+
+
+def test_a_download_is_documented_with_its_media_type(probe_app, api_world):
+    client = probe_app.test_client()
+    response = client.get("/api/v1/probe/export", headers=bearer(api_world.token))
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert response.get_data(as_text=True) == "0,0\n1,100\n2,200\n"
+    document = client.get("/api/v1/openapi.json").get_json()
+    content = document["paths"]["/api/v1/probe/export"]["get"]["responses"]["200"]["content"]
+    assert content == {"text/csv": {"schema": {"type": "string", "format": "binary"}}}
 
 
 def test_docs_page_and_its_assets_are_served_here(client):

@@ -58,6 +58,7 @@ FALLBACK_FIELDS: dict[str, tuple[str, ...]] = {
     "support.reset_password": ("confirmed",),
     "support.send_reset_link": (),
     "support.unlock": (),
+    "apikeys.revoke": ("confirmed",),
 }
 #: The only audit events a refused form may write: the failure itself (wrong password, lock, refusal).
 REFUSALS = re.compile(r"_(failed|refused|locked)|\.locked")

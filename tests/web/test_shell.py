@@ -79,6 +79,7 @@ def endpoints_of(role: str) -> list[str]:
                 "账户服务",
                 "客户资料维护",
                 "操作记录",
+                "API 密钥",
                 "修改密码",
             ],
         ),
