@@ -25,10 +25,10 @@ from sqlalchemy import select
 
 from portal import ledger
 from portal.api import bp
-from portal.api.auth import api_audit, api_endpoint
+from portal.api.auth import api_actor_id, api_audit, api_endpoint, owned_or_404
 from portal.api.idempotency import service_key
 from portal.api.pagination import EPOCH, NEXT_CURSOR, PageQuery, keyset_page
-from portal.api.problems import ApiProblem, Problem
+from portal.api.problems import ApiProblem
 from portal.api.serialize import Fen, Time, local_time
 from portal.cards.models import Card
 from portal.cards.services import card_search
@@ -192,11 +192,12 @@ def _batch_out(batch: FundsBatch) -> BatchOut:
 def key_owner() -> int:
     """The user who answers for the key (its creator): the actor the rules record for a write.
     A key without one (made outside the portal) may read, not move money."""
-    if g.api_key.created_by is None:
+    actor_id = api_actor_id()
+    if actor_id is None:
         raise ApiProblem(
             409, "key_without_owner", "this key has no owner in the portal; create one on the API keys page"
         )
-    return g.api_key.created_by
+    return actor_id
 
 
 def _move(kind: str, body: BatchIn):
@@ -216,7 +217,7 @@ def _move(kind: str, body: BatchIn):
     return _batch_out(batch), 201
 
 
-_WRITE_ANSWERS = {201: BatchOut, 409: Problem}
+_WRITE_ANSWERS = {201: BatchOut}
 
 
 @bp.post("/allocations")
@@ -265,14 +266,14 @@ def list_collections(query: PageQuery):
 
 
 @bp.get("/allocations/<batch_id>")
-@api_endpoint("read", resp={200: BatchOut, 404: Problem}, tags=["funds"])
+@api_endpoint("read", resp={200: BatchOut}, tags=["funds"])
 def get_allocation(batch_id: str):
     """One allocation with its lines."""
     return _batch("allocation", batch_id)
 
 
 @bp.get("/collections/<batch_id>")
-@api_endpoint("read", resp={200: BatchOut, 404: Problem}, tags=["funds"])
+@api_endpoint("read", resp={200: BatchOut}, tags=["funds"])
 def get_collection(batch_id: str):
     """One collection with its lines."""
     return _batch("collection", batch_id)
@@ -320,22 +321,19 @@ def list_deposits(query: DepositQuery):
 
 
 @bp.get("/deposits/<deposit_id>")
-@api_endpoint("read", resp={200: DepositOut, 404: Problem}, tags=["funds"])
+@api_endpoint("read", resp={200: DepositOut}, tags=["funds"])
 def get_deposit(deposit_id: str):
     """One deposit (another customer's: 404)."""
-    deposit = owned_row(Deposit, deposit_id)
-    if deposit is None:
-        raise ApiProblem(404, "deposit_not_found", "no deposit with this id")
-    return _deposit_out(deposit)
+    return _deposit_out(owned_row(Deposit, deposit_id, "deposit_not_found", "deposit"))
 
 
-def owned_row(model, id_text: str):
-    """The key's customer's row of `model` (a table with `id` and `customer_id`) whose id the path
-    names, or None: another customer's, or an id that cannot be one."""
+def owned_row(model, id_text: str, code: str, what: str):
+    """The key's customer's row of `model` whose id the path names (auth.owned_or_404), after
+    checking the text can be an id at all: else 404 `code` too, never a database error."""
     number = database_id(id_text)
     if number is None:
-        return None
-    return db.session.scalar(select(model).where(model.id == number, model.customer_id == g.api_customer_id))
+        raise ApiProblem(404, code, f"no such {what}")
+    return owned_or_404(model, number, code, what)
 
 
 def database_id(text: str) -> int | None:

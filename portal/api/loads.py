@@ -21,12 +21,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from portal.api import bp
-from portal.api.auth import api_audit, api_endpoint
+from portal.api.auth import api_audit, api_endpoint, owned_or_404
 from portal.api.cards import card_by_number
 from portal.api.funds import StrictFen, key_owner
 from portal.api.idempotency import service_key
 from portal.api.pagination import NEXT_CURSOR, PageQuery, cursor_key, cursor_of
-from portal.api.problems import ApiProblem, Problem
 from portal.api.serialize import Fen, Time, local_time
 from portal.cards.models import Card
 from portal.chips import loads as services
@@ -95,16 +94,11 @@ def _loads_out(loads: list[LoadRequest]) -> list[LoadOut]:
 
 
 def _load(load_id: str) -> LoadRequest:
-    load = db.session.scalar(
-        select(LoadRequest).where(LoadRequest.id == load_id[:32], LoadRequest.customer_id == g.api_customer_id)
-    )
-    if load is None:
-        raise ApiProblem(404, "load_not_found", "no load with this id")
-    return load
+    return owned_or_404(LoadRequest, load_id[:32], "load_not_found", "load")
 
 
 @bp.post("/loads")
-@api_endpoint("funds", json=LoadIn, resp={201: LoadOut, 404: Problem, 409: Problem}, tags=["loads"], idempotent=True)
+@api_endpoint("funds", json=LoadIn, resp={201: LoadOut}, tags=["loads"], idempotent=True)
 def request_load(json: LoadIn):
     """Request a chip load: the amount is held on the card's reserve, the load is `waiting` until written."""
     actor_id = key_owner()
@@ -118,8 +112,8 @@ def request_load(json: LoadIn):
 
 
 @bp.post("/loads/<load_id>/cancel")
-@api_endpoint("funds", json=LoadCancelIn, resp={200: LoadOut, 404: Problem, 409: Problem}, tags=["loads"])
-def cancel_load(load_id: str, json: LoadCancelIn):
+@api_endpoint("funds", json=LoadCancelIn, resp={200: LoadOut}, tags=["loads"])
+def cancel_load(load_id: str):
     """Cancel a waiting load: the hold on the reserve is released (again: nothing changes)."""
     load = _load(load_id)
     actor_id = key_owner()
@@ -129,7 +123,7 @@ def cancel_load(load_id: str, json: LoadCancelIn):
 
 
 @bp.get("/loads")
-@api_endpoint("read", query=LoadQuery, resp={200: LoadList, 404: Problem}, tags=["loads"])
+@api_endpoint("read", query=LoadQuery, resp={200: LoadList}, tags=["loads"])
 def list_loads(query: LoadQuery):
     """The customer's chip loads, newest first."""
     card_ids = None
@@ -145,7 +139,7 @@ def list_loads(query: LoadQuery):
 
 
 @bp.get("/loads/<load_id>")
-@api_endpoint("read", resp={200: LoadOut, 404: Problem}, tags=["loads"])
+@api_endpoint("read", resp={200: LoadOut}, tags=["loads"])
 def get_load(load_id: str):
     """One chip load and its state."""
     return _loads_out([_load(load_id)])[0]

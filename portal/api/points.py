@@ -22,7 +22,7 @@ from portal.api.auth import api_audit, api_endpoint
 from portal.api.funds import key_owner, owned_row
 from portal.api.idempotency import service_key
 from portal.api.pagination import EPOCH, NEXT_CURSOR, PageQuery, keyset_page
-from portal.api.problems import ApiProblem, Problem
+from portal.api.problems import ApiProblem
 from portal.api.serialize import Fen, Time, local_time
 from portal.cards.models import Card
 from portal.extensions import client_ip, clock, db
@@ -105,7 +105,7 @@ def _redemption_out(redemption: PointsRedemption, card: Card) -> RedemptionOut:
 
 @bp.post("/points/redemptions")
 @api_endpoint(
-    "points", json=RedemptionIn, resp={201: RedemptionOut, 404: Problem, 409: Problem}, tags=["points"],
+    "points", json=RedemptionIn, resp={201: RedemptionOut}, tags=["points"],
     idempotent=True,
 )  # fmt: skip
 def redeem(json: RedemptionIn):
@@ -120,10 +120,8 @@ def redeem(json: RedemptionIn):
 
 
 @bp.get("/points/redemptions/<redemption_id>")
-@api_endpoint("read", resp={200: RedemptionOut, 404: Problem}, tags=["points"])
+@api_endpoint("read", resp={200: RedemptionOut}, tags=["points"])
 def get_redemption(redemption_id: str):
     """One redemption (the receipt)."""
-    redemption = owned_row(PointsRedemption, redemption_id)
-    if redemption is None:
-        raise ApiProblem(404, "redemption_not_found", "no redemption with this id")
+    redemption = owned_row(PointsRedemption, redemption_id, "redemption_not_found", "redemption")
     return _redemption_out(redemption, db.session.get(Card, redemption.card_id))
