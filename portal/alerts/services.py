@@ -26,13 +26,25 @@ def open_alerts(session: Session, customer_id: int, limit: int = 10) -> list[Ale
 
 
 def alerts_page(
-    session: Session, customer_id: int, *, include_acknowledged: bool, key: Key | None = None, limit: int = 20
+    session: Session,
+    customer_id: int,
+    *,
+    include_acknowledged: bool,
+    key: Key | None = None,
+    limit: int = 20,
+    kind: str | None = None,
+    card_id: int | None = None,
 ) -> Page:
-    """One page of the customer's alerts (open ones only unless `include_acknowledged`), newest
-    first, after `key` (the last row of the previous page); `totals["count"]` counts them all."""
+    """One page of the customer's alerts (open ones only unless `include_acknowledged`; of one
+    `kind` or card only, if given), newest first, after `key` (the last row of the previous page);
+    `totals["count"]` counts them all."""
     where = [Alert.customer_id == customer_id]
     if not include_acknowledged:
         where.append(Alert.acknowledged_at.is_(None))
+    if kind is not None:
+        where.append(Alert.kind == kind)
+    if card_id is not None:
+        where.append(Alert.card_id == card_id)
     stmt = select(Alert).where(*where)
     condition = after(Alert.created_at, Alert.id, key, "desc")
     if condition is not None:

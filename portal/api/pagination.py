@@ -84,3 +84,19 @@ def keyset_page(
     rows = rows[: query.limit]
     next_cursor = encode_cursor(key(rows[-1]), secret=secret, report=report) if more and rows else None
     return Rows(rows, next_cursor)
+
+
+def cursor_key(query: PageQuery, *, report: str) -> Key | None:
+    """The key `query.cursor` carries, for a service that pages by key itself (loads, alerts...);
+    None on the first page, 400 `bad_cursor` for a cursor of another list or a forged one."""
+    if not query.cursor:
+        return None
+    try:
+        return decode_cursor(query.cursor, secret=current_app.config["SECRET_KEY"], report=report)
+    except BadCursor:
+        raise ApiProblem(400, "bad_cursor", "this cursor was not made for this list") from None
+
+
+def cursor_of(key: Key | None, *, report: str) -> str | None:
+    """The `next_cursor` for a service's next key (None on the last page)."""
+    return encode_cursor(key, secret=current_app.config["SECRET_KEY"], report=report) if key is not None else None

@@ -33,6 +33,13 @@ from portal.webhooks import payloads
 DEFAULT_LOAD_EXPIRY = timedelta(hours=72)
 
 
+def load_expiry(setting: timedelta | float | int | None) -> timedelta:
+    """How long a load waits for its chip write: the CHIP_LOAD_EXPIRY setting (a timedelta, or hours)."""
+    if setting is None:
+        return DEFAULT_LOAD_EXPIRY
+    return setting if isinstance(setting, timedelta) else timedelta(hours=setting)
+
+
 class LoadError(Exception):
     """A load refused by the rules. `code` is stable (the web layer translates it)."""
 
@@ -301,6 +308,16 @@ def shown_status(load: LoadRequest, now: datetime) -> str:
     return load.status
 
 
+def shown_status_is(status: str, now: datetime):
+    """The condition "`shown_status` at `now` is `status`" (a lapsed pending load shows as expired)."""
+    lapsed = (LoadRequest.status == "pending") & (LoadRequest.expires_at <= now)
+    if status == "pending":
+        return (LoadRequest.status == "pending") & (LoadRequest.expires_at > now)
+    if status == "expired":
+        return (LoadRequest.status == "expired") | lapsed
+    return LoadRequest.status == status
+
+
 def _waiting(card_ids: list[int], now: datetime | None):
     """The condition "pending loads of these cards" (lapsed holds left out when `now` is given)."""
     condition = LoadRequest.card_id.in_(card_ids) & (LoadRequest.status == "pending")
@@ -332,13 +349,22 @@ def pending_loads_by_card(session: Session, card_ids: list[int], *, now: datetim
 
 
 def loads_page(
-    session: Session, customer_id: int, *, card_ids: list[int] | None = None, key: Key | None = None, limit: int = 20
+    session: Session,
+    customer_id: int,
+    *,
+    card_ids: list[int] | None = None,
+    key: Key | None = None,
+    limit: int = 20,
+    state: str | None = None,
+    now: datetime | None = None,
 ) -> Page:
-    """One page of the customer's loads (of `card_ids` only, if given), newest first, after `key`
-    (the last row of the previous page)."""
+    """One page of the customer's loads (of `card_ids` only, if given; in `state` only, as
+    `shown_status` says at `now`, if given), newest first, after `key` (the last row of the previous page)."""
     stmt = select(LoadRequest).where(LoadRequest.customer_id == customer_id)
     if card_ids is not None:
         stmt = stmt.where(LoadRequest.card_id.in_(card_ids))
+    if state is not None:
+        stmt = stmt.where(shown_status_is(state, now))
     condition = after(LoadRequest.requested_at, LoadRequest.id, key, "desc")
     if condition is not None:
         stmt = stmt.where(condition)

@@ -7,8 +7,6 @@ voided by `flask --app portal chips expire-loads` (portal/cli/chips.py).
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -247,12 +245,12 @@ def load():
     now = clock().now()
     if (refused := password_refused(form, now, lambda: _load_page(form, 422))) is not None:
         return refused
-    expiry = current_app.config.get("CHIP_LOAD_EXPIRY", load_services.DEFAULT_LOAD_EXPIRY)
+    expiry = load_services.load_expiry(current_app.config.get("CHIP_LOAD_EXPIRY"))
     load_id = (form.key.data or "")[:32] or new_key()
     try:
         request_ = idempotency.answer_once(db.session, lambda: load_services.request_load(
             db.session, load_id=load_id, card=card, amount=form.amount.data, actor_id=user.id, now=now,
-            expiry=expiry if isinstance(expiry, timedelta) else timedelta(hours=expiry),
+            expiry=expiry,
         ))  # fmt: skip
     except load_services.LoadError as exc:
         db.session.rollback()

@@ -250,15 +250,18 @@ def preview_rows(
     return rows
 
 
-def recent_batches(session: Session, customer_id: int, *, kind: str, limit: int = 20) -> list[FundsBatch]:
-    return list(
-        session.scalars(
-            select(FundsBatch)
-            .where(FundsBatch.customer_id == customer_id, FundsBatch.kind == kind, FundsBatch.status == "posted")
-            .order_by(FundsBatch.posted_at.desc())
-            .limit(limit)
-        )
+def posted_batches(customer_id: int, *, kind: str):
+    """The customer's posted batches of `kind`, newest first (a statement: the pages take the
+    latest, the API pages through them all by (posted_at, id))."""
+    return (
+        select(FundsBatch)
+        .where(FundsBatch.customer_id == customer_id, FundsBatch.kind == kind, FundsBatch.status == "posted")
+        .order_by(FundsBatch.posted_at.desc(), FundsBatch.id.desc())
     )
+
+
+def recent_batches(session: Session, customer_id: int, *, kind: str, limit: int = 20) -> list[FundsBatch]:
+    return list(session.scalars(posted_batches(customer_id, kind=kind).limit(limit)))
 
 
 def record_deposit(
@@ -344,6 +347,23 @@ def _new_bank_reference(session: Session, customer_id: int, bank_reference: str)
     return bank_reference
 
 
+def deposit_search(*, customer_id: int | None = None, region_id: int | None = None, query: str = ""):
+    """The deposits of one customer, or of every customer of a region, whose bank reference or
+    customer name contains `query`, newest first by (recorded_at, id): a statement (the pages
+    number it, the API pages it by key)."""
+    stmt = select(Deposit).join(Customer, Customer.id == Deposit.customer_id)
+    if customer_id is not None:
+        stmt = stmt.where(Deposit.customer_id == customer_id)
+    if region_id is not None:
+        stmt = stmt.where(Customer.region_id == region_id)
+    if query.strip():
+        text = query.strip()
+        stmt = stmt.where(
+            or_(Deposit.bank_reference.contains(text, autoescape=True), Customer.name.contains(text, autoescape=True))
+        )
+    return stmt.order_by(Deposit.recorded_at.desc(), Deposit.id.desc())
+
+
 def deposits_for(
     session: Session,
     *,
@@ -356,17 +376,8 @@ def deposits_for(
     """Page `page` of the deposits of one customer, or of every customer of a region (staff), newest
     first, optionally those whose bank reference or customer name contains `query`. Rows are
     (deposit, customer); the page says how many there are in all, so none is cut off unseen."""
-    stmt = select(Deposit).join(Customer, Customer.id == Deposit.customer_id)
-    if customer_id is not None:
-        stmt = stmt.where(Deposit.customer_id == customer_id)
-    if region_id is not None:
-        stmt = stmt.where(Customer.region_id == region_id)
-    if query.strip():
-        text = query.strip()
-        stmt = stmt.where(
-            or_(Deposit.bank_reference.contains(text, autoescape=True), Customer.name.contains(text, autoescape=True))
-        )
-    found = numbered_rows(session, stmt.order_by(Deposit.recorded_at.desc(), Deposit.id.desc()), page, size)
+    stmt = deposit_search(customer_id=customer_id, region_id=region_id, query=query)
+    found = numbered_rows(session, stmt, page, size)
     customers = {
         c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_({d.customer_id for d in found.rows})))
     }

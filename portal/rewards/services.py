@@ -55,16 +55,22 @@ class Redeemed:
 def cards_for(session: Session, customer_id: int, driver_id: int | None = None) -> list[CardPoints]:
     """The cards a user may redeem for, not closed, with their points: all the customer's cards for an
     admin, only the driver's own for a driver (`driver_id`)."""
+    stmt = card_points(customer_id, driver_id).order_by(Card.role, Card.number)
+    return [CardPoints(card, int(available)) for card, available in session.execute(stmt)]
+
+
+def card_points(customer_id: int, driver_id: int | None = None):
+    """The statement behind `cards_for`, unordered: rows of (card, available points); the API
+    orders and pages it by card number."""
     stmt = (
         select(Card, ledger.card_balance_column("points", "available"))
         .outerjoin(Account, (Account.card_id == Card.id) & (Account.kind == "points"))
         .where(Card.customer_id == customer_id, Card.status != "closed")
         .group_by(Card.id)
-        .order_by(Card.role, Card.number)
     )
     if driver_id is not None:
         stmt = stmt.where(Card.driver_id == driver_id)
-    return [CardPoints(card, int(available)) for card, available in session.execute(stmt)]
+    return stmt
 
 
 def available_points(session: Session, card_id: int) -> int:

@@ -181,3 +181,27 @@ def test_controls_from_the_cards_area_reach_the_chip(session, clock, world):
     chip = session.query(VirtualChip).filter_by(card_id=w.a2).one()
     assert chip.controls_version == 3
     assert chip.controls["per_purchase_limit_fen"] == 50000
+
+
+def test_the_state_filter_of_the_loads_list_is_the_status_pages_show(session, clock, world):
+    """`loads_page(state=...)` selects exactly the loads `shown_status` shows in that state, a lapsed
+    hold counting as expired before the expiry job voids it."""
+    w = world
+    request(session, w, clock, amount=100, load_id="written")
+    loads.write_load(session, VirtualReader(session, now=clock.now()), session.get(LoadRequest, "written"),
+                     now=clock.now(), actor_id=w.admin_a)  # fmt: skip
+    loads.cancel_load(session, request(session, w, clock, amount=100, load_id="cancelled"), now=clock.now(),
+                      actor_id=w.admin_a)  # fmt: skip
+    request(session, w, clock, amount=100, load_id="lapsed")
+    clock.advance(loads.DEFAULT_LOAD_EXPIRY - timedelta(hours=1))
+    request(session, w, clock, amount=100, load_id="waiting")
+    clock.advance(timedelta(hours=2))
+    session.commit()
+    now = clock.now()
+    everything = loads.loads_page(session, w.a, limit=50).rows
+    for state in ("pending", "loaded", "cancelled", "expired"):
+        found = {load.id for load in loads.loads_page(session, w.a, state=state, now=now, limit=50).rows}
+        assert found == {load.id for load in everything if loads.shown_status(load, now) == state}, state
+        assert found, state
+    assert loads.load_expiry(None) == loads.DEFAULT_LOAD_EXPIRY
+    assert loads.load_expiry(2) == loads.load_expiry(timedelta(hours=2)) == timedelta(hours=2)

@@ -9,6 +9,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from portal.apikeys.services import SCOPES
+from tests.web.api_money_support import sample as money_sample
 
 ALL_SCOPES = tuple(SCOPES)
 
@@ -140,6 +141,10 @@ PATH_SAMPLES = {
     "driver_id": lambda session, world: world.driver_id,
     "vehicle_id": lambda session, world: _first_vehicle_id(session, world),
     "template_id": lambda session, world: _sample_template_id(session, world),
+}
+# the money areas' objects (funds, loads, points, alerts), made through their services
+PATH_SAMPLES |= {
+    name: money_sample(name) for name in ("batch_id", "deposit_id", "load_id", "alert_id", "redemption_id")
 }
 
 

@@ -337,7 +337,7 @@ def _targets(app, client, role: str, pages: list[str]) -> list[Form]:
     found = _crawl(app, client, ["/", *pages, *gets])
     targets, done = [], set(NOT_FUZZED)
     for endpoint, url, method in routes(app):
-        if method != "POST" or endpoint in done or endpoint.startswith("terminal_api."):
+        if method != "POST" or endpoint in done or endpoint.startswith(("terminal_api.", "api.")):
             continue
         done.add(endpoint)
         permission = required_permission(app.view_functions[endpoint], "POST")
