@@ -107,6 +107,7 @@ def http_post(url: str, body: bytes, headers: dict, timeout: float, address: str
         if address is not None:
             http.mount("http://", PinnedAdapter(address))
             http.mount("https://", PinnedAdapter(address))
+            url = requests.Request("POST", url).prepare().url  # an IDN host in its ASCII form, for the header too
             headers = {**headers, "host": urlsplit(url).netloc}
         with http.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False, stream=True) as answer:
             chunk = next(answer.iter_content(4096, decode_unicode=False), b"") or b""
