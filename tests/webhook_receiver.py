@@ -1,7 +1,7 @@
 """A real webhook receiver for the tests: an HTTP server on 127.0.0.1 in a thread that checks every
 request's Standard Webhooks signature with `standardwebhooks.Webhook.verify` (the way a customer's
 receiver would) and keeps what arrived. `replies` scripts its answers: a status code, or "slow" (it
-answers after `slow_seconds`, past the sender's timeout)."""
+answers after `slow_seconds`, past the sender's timeout), or (status, body bytes)."""
 
 from __future__ import annotations
 
@@ -44,6 +44,9 @@ class WebhookReceiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 receiver._record(dict(self.headers.items()), body)
                 reply = receiver.replies.popleft() if receiver.replies else 200
+                if isinstance(reply, tuple):
+                    self._answer(*reply)
+                    return
                 if reply == "slow":
                     time.sleep(receiver.slow_seconds)  # the receiver is slow; the test itself never waits
                     reply = 200
@@ -52,8 +55,10 @@ class WebhookReceiver:
                     self.send_header("Location", "http://127.0.0.1:1/elsewhere")
                     self.end_headers()
                     return
-                text = b'{"ok": true}' if reply < 300 else b"receiver failed " + b"x" * 2000
-                self.send_response(reply)
+                self._answer(reply, b'{"ok": true}' if reply < 300 else b"receiver failed " + b"x" * 2000)
+
+            def _answer(self, status: int, text: bytes) -> None:
+                self.send_response(status)
                 self.send_header("Content-Length", str(len(text)))
                 self.end_headers()
                 self.wfile.write(text)

@@ -50,6 +50,7 @@ COUNT_LABELS = {
     "webhooks_due": _l("Webhook deliveries due"),
     "webhooks_delivered": _l("Webhook deliveries delivered"),
     "webhooks_failed": _l("Webhook deliveries failed for good"),
+    "webhooks_postponed": _l("Webhook deliveries postponed (their endpoint did not answer)"),
     "webhook_deliveries": _l("Webhook deliveries deleted"),
 }
 

@@ -76,7 +76,9 @@ def prune(session: Session, now: datetime, config: Mapping[str, Any]) -> Counts:
         session, now=now, after=config.get("OUTBOX_CLEAR_BODY_AFTER", timedelta(minutes=10)), **batches
     )
     counts["messages"] = outbox.prune(session, now=now, keep=config.get("OUTBOX_KEEP", timedelta(days=90)), **batches)
-    counts["webhook_deliveries"] = webhooks.prune(session, now=now, keep=config.get("OUTBOX_KEEP", timedelta(days=90)))
+    counts["webhook_deliveries"] = webhooks.prune(
+        session, now=now, keep=config.get("OUTBOX_KEEP", timedelta(days=90)), **batches
+    )
     counts["job_runs"] = prune_runs(session, now=now, keep=config.get("JOB_RUNS_KEEP", timedelta(days=30)), **batches)
     counts["api_idempotency"] = prune_idempotency(session, now=now)
     return counts

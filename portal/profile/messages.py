@@ -69,6 +69,7 @@ ACTION_LABELS = {
     "webhooks.rotate_secret": _l("Webhook signing secret replaced"),
     "webhooks.test": _l("Webhook test event sent"),
     "webhooks.redeliver": _l("Webhook event sent again"),
+    "webhooks.auto_disable": _l("Webhook endpoint disabled automatically (every delivery failed for a day)"),
     # the customer API
     "apikeys.create": _l("API key created"),
     "apikeys.revoke": _l("API key revoked"),

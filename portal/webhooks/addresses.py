@@ -44,8 +44,9 @@ def check_url(url: str, *, allow_insecure: bool, resolve: Resolver = socket.geta
     return url
 
 
-def check_host(host: str, port: int, *, allow_insecure: bool, resolve: Resolver = socket.getaddrinfo) -> None:
-    """Every address `host` resolves to must be public (or loopback, with `allow_insecure`)."""
+def check_host(host: str, port: int, *, allow_insecure: bool, resolve: Resolver = socket.getaddrinfo) -> str:
+    """Every address `host` resolves to must be public (or loopback, with `allow_insecure`); returns
+    the one to connect to (the delivery pins its connection to it: no second look-up to rebind)."""
     try:
         found = resolve(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
@@ -56,12 +57,42 @@ def check_host(host: str, port: int, *, allow_insecure: bool, resolve: Resolver 
     for text in addresses:
         if not allowed_address(text, allow_insecure=allow_insecure):
             raise UrlRefused("private", f"{host} resolves to a non-public address")
+    return sorted(addresses)[0].split("%", 1)[0]
+
+
+#: Networks refused whatever `is_global` says (older Pythons call some of them global).
+_REFUSED = tuple(
+    ipaddress.ip_network(net)
+    for net in ("192.0.0.0/24", "fec0::/10", "64:ff9b:1::/48", "2001:db8::/32", "100::/64", "2001:10::/28")
+)
+#: IPv6 ranges that carry an IPv4 address in their last 32 bits: NAT64 and IPv4-compatible.
+_LAST_32_BITS = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("::/96"))
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address reaches through a translation or tunnel: IPv4-mapped,
+    NAT64 (64:ff9b::/96), IPv4-compatible (::/96), 6to4 (2002::/16), Teredo (2001::/32, server and client)."""
+    if address.ipv4_mapped is not None:
+        return [address.ipv4_mapped]
+    if address.sixtofour is not None:
+        return [address.sixtofour]
+    if address.teredo is not None:
+        return list(address.teredo)
+    if any(address in net for net in _LAST_32_BITS) and int(address) > 1:
+        return [ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)]
+    return []
 
 
 def allowed_address(text: str, *, allow_insecure: bool) -> bool:
     address = ipaddress.ip_address(text.split("%", 1)[0])
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        inner = embedded_ipv4(address)
+        if address.ipv4_mapped is not None:
+            address = address.ipv4_mapped  # ::ffff:127.0.0.1 is loopback, like 127.0.0.1
+        elif not all(allowed_address(str(ip), allow_insecure=False) for ip in inner):
+            return False  # and the IPv6 address itself must pass too (Teredo, ::/96: never global)
     if allow_insecure and address.is_loopback:
         return True
-    return address.is_global and not address.is_multicast
+    if any(address in net for net in _REFUSED if net.version == address.version):
+        return False
+    return address.is_global and not address.is_multicast and not address.is_reserved

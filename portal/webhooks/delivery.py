@@ -22,11 +22,14 @@ from urllib.parse import urlsplit
 
 import requests
 from cryptography.fernet import Fernet
-from sqlalchemy import delete, select
+from requests.adapters import HTTPAdapter
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 from standardwebhooks import Webhook
 
+from portal.audit.services import record
 from portal.auth.models import User
+from portal.batches import DEFAULT_BATCH_SIZE, EndBatch, delete_in_batches
 from portal.notify import services as outbox
 from portal.webhooks import addresses, sealing
 from portal.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -71,15 +74,51 @@ class Reply:
     text: str
 
 
-#: post(url, body, headers, timeout) -> Reply; raises requests' errors when there is no answer.
-Poster = Callable[[str, bytes, dict, float], Reply]
+#: post(url, body, headers, timeout, address) -> Reply; raises requests' errors when there is no answer.
+#: `address`: the IP the URL's host was checked to have; the connection goes there and nowhere else.
+Poster = Callable[..., Reply]
 
 
-def http_post(url: str, body: bytes, headers: dict, timeout: float) -> Reply:
-    """One POST with `requests`: no redirects, the first few KB of the answer read at most."""
-    with requests.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False, stream=True) as answer:
-        chunk = next(answer.iter_content(4096, decode_unicode=False), b"") or b""
-        return Reply(answer.status_code, chunk.decode("utf-8", "replace"))
+class PinnedAdapter(HTTPAdapter):
+    """Connects to `address` (checked before the request) instead of resolving the host name again,
+    so a DNS answer that changes between the check and the connection (rebinding) cannot send the
+    request elsewhere. TLS still sends the host name (SNI) and verifies the certificate for it; the
+    Host header stays the URL's."""
+
+    def __init__(self, address: str):
+        self.address = address
+        super().__init__(max_retries=0)
+
+    def build_connection_pool_key_attributes(self, request, verify, cert=None):
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
+        name = host_params["host"]
+        host_params["host"] = self.address
+        if host_params["scheme"] == "https":
+            pool_kwargs["server_hostname"] = name
+            pool_kwargs["assert_hostname"] = name
+        return host_params, pool_kwargs
+
+
+def http_post(url: str, body: bytes, headers: dict, timeout: float, address: str | None = None) -> Reply:
+    """One POST with `requests`, to `address` if given: no redirects, no proxies from the environment,
+    the first few KB of the answer read at most."""
+    with requests.Session() as http:
+        http.trust_env = False
+        if address is not None:
+            http.mount("http://", PinnedAdapter(address))
+            http.mount("https://", PinnedAdapter(address))
+            url = requests.Request("POST", url).prepare().url  # an IDN host in its ASCII form, for the header too
+            headers = {**headers, "host": urlsplit(url).netloc}
+        with http.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False, stream=True) as answer:
+            chunk = next(answer.iter_content(4096, decode_unicode=False), b"") or b""
+            return Reply(answer.status_code, chunk.decode("utf-8", "replace"))
+
+
+def storable(text: str, limit: int) -> str:
+    """`text` as a database column takes it: no NUL (PostgreSQL refuses it in text), no lone
+    surrogates, at most `limit` characters."""
+    clean = text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+    return clean[:limit]
 
 
 def retry_delay(attempts: int) -> timedelta | None:
@@ -112,22 +151,66 @@ def due(session: Session, *, now: datetime, limit: int = 200) -> list[int]:
 #: A run of the job stops starting attempts after this long (slow receivers), well within its lease;
 #: what is left is the next run's.
 RUN_BUDGET = timedelta(minutes=10)
+#: Deliveries read from the queue at a time; a run takes batch after batch until the queue is empty.
+BATCH_SIZE = 200
+#: An endpoint that timed out or refused the connection in a run is not called again in that run:
+#: its other due deliveries wait this long, without counting an attempt.
+STALLED_WAIT = timedelta(minutes=1)
 
 
-def deliver_due(session: Session, settings: Settings, *, now: datetime, post: Poster = http_post) -> dict[str, int]:
-    """Attempt every due delivery, committing after each (a worker stopped half-way re-sends nothing
-    sent), for at most RUN_BUDGET."""
-    counts = {"webhooks_due": 0, "webhooks_delivered": 0, "webhooks_failed": 0}
-    stop_at = time.monotonic() + RUN_BUDGET.total_seconds()
-    for delivery_id in due(session, now=now):
-        if time.monotonic() > stop_at:
-            break
-        counts["webhooks_due"] += 1
-        outcome = attempt(session, delivery_id, settings, now=now, post=post)
+def deliver_due(
+    session: Session, settings: Settings, *, now: datetime, post: Poster = http_post,
+    budget: timedelta = RUN_BUDGET, timer: Callable[[], float] = time.monotonic, batch_size: int = BATCH_SIZE,
+) -> dict[str, int]:  # fmt: skip
+    """Attempt every due delivery, batch after batch, committing after each (a worker stopped
+    half-way re-sends nothing sent), until the queue is empty or `budget` is spent."""
+    counts = {"webhooks_due": 0, "webhooks_delivered": 0, "webhooks_failed": 0, "webhooks_postponed": 0}
+    stop_at = timer() + budget.total_seconds()
+    stalled: set[int] = set()
+    while True:
+        batch = due(session, now=now, limit=batch_size)
+        moved = 0
+        for delivery_id in batch:
+            if timer() > stop_at:
+                return counts
+            outcome = attempt_and_commit(session, delivery_id, settings, now=now, post=post, stalled=stalled)
+            if outcome is None:
+                continue  # another worker holds it
+            moved += 1
+            counts["webhooks_postponed" if outcome == "postponed" else "webhooks_due"] += 1
+            if outcome in ("delivered", "failed"):
+                counts[f"webhooks_{outcome}"] += 1
+        if len(batch) < batch_size or not moved:
+            return counts
+
+
+def attempt_and_commit(session: Session, delivery_id: int, settings: Settings, *, now: datetime,
+                       post: Poster = http_post, stalled: set[int] | None = None) -> str | None:  # fmt: skip
+    """`attempt`, committed. Whatever goes wrong while recording it (an answer the database refuses,
+    a bug) is rolled back and the delivery rescheduled as a failed attempt, so one bad row never
+    stops the queue."""
+    try:
+        outcome = attempt(session, delivery_id, settings, now=now, post=post, stalled=stalled)
         session.commit()
-        if outcome in ("delivered", "failed"):
-            counts[f"webhooks_{outcome}"] += 1
-    return counts
+        return outcome
+    except Exception as error:  # noqa: BLE001  (one delivery's problem, recorded on it)
+        session.rollback()
+        outcome = _record_broken(session, delivery_id, now, f"not recorded: {type(error).__name__}")
+        session.commit()
+        return outcome
+
+
+def _record_broken(session: Session, delivery_id: int, now: datetime, error: str) -> str | None:
+    delivery = session.get(WebhookDelivery, delivery_id, populate_existing=True)
+    if delivery is None or delivery.status != "pending":
+        return None
+    endpoint = session.get(WebhookEndpoint, delivery.endpoint_id)
+    delivery.attempts += 1
+    delivery.last_attempt_at = now
+    delivery.http_status, delivery.response_excerpt, delivery.error = None, "", error
+    _failed_attempt(session, delivery, endpoint, now)
+    session.flush()
+    return delivery.status
 
 
 def _claim(session: Session, delivery_id: int, now: datetime) -> WebhookDelivery | None:
@@ -153,8 +236,11 @@ def attempt(
     now: datetime,
     post: Poster = http_post,
     wall: Callable[[], float] = time.time,
+    stalled: set[int] | None = None,
 ) -> str | None:
-    """One attempt of one due delivery; its new status, or None when it was not due (or locked). Flushes."""
+    """One attempt of one due delivery; its new status, or None when it was not due (or locked).
+    `stalled`: endpoints that did not answer earlier in this run; their deliveries are "postponed"
+    (STALLED_WAIT, no attempt counted), and an endpoint that does not answer now joins them. Flushes."""
     delivery = _claim(session, delivery_id, now)
     if delivery is None:
         return None
@@ -163,37 +249,43 @@ def attempt(
         delivery.status, delivery.next_attempt_at, delivery.error = "failed", None, "endpoint disabled"
         session.flush()
         return delivery.status
+    if stalled is not None and endpoint.id in stalled:
+        delivery.next_attempt_at = now + STALLED_WAIT
+        session.flush()
+        return "postponed"
     event = session.get(WebhookEvent, delivery.event_id)
     delivery.attempts += 1
     delivery.last_attempt_at = now
     reply, error, latency = _send(endpoint, event, settings, post, wall)
+    if stalled is not None and reply is None and latency is not None:
+        stalled.add(endpoint.id)  # it timed out or refused the connection
     delivery.latency_ms = latency
     delivery.http_status = reply.status if reply else None
-    delivery.response_excerpt = (reply.text if reply else "")[:EXCERPT_CHARS]
+    delivery.response_excerpt = storable(reply.text if reply else "", EXCERPT_CHARS)
     if reply is not None and 200 <= reply.status < 300:
         delivery.status, delivery.delivered_at, delivery.next_attempt_at, delivery.error = "delivered", now, None, ""
         endpoint.failing_since = None
     else:
-        delivery.error = (error or f"HTTP {reply.status}")[:500]
+        delivery.error = storable(error or f"HTTP {reply.status}", 500)
         _failed_attempt(session, delivery, endpoint, now)
     session.flush()
     return delivery.status
 
 
 def _send(endpoint: WebhookEndpoint, event: WebhookEvent, settings: Settings, post: Poster, wall):
-    """(reply or None, error text, latency in ms or None). The secret never reaches an error text."""
+    """(reply or None, error text, latency in ms or None: not sent). The secret never reaches an error text."""
     body = event.payload.encode()
     try:
         parts = urlsplit(endpoint.url)
-        addresses.check_host(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80),
-                             allow_insecure=settings.allow_insecure, resolve=settings.resolve)  # fmt: skip
+        address = addresses.check_host(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80),
+                                       allow_insecure=settings.allow_insecure, resolve=settings.resolve)  # fmt: skip
         headers = signed_headers(sealing.unseal(settings.box, endpoint.secret_encrypted), event.id, body,
                                  datetime.fromtimestamp(wall(), UTC))  # fmt: skip
     except (addresses.UrlRefused, sealing.SecretKeyError) as refused:
         return None, f"not sent: {refused}", None
     started = time.monotonic()
     try:
-        reply = post(endpoint.url, body, headers, settings.timeout)
+        reply = post(endpoint.url, body, headers, settings.timeout, address=address)
     except requests.Timeout:
         return None, f"no answer within {settings.timeout:g} s", _ms(started)
     except requests.RequestException as error:
@@ -221,6 +313,8 @@ def _failed_attempt(session: Session, delivery: WebhookDelivery, endpoint: Webho
 def disable_failing(session: Session, endpoint: WebhookEndpoint, *, now: datetime) -> None:
     """Disable an endpoint that keeps failing, and tell the customer's admins by mail."""
     endpoint.enabled, endpoint.disabled_reason, endpoint.disabled_at = False, "failing", now
+    record(session, "webhooks.auto_disable", customer_id=endpoint.customer_id, now=now,
+           detail={"endpoint": endpoint.id, "url": endpoint.url, "failing_since": endpoint.failing_since.isoformat()})  # fmt: skip
     subject = "车队卡门户：Webhook 端点已停用 / Fleet Card Portal: webhook endpoint disabled"
     body = (
         f"Webhook 端点 {endpoint.url} 自 {endpoint.failing_since:%Y-%m-%d %H:%M} (UTC) 起每次投递都失败，已自动停用。"
@@ -237,19 +331,20 @@ def disable_failing(session: Session, endpoint: WebhookEndpoint, *, now: datetim
             outbox.queue(session, "email", admin.email, subject, body, now=now)
 
 
-def prune(session: Session, *, now: datetime, keep: timedelta) -> int:
+def prune(
+    session: Session,
+    *,
+    now: datetime,
+    keep: timedelta,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    end_batch: EndBatch = None,
+) -> int:
     """Delete deliveries created longer than `keep` ago that are over (delivered, failed, cancelled),
-    then the events left without any; returns how many deliveries went."""
+    then the events left without any, a batch at a time (`end_batch` commits); returns how many
+    deliveries went."""
     old = now - keep
-    gone = session.execute(
-        delete(WebhookDelivery)
-        .where(WebhookDelivery.created_at < old, WebhookDelivery.status != "pending")
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    still_sent = select(WebhookDelivery.event_id)
-    session.execute(
-        delete(WebhookEvent)
-        .where(WebhookEvent.created_at < old, WebhookEvent.id.not_in(still_sent))
-        .execution_options(synchronize_session=False)
-    )
+    over = (WebhookDelivery.created_at < old) & (WebhookDelivery.status != "pending")
+    gone = delete_in_batches(session, WebhookDelivery, over, batch_size=batch_size, end_batch=end_batch)
+    orphans = (WebhookEvent.created_at < old) & ~exists().where(WebhookDelivery.event_id == WebhookEvent.id)
+    delete_in_batches(session, WebhookEvent, orphans, batch_size=batch_size, end_batch=end_batch)
     return gone

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from babel.lists import format_list
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 EVENT_LABELS = {
@@ -40,3 +42,8 @@ URL_PROBLEMS = {
     "unresolvable": _l("The host name could not be resolved."),
     "private": _l("The address points to a private, loopback or link-local network; use a public address."),
 }
+
+
+def event_list(names) -> str:
+    """Event types' labels as a list in the reader's language ("A, B and C" / "A、B和C")."""
+    return format_list([str(EVENT_LABELS.get(name, name)) for name in names], locale=get_locale() or "zh_CN")

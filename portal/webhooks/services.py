@@ -17,6 +17,8 @@ from portal.webhooks import addresses, sealing
 from portal.webhooks.events import EVENT_TYPES, TEST_EVENT, write_event
 from portal.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
+#: The deliveries "Redeliver" may send again.
+REDELIVERABLE = ("delivered", "failed")
 #: Endpoints one customer may have.
 MAX_ENDPOINTS = 20
 
@@ -136,7 +138,11 @@ def send_test_event(session: Session, endpoint: WebhookEndpoint, *, who: Who, no
 
 
 def redeliver(session: Session, delivery: WebhookDelivery, *, who: Who, now: datetime) -> WebhookDelivery:
-    """Send the delivery's event again (same event id) as a new delivery, due now; the old one stays in the log."""
+    """Send the delivery's event again (same event id) as a new delivery, due now; the old one stays in
+    the log. Only a delivery that is over (delivered or failed): a pending one is still on its way, a
+    cancelled one announced a change that was undone (EndpointError "not_over")."""
+    if delivery.status not in REDELIVERABLE:
+        raise EndpointError("not_over", f"a {delivery.status} delivery cannot be sent again")
     endpoint = session.get(WebhookEndpoint, delivery.endpoint_id)
     again = WebhookDelivery(event_id=delivery.event_id, endpoint_id=delivery.endpoint_id,
                             customer_id=delivery.customer_id, status="pending", attempts=0, next_attempt_at=now, created_at=now)  # fmt: skip

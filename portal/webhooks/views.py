@@ -9,18 +9,34 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.auth.forms import ConfirmedForm, EmptyForm
-from portal.extensions import client_ip, clock, db
+from portal.extensions import client_ip, clock, db, limiter
 from portal.web.access import customer_scope, guard, owned_or_404, requires
 from portal.webhooks import delivery, sealing, services
 from portal.webhooks.addresses import UrlRefused
 from portal.webhooks.forms import EndpointForm
-from portal.webhooks.messages import DISABLED_LABELS, EVENT_LABELS, STATUS_LABELS, URL_PROBLEMS
+from portal.webhooks.messages import DISABLED_LABELS, EVENT_LABELS, STATUS_LABELS, URL_PROBLEMS, event_list
 from portal.webhooks.models import WebhookEndpoint
 
 bp = guard(Blueprint("webhooks", __name__, url_prefix="/webhooks"))
 
 #: Deliveries on one page of the log.
 LOG_PAGE_SIZE = 20
+#: "Send test event" and "Redeliver" call the receiver inside the request: at most this often per
+#: user (override: AUTH_RATE_LIMITS["webhooks_send"]), so the portal cannot be used to flood a server.
+SEND_LIMIT = "10 per minute;100 per hour"
+
+
+def _user_key() -> str:
+    return f"user-{current_user.user.id}" if current_user.is_authenticated else client_ip()
+
+
+#: Per user, not per address: one admin on many addresses has one allowance.
+send_limit = limiter.limit(
+    lambda: current_app.config.get("AUTH_RATE_LIMITS", {}).get("webhooks_send", SEND_LIMIT),
+    key_func=_user_key,
+    methods=["POST"],
+    scope="webhooks-send",
+)
 
 
 def _who() -> services.Who:
@@ -65,7 +81,8 @@ def _show_secret(endpoint: WebhookEndpoint, secret: str, *, rotated: bool):
 def index():
     """The customer's endpoints."""
     endpoints = services.customer_endpoints(db.session, customer_scope())
-    return render_template("webhooks/index.html", endpoints=endpoints, labels=EVENT_LABELS, disabled=DISABLED_LABELS)
+    return render_template("webhooks/index.html", endpoints=endpoints, labels=EVENT_LABELS, disabled=DISABLED_LABELS,
+                           event_list=event_list)  # fmt: skip
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -96,9 +113,14 @@ def endpoint(endpoint_id: int):
     if before is not None and not 0 < before < 2**62:
         before = None
     log = services.delivery_log(db.session, row.id, before=before, limit=LOG_PAGE_SIZE)
+    return _endpoint_page(row, log, first_page=before is not None)
+
+
+def _endpoint_page(row: WebhookEndpoint, log: services.LogPage, *, first_page: bool = False) -> str:
     return render_template("webhooks/endpoint.html", endpoint=row, log=log, labels=EVENT_LABELS,
                            statuses=STATUS_LABELS, disabled=DISABLED_LABELS, form=EmptyForm(),
-                           first_page=before is not None)  # fmt: skip
+                           first_page=first_page, event_list=event_list,
+                           redeliverable=services.REDELIVERABLE)  # fmt: skip
 
 
 @bp.route("/<int:endpoint_id>/edit", methods=["GET", "POST"])
@@ -186,6 +208,7 @@ def rotate_secret(endpoint_id: int):
 
 @bp.post("/<int:endpoint_id>/test")
 @requires("webhooks.manage")
+@send_limit
 def send_test(endpoint_id: int):
     """Send a test event now; its delivery shows in the log."""
     row = owned_or_404(WebhookEndpoint, endpoint_id)
@@ -202,6 +225,7 @@ def send_test(endpoint_id: int):
 
 @bp.post("/<int:endpoint_id>/deliveries/<int:delivery_id>/redeliver")
 @requires("webhooks.manage")
+@send_limit
 def redeliver(endpoint_id: int, delivery_id: int):
     """Send one delivery's event again (the same event id), now."""
     row = owned_or_404(WebhookEndpoint, endpoint_id)
@@ -213,7 +237,14 @@ def redeliver(endpoint_id: int, delivery_id: int):
     if not row.enabled:
         flash(_("Enable the endpoint first: a disabled endpoint is sent nothing."), "error")
         return redirect(url_for("webhooks.endpoint", endpoint_id=row.id))
-    again = services.redeliver(db.session, original, who=_who(), now=clock().now())
+    try:
+        again = services.redeliver(db.session, original, who=_who(), now=clock().now())
+    except services.EndpointError:
+        db.session.rollback()
+        flash(_("Only a delivered or failed delivery can be sent again; this one is waiting or was cancelled."),
+              "error")  # fmt: skip
+        log = services.delivery_log(db.session, row.id, limit=LOG_PAGE_SIZE)
+        return _endpoint_page(row, log), 409
     db.session.commit()
     _try_now(again.id)
     return redirect(url_for("webhooks.endpoint", endpoint_id=row.id))
@@ -222,9 +253,8 @@ def redeliver(endpoint_id: int, delivery_id: int):
 def _try_now(delivery_id: int) -> None:
     """The first attempt right away (committed), so the admin sees the answer; a failure is retried
     by the jobs runner like any other."""
-    outcome = delivery.attempt(db.session, delivery_id, delivery.Settings.from_config(current_app.config),
-                               now=clock().now())  # fmt: skip
-    db.session.commit()
+    settings = delivery.Settings.from_config(current_app.config)
+    outcome = delivery.attempt_and_commit(db.session, delivery_id, settings, now=clock().now())
     if outcome == "delivered":
         flash(_("Delivered: the endpoint answered with success."), "success")
     else:

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from portal.audit.models import AuditEvent
 from portal.notify.models import OutboxMessage
 from portal.purchases.authorization import authorize
 from portal.webhooks import delivery, events, services
@@ -55,7 +56,7 @@ def test_an_approved_purchase_is_delivered_signed(session, world, receiver, endp
     answer = buy(session, world)
     session.commit()
     counts = run(session, T0)
-    assert counts == {"webhooks_due": 1, "webhooks_delivered": 1, "webhooks_failed": 0}
+    assert counts == {"webhooks_due": 1, "webhooks_delivered": 1, "webhooks_failed": 0, "webhooks_postponed": 0}
     assert receiver.wait_for(1)
     arrival = receiver.arrivals[0]
     assert arrival.verified, arrival.error
@@ -163,6 +164,8 @@ def test_an_endpoint_failing_for_a_day_is_disabled_and_the_admin_told(session, w
     assert not endpoint.enabled and endpoint.disabled_reason == "failing"
     mail = session.scalar(select(OutboxMessage).where(OutboxMessage.recipient == "admin@fleet.example"))
     assert mail is not None and endpoint.url in mail.body
+    audit = session.scalar(select(AuditEvent).where(AuditEvent.action == "webhooks.auto_disable"))
+    assert audit.customer_id == world.customer.id and audit.detail["endpoint"] == endpoint.id
     assert len(receiver.arrivals) == 8 and len({a.headers["webhook-id"] for a in receiver.arrivals}) == 1
 
 
@@ -245,3 +248,124 @@ def test_prune_deletes_finished_deliveries_and_their_events_only(session, world,
     session.commit()
     assert session.scalar(select(func.count()).select_from(WebhookDelivery)) == 1
     assert session.scalar(select(func.count()).select_from(WebhookEvent)) == 1
+
+
+# --- one bad answer or row never stops the queue ----------------------------------------------------
+
+
+@pytest.fixture
+def second(session, world):
+    """Another receiver, another endpoint of the customer, for the same events."""
+    with WebhookReceiver() as running:
+        row, running.secret = register(session, world.customer.id, running.url, ["purchase.approved"], now=T0)
+        session.commit()
+        running.endpoint = row
+        yield running
+
+
+def test_an_answer_with_a_nul_byte_is_stored_cleaned_and_the_queue_goes_on(session, world, receiver, endpoint, second):
+    receiver.replies.append((500, b"bad\x00answer"))
+    buy(session, world)
+    session.commit()
+    counts = run(session, T0)
+    assert counts["webhooks_due"] == 2 and counts["webhooks_delivered"] == 1
+    session.expire_all()
+    mine = session.scalar(select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id))
+    assert mine.status == "pending" and mine.attempts == 1 and mine.http_status == 500
+    assert mine.response_excerpt == "badanswer" and mine.next_attempt_at == T0 + timedelta(seconds=5)
+    other = session.scalar(select(WebhookDelivery).where(WebhookDelivery.endpoint_id == second.endpoint.id))
+    assert other.status == "delivered"
+
+
+def test_a_delivery_that_cannot_be_recorded_is_rescheduled_and_the_others_go(
+    session, world, receiver, endpoint, second
+):
+    def post(url, body, headers, timeout, address=None):
+        if url == receiver.url:
+            raise RuntimeError("something nobody expected")
+        return delivery.http_post(url, body, headers, timeout, address=address)
+
+    buy(session, world)
+    session.commit()
+    counts = delivery.deliver_due(session, settings(), now=T0, post=post)
+    assert counts["webhooks_due"] == 2 and counts["webhooks_delivered"] == 1
+    session.expire_all()
+    broken = session.scalar(select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id))
+    assert broken.status == "pending" and broken.attempts == 1 and broken.error == "not recorded: RuntimeError"
+    assert broken.next_attempt_at == T0 + timedelta(seconds=5)
+    assert second.wait_for(1) and second.arrivals[0].verified
+
+
+def test_storable_text_has_no_nul_and_fits():
+    assert delivery.storable("a\x00b" + "c" * 600, 300) == "ab" + "c" * 298
+    assert delivery.storable("\ud800x", 10) == "?x"
+
+
+# --- throughput: batch after batch, a silent endpoint skipped for the run ---------------------------------
+
+
+def test_a_run_takes_batch_after_batch_until_the_queue_is_empty(session, world, receiver, endpoint):
+    for seq in range(1, 6):
+        buy(session, world, seq=seq)
+    session.commit()
+    counts = delivery.deliver_due(session, settings(), now=T0, batch_size=2)
+    assert counts["webhooks_delivered"] == 5 and receiver.wait_for(5)
+
+
+def test_a_run_stops_when_its_time_budget_is_spent(session, world, receiver, endpoint):
+    for seq in range(1, 4):
+        buy(session, world, seq=seq)
+    session.commit()
+    ticks = iter(range(100))
+    counts = delivery.deliver_due(
+        session, settings(), now=T0, budget=timedelta(seconds=2), timer=lambda: float(next(ticks))
+    )
+    assert counts["webhooks_delivered"] == 2  # started at 0; attempts at 1 and 2; 3 is past the budget
+    pending = session.scalars(select(WebhookDelivery).where(WebhookDelivery.status == "pending")).all()
+    assert len(pending) == 1 and pending[0].attempts == 0
+
+
+def test_an_endpoint_that_refuses_connections_is_skipped_for_the_rest_of_the_run(session, world, second):
+    closed, _ = register(session, world.customer.id, "http://127.0.0.1:1/hooks", ["purchase.approved"], now=T0)
+    session.commit()
+    for seq in range(1, 4):
+        buy(session, world, seq=seq)
+    session.commit()
+    counts = run(session, T0)
+    assert counts["webhooks_delivered"] == 3 and counts["webhooks_postponed"] == 2
+    rows = session.scalars(
+        select(WebhookDelivery).where(WebhookDelivery.endpoint_id == closed.id).order_by(WebhookDelivery.id)
+    ).all()
+    assert [r.attempts for r in rows] == [1, 0, 0]
+    assert "connection failed" in rows[0].error and rows[0].next_attempt_at == T0 + timedelta(seconds=5)
+    assert [r.next_attempt_at for r in rows[1:]] == [T0 + delivery.STALLED_WAIT] * 2
+    assert all(r.status == "pending" for r in rows)
+
+
+# --- redeliver only what is over; auto-disable audited; prune in batches ---------------------------------
+
+
+def test_only_a_delivered_or_failed_delivery_may_be_sent_again(session, world, endpoint):
+    events.emit(session, world.customer.id, "purchase.approved", {"n": 1}, now=T0, due_at=T0 + timedelta(hours=1))
+    session.commit()
+    waiting = session.scalar(select(WebhookDelivery))
+    with pytest.raises(services.EndpointError) as refused:
+        services.redeliver(session, waiting, who=services.Who(None), now=T0)
+    assert refused.value.code == "not_over"
+    waiting.status, waiting.next_attempt_at = "cancelled", None
+    session.commit()
+    with pytest.raises(services.EndpointError):
+        services.redeliver(session, waiting, who=services.Who(None), now=T0)
+    assert session.scalar(select(func.count()).select_from(WebhookDelivery)) == 1
+
+
+def test_prune_deletes_in_committed_batches(session, world, receiver, endpoint):
+    for seq in range(1, 4):
+        buy(session, world, seq=seq)
+    session.commit()
+    run(session, T0)
+    commits = []
+    gone = delivery.prune(session, now=T0 + timedelta(days=91), keep=timedelta(days=90), batch_size=2,
+                          end_batch=lambda: commits.append(session.commit()))  # fmt: skip
+    assert gone == 3 and len(commits) == 4  # deliveries 2 + 1, events 2 + 1
+    assert session.scalar(select(func.count()).select_from(WebhookEvent)) == 0

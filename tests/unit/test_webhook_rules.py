@@ -103,3 +103,50 @@ def test_the_signature_verifies_with_standardwebhooks():
 def test_ipv4_mapped_loopback_counts_as_loopback():
     assert addresses.allowed_address("::ffff:127.0.0.1", allow_insecure=True)
     assert not addresses.allowed_address("::ffff:127.0.0.1", allow_insecure=False)
+
+
+@pytest.mark.parametrize(
+    ("ip", "why"),
+    [
+        ("64:ff9b::a00:1", "NAT64 of 10.0.0.1"),
+        ("64:ff9b::7f00:1", "NAT64 of 127.0.0.1"),
+        ("2002:a00:1::1", "6to4 of 10.0.0.1"),
+        ("2002:a9fe:a9fe::1", "6to4 of 169.254.169.254"),
+        ("2001:0:4136:e378:8000:63bf:f5ff:fffe", "Teredo, client 10.0.0.1"),
+        ("2001:0:a00:1:8000:63bf:a261:2bcb", "Teredo, server 10.0.0.1"),
+        ("::10.0.0.1", "IPv4-compatible 10.0.0.1"),
+        ("::127.0.0.1", "IPv4-compatible loopback"),
+        ("::ffff:169.254.169.254", "IPv4-mapped metadata"),
+        ("fec0::1", "site-local"),
+        ("192.0.0.9", "IETF protocol assignments"),
+        ("192.0.0.170", "IETF protocol assignments"),
+        ("2001:db8::1", "documentation"),
+        ("240.0.0.1", "reserved"),
+    ],
+)
+def test_addresses_that_reach_a_private_network_another_way_are_refused(ip, why):
+    assert not addresses.allowed_address(ip, allow_insecure=False), why
+    assert not addresses.allowed_address(ip, allow_insecure=True), why  # insecure allows loopback only, plainly
+
+
+@pytest.mark.parametrize("ip", ["93.184.216.34", "2606:4700:4700::1111", "2002:5db8:d822::1", "::ffff:93.184.216.34"])
+def test_public_addresses_including_6to4_of_a_public_one_are_accepted(ip):
+    assert addresses.allowed_address(ip, allow_insecure=False)
+
+
+def test_the_embedded_ipv4_address_is_found():
+    import ipaddress
+
+    def inner(text):
+        return [str(ip) for ip in addresses.embedded_ipv4(ipaddress.IPv6Address(text))]
+
+    assert inner("64:ff9b::a00:1") == ["10.0.0.1"]
+    assert inner("2002:a00:1::") == ["10.0.0.1"]
+    assert inner("::ffff:10.0.0.1") == ["10.0.0.1"]
+    assert inner("::10.0.0.1") == ["10.0.0.1"]
+    assert sorted(inner("2001:0:a00:1:8000:63bf:f5ff:fffe")) == ["10.0.0.1", "10.0.0.1"]
+    assert inner("2606:4700::1") == []
+
+
+def test_the_checked_address_is_returned_to_connect_to():
+    assert addresses.check_host("hooks.example.com", 443, allow_insecure=False, resolve=PUBLIC) == "93.184.216.34"

@@ -183,3 +183,58 @@ def test_the_delivery_log_pages(client, world, db, receiver, clock):
     next_url = re.search(r'href="([^"]+)" rel="next"', page).group(1).replace("&amp;", "&")
     assert client.get(next_url).get_data(as_text=True).count("data-delivery-id=") == 5
     assert client.get(f"/webhooks/{eid}?before=abc").status_code == 200
+
+
+def test_a_test_event_answered_with_a_nul_byte_is_logged_not_a_500(client, world, db, receiver):
+    from portal.webhooks.models import WebhookDelivery
+
+    add(client, receiver.url)
+    receiver.replies.append((200, b"bad\x00answer"))
+    eid = endpoint_id(db)
+    response = client.post(f"/webhooks/{eid}/test", data={"csrf_token": csrf_token(client, f"/webhooks/{eid}")},
+                           follow_redirects=True)  # fmt: skip
+    assert response.status_code == 200 and "已送达" in response.get_data(as_text=True)
+    row = db(lambda s: s.scalar(select(WebhookDelivery)))
+    assert row.status == "delivered" and row.response_excerpt == "badanswer"
+
+
+def test_a_waiting_or_cancelled_delivery_cannot_be_redelivered(client, world, db, receiver, clock):
+    from datetime import timedelta
+
+    from portal.webhooks import events
+    from portal.webhooks.models import WebhookDelivery, WebhookEndpoint
+
+    add(client, receiver.url)
+    eid = endpoint_id(db)
+
+    def later(session):
+        endpoint = session.get(WebhookEndpoint, eid)
+        events.write_event(session, endpoint.customer_id, "card.loss_effective", {"n": 1}, [eid], now=clock.now(),
+                           due_at=clock.now() + timedelta(hours=24))  # fmt: skip
+        return session.scalar(select(func.max(WebhookDelivery.id)))
+
+    delivery_id = db(later)
+    page = client.get(f"/webhooks/{eid}").get_data(as_text=True)
+    assert f'/deliveries/{delivery_id}/redeliver"' not in page  # no button on a waiting delivery
+    token = csrf_token(client, f"/webhooks/{eid}")
+    response = client.post(f"/webhooks/{eid}/deliveries/{delivery_id}/redeliver", data={"csrf_token": token})
+    assert response.status_code == 409 and "只有已送达或失败的投递才能重新发送" in response.get_data(as_text=True)
+
+    def cancel(session):
+        session.get(WebhookDelivery, delivery_id).status = "cancelled"
+
+    db(cancel)
+    response = client.post(f"/webhooks/{eid}/deliveries/{delivery_id}/redeliver", data={"csrf_token": token})
+    assert response.status_code == 409
+    assert db(lambda s: s.scalar(select(func.count()).select_from(WebhookDelivery))) == 1
+    assert receiver.arrivals == []
+
+
+def test_event_names_are_listed_the_readers_way(client, world, db, receiver):
+    add(client, receiver.url, events=["purchase.approved", "purchase.declined", "card.reported_lost"])
+    eid = endpoint_id(db)
+    assert "消费已批准、消费被拒绝和卡片已挂失" in client.get(f"/webhooks/{eid}").get_data(as_text=True)
+    client.set_cookie("lang", "en")
+    for path in (f"/webhooks/{eid}", "/webhooks/"):
+        page = client.get(path).get_data(as_text=True)
+        assert "Purchase approved, Purchase declined, and Card reported lost" in page and "、" not in page
