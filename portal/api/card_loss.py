@@ -96,14 +96,14 @@ def list_loss_reports(query: PageQuery):
 @api_endpoint("read", resp={200: LossReportOut, 404: Problem}, tags=["cards"])
 def get_loss_report(card_number: str):
     """The card's latest loss report (404 `loss_report_not_found` if it was never reported lost)."""
-    return _report_out(_latest_report(card_by_number(card_number)))
+    return _report_out(_latest_report(card_by_number(card_number, main_too=True)))
 
 
 @bp.post("/cards/<card_number>/loss")
 @api_endpoint("cards", json=LossIn, resp={201: LossReportOut, 404: Problem, 409: Problem}, tags=["cards"])
 def report_loss(card_number: str, json: LossIn):
     """Report the card lost: blocked at once, fully effective after LOSS_EFFECT_HOURS."""
-    card = card_by_number(card_number)
+    card = card_by_number(card_number, main_too=True)
     report = loss.report_loss(
         db.session, card, reason=json.reason, note=json.note, actor_id=api_actor_id(), now=clock().now(),
         policy=_policy(), ip=client_ip(),
@@ -116,7 +116,7 @@ def report_loss(card_number: str, json: LossIn):
 @api_endpoint("cards", json=EmptyIn, resp={200: LossReportOut, 404: Problem, 409: Problem}, tags=["cards"])
 def cancel_loss(card_number: str):
     """解挂: cancel the card's open loss report; the card is active again (only before a replacement)."""
-    card = card_by_number(card_number)
+    card = card_by_number(card_number, main_too=True)
     report = loss.cancel_loss(
         db.session, _latest_report(card), actor_id=api_actor_id(), now=clock().now(), password_confirmed=True,
         ip=client_ip(),
@@ -130,7 +130,7 @@ def cancel_loss(card_number: str):
 def replace_card(card_number: str):
     """补卡: a new card takes over the lost card's reserve, chip balance, points and controls; the old
     card closes. Needs an open loss report past its replacement wait. Answers the new card."""
-    card = card_by_number(card_number)
+    card = card_by_number(card_number, main_too=True)
     new = loss.replace_card(
         db.session, _latest_report(card), actor_id=api_actor_id(), now=clock().now(), password_confirmed=True,
         idempotency_key=service_key(), ip=client_ip(),

@@ -189,11 +189,13 @@ def cards_by_numbers(numbers: list[str]) -> list[Card]:
     return [found[number] for number in wanted]
 
 
-def card_by_number(number: str) -> Card:
-    """The key's customer's card with this number, else 404 `card_not_found` (whoever owns it).
-    Every API view that names a card by number uses this."""
+def card_by_number(number: str, *, main_too: bool = False) -> Card:
+    """The key's customer's sub-card with this number, else 404 `card_not_found` (whoever owns it).
+    Every API view that names a card by number uses this; `main_too` also finds the main card (the
+    loss pages let an admin report it lost too)."""
+    roles = ("sub", "main") if main_too else ("sub",)
     card = db.session.scalar(
-        select(Card).where(Card.number == number[:19], Card.customer_id == g.api_customer_id, Card.role == "sub")
+        select(Card).where(Card.number == number[:19], Card.customer_id == g.api_customer_id, Card.role.in_(roles))
     )
     if card is None:
         raise ApiProblem(404, "card_not_found", "no card with this number")

@@ -320,3 +320,20 @@ def test_two_copies_of_a_replacement_at_once_issue_one_card(app, clock, h, api_w
         old_ids = select(Card.id).where(Card.number.in_(numbers))
         issued = db.session.scalar(select(func.count(Card.id)).where(Card.replaces_card_id.in_(old_ids)))
     assert issued == len(numbers)
+
+
+def test_the_main_card_can_be_reported_lost_and_found_again_as_on_the_loss_page(app, client, h, api_world):
+    from portal.cards.models import Card
+    from portal.extensions import db
+
+    with app.app_context():
+        main = db.session.scalar(
+            select(Card.number).where(Card.customer_id == api_world.customer_id, Card.role == "main")
+        )
+    assert client.get(f"{API}/cards/{main}", headers=h).status_code == 404  # the card list is of sub-cards
+    reported = client.post(f"{API}/cards/{main}/loss", json={"reason": "lost"}, headers=h)
+    assert reported.status_code == 201, reported.get_json()
+    assert client.get(f"{API}/cards/{main}/loss", headers=h).get_json()["status"] == reported.get_json()["status"]
+    assert client.post(f"{API}/cards/{main}/loss/cancel", json={}, headers=h).status_code == 200
+    other = bearer(api_world.other_token)
+    problem(client.post(f"{API}/cards/{main}/loss", json={"reason": "lost"}, headers=other), 404, "card_not_found")
