@@ -154,9 +154,10 @@ def get_controls(card_number: str):
 def update_controls(card_number: str, json: ControlsPatch):
     """Change the card's limits (an active card only); they reach the chip at its next sync."""
     card = card_by_number(card_number)
-    controls = _patched(services.controls_of(db.session, card.id), json)
     try:
-        row = services.set_card_controls(db.session, card, controls, actor_id=api_actor_id(), now=clock().now())
+        row = services.patch_card_controls(
+            db.session, card, lambda current: _patched(current, json), actor_id=api_actor_id(), now=clock().now()
+        )
     except InvalidControls as error:
         raise ApiProblem(
             422, "invalid_controls", "these controls are not valid",
