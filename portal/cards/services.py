@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal.audit.services import record
@@ -328,13 +329,19 @@ def save_template(
     )
     if clash is not None and clash is not template:
         raise DuplicateName("a template with this name exists")
-    if template is None:
-        template = ControlTemplate(customer_id=customer_id, created_at=now)
-        session.add(template)
-    template.name, template.updated_at = name, now
-    for column, value in controls.as_columns().items():
-        setattr(template, column, value)
-    session.flush()
+    session.flush()  # what the caller changed before goes in outside the savepoint
+    try:
+        with session.begin_nested():  # a name taken by a request running at the same time
+            if template is None:
+                template = ControlTemplate(customer_id=customer_id, created_at=now)
+                session.add(template)
+            template.name, template.updated_at = name, now
+            for column, value in controls.as_columns().items():
+                setattr(template, column, value)
+    except IntegrityError as error:
+        if "name" not in str(error.orig):
+            raise
+        raise DuplicateName("a template with this name exists") from None
     record(
         session,
         "cards.save_template",
