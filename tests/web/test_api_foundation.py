@@ -259,6 +259,29 @@ def test_the_same_key_with_another_body_is_refused(probe_app, api_world):
     assert _events(probe_app) == 1
 
 
+def test_a_chunked_body_counts_in_the_fingerprint(probe_app, api_world):
+    """No Content-Length (Transfer-Encoding: chunked, as gunicorn passes it on): the body still decides."""
+    import io
+    import json
+
+    client = probe_app.test_client()
+
+    def chunked(body: dict):
+        return client.post(
+            MOVES, input_stream=io.BytesIO(json.dumps(body).encode()),
+            environ_overrides={"wsgi.input_terminated": True},
+            headers={**bearer(api_world.token), "Idempotency-Key": "order-chunked",
+                     "Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        )  # fmt: skip
+
+    first = chunked({"amount_fen": 500})
+    assert first.status_code == 201 and first.get_json()["amount_fen"] == 500
+    problem(chunked({"amount_fen": 501}), 422, "idempotency_key_reused")
+    again = chunked({"amount_fen": 500})
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert _events(probe_app) == 1
+
+
 def test_a_refusal_is_stored_and_replayed_and_its_writes_undone(probe_app, api_world):
     client = probe_app.test_client()
     headers = {**bearer(api_world.token), "Idempotency-Key": "order-44"}
