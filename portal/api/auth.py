@@ -30,8 +30,10 @@ In order, for each request it:
 5. sets `g.api_key` and `g.api_customer_id` (the only customer the view may touch: another
    customer's object is 404), and records the key's last use (at most once a minute, committed
    before the view runs: the one write a GET may cause);
-6. checks the body (JSON object, application/json, size, no NUL) and validates query, body and
-   headers against the pydantic models (422 `validation_failed` listing the fields);
+6. refuses query parameters the endpoint does not take, checks the body (JSON object,
+   application/json, size, no NUL) and validates query, body and headers against the pydantic
+   models (422 `validation_failed` listing the fields; query models extend
+   portal.api.pagination.QueryModel, which forbids extras);
 7. with `idempotent=True`, requires `Idempotency-Key` and answers a repeated request from its
    record (portal.api.idempotency);
 8. runs the view (return a pydantic model, or `(model, status)`; raise ApiProblem or a rules'
@@ -125,6 +127,7 @@ def api_endpoint(
         @wraps(validated)
         def endpoint(*args: Any, **kwargs: Any):
             authenticate(scope)
+            check_query_names(query)
             if json is not None:
                 check_body()
             if idempotent:
@@ -248,6 +251,16 @@ def check_body() -> None:
         raise ApiProblem(400, "malformed_json", "the body must be a JSON object")
     if _has_nul(body):
         raise ApiProblem(400, "nul_character", "strings must not contain a NUL character")
+
+
+def check_query_names(query: type[BaseModel] | None) -> None:
+    """422 for a query parameter the endpoint does not take (whatever its model's config says)."""
+    known = set()
+    for name, field in (query.model_fields if query is not None else {}).items():
+        known |= {name, field.alias or name}
+    unknown = sorted(set(request.args) - known)
+    if unknown:
+        raise validation_problem([{"loc": ("query", name), "msg": "unknown query parameter"} for name in unknown], "")
 
 
 def _has_nul(value: Any) -> bool:

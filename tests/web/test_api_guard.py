@@ -184,3 +184,15 @@ def test_gets_write_nothing_but_the_keys_last_use(client, api_world, walk, write
         assert response.status_code < 500, (endpoint, response.status_code)
         assert not [s for s in recorded if not s.startswith(EXEMPT_WRITES)], (endpoint, recorded)
         recorded.clear()
+
+
+def test_every_get_refuses_an_unknown_query_parameter(client, api_world, walk):
+    """A misspelt filter must not answer everything: 422 naming the parameter (docs/api.md)."""
+    for endpoint, url, method, _ in walk:
+        if method != "GET":
+            continue
+        response = client.get(f"{url}?no_such_parameter=1", headers=bearer(api_world.token), buffered=True)
+        _refused(response, {422}, (endpoint, "unknown parameter"))
+        body = response.get_json()
+        assert body["code"] == "validation_failed", endpoint
+        assert "query.no_such_parameter" in [e["field"] for e in body["errors"]], (endpoint, body)
