@@ -52,6 +52,8 @@ MEDIA_TYPE = "application/problem+json"
 #: Seconds a client waits before sending a request again after 503 busy_retry (as portal.web.errors).
 BUSY_RETRY_AFTER_SECONDS = 2
 PREFIX = "/api/v1"
+#: The detail of 400 `nul_character` (a NUL in the path, a query parameter or the body).
+NUL_DETAIL = "strings must not contain a NUL character"
 
 #: status -> the problem's title (short, stable, English; `detail` says what happened).
 TITLES = {

@@ -196,3 +196,18 @@ def test_every_get_refuses_an_unknown_query_parameter(client, api_world, walk):
         body = response.get_json()
         assert body["code"] == "validation_failed", endpoint
         assert "query.no_such_parameter" in [e["field"] for e in body["errors"]], (endpoint, body)
+
+
+def test_a_nul_in_the_query_or_path_is_the_apis_own_400_problem(client, api_world, walk):
+    for endpoint, url, method, _ in walk:
+        for bad in (f"{url}?limit=%00", f"{url}%00"):
+            response = send(client, method, bad, bearer(api_world.token))
+            _refused(response, {400}, (endpoint, bad))
+            assert response.get_json()["code"] == "nul_character", (endpoint, bad)
+
+
+def test_every_operation_documents_400_and_its_headers(client):
+    document = client.get("/api/v1/openapi.json").get_json()
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            assert "400" in operation["responses"], (method, path)
