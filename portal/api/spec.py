@@ -50,7 +50,7 @@ def document() -> dict[str, Any]:
     """The OpenAPI document for the running app (built once per app: routes do not change)."""
     cached = current_app.extensions.get("portal.api.openapi")
     if cached is None:
-        cached = _downloads(_problem_media_types(spec._generate_spec()))
+        cached = _response_headers(_downloads(_problem_media_types(spec._generate_spec())))
         cached["servers"] = [{"url": current_app.config.get("PUBLIC_URL") or "/"}]
         current_app.extensions["portal.api.openapi"] = cached
     return cached
@@ -80,6 +80,46 @@ def _downloads(document: dict[str, Any]) -> dict[str, Any]:
             for status, media_type in produces.items():
                 answer = responses.setdefault(str(status), {"description": "OK"})
                 answer["content"] = {media_type: {"schema": {"type": "string", "format": "binary"}}}
+    return document
+
+
+def _header(description: str, schema_type: str = "integer") -> dict[str, Any]:
+    return {"description": description, "schema": {"type": schema_type}}
+
+
+#: Headers of every answer of a keyed endpoint (portal.api.auth.rate_limit_headers).
+RATE_HEADERS = {
+    "RateLimit-Limit": _header("requests allowed in the current window for this key"),
+    "RateLimit-Remaining": _header("requests left in the current window"),
+    "RateLimit-Reset": _header("seconds until the window resets"),
+}
+#: Headers of particular answers, by status.
+STATUS_HEADERS = {
+    "401": {"WWW-Authenticate": _header('the authentication scheme: Bearer realm="api"', "string")},
+    "429": {"Retry-After": _header("seconds to wait before sending again")},
+    "503": {"Retry-After": _header("seconds to wait before sending the same request again")},
+}
+REPLAYED_HEADER = {
+    "Idempotent-Replayed": _header(
+        "`true` when this is the stored answer of an earlier request with the same Idempotency-Key", "string"
+    )
+}
+
+
+def _response_headers(document: dict[str, Any]) -> dict[str, Any]:
+    """Declare the headers the foundation adds (rate limits, Retry-After, WWW-Authenticate,
+    Idempotent-Replayed) on every operation's answers, so every route documents them."""
+    for rule in current_app.url_map.iter_rules():
+        view = current_app.view_functions.get(rule.endpoint)
+        if getattr(view, "api_scope", None) is None:  # public (the document, the docs) or not this API
+            continue
+        path = re.sub(r"<(?:[^>:]+:)?([^>]+)>", r"{\1}", rule.rule)
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            for status, answer in document["paths"].get(path, {}).get(method.lower(), {}).get("responses", {}).items():
+                headers = answer.setdefault("headers", {})
+                headers |= RATE_HEADERS | STATUS_HEADERS.get(str(status), {})
+                if getattr(view, "api_idempotent", False):
+                    headers |= REPLAYED_HEADER
     return document
 
 

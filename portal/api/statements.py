@@ -145,11 +145,12 @@ def _download(fmt: str, query: StatementQuery) -> Response:
 
 
 DOWNLOAD_ANSWERS = {200: None, 400: Problem, 404: Problem}
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @bp.get("/statements/export.csv")
 @streamed
-@api_endpoint("read", query=StatementQuery, resp=DOWNLOAD_ANSWERS, tags=TAGS)
+@api_endpoint("read", query=StatementQuery, resp=DOWNLOAD_ANSWERS, tags=TAGS, produces={200: "text/csv"})
 @set_aside
 def export_statement_csv(query: StatementQuery):
     """The statement as the page's CSV download (text/csv, UTF-8 with a BOM), streamed."""
@@ -158,7 +159,7 @@ def export_statement_csv(query: StatementQuery):
 
 @bp.get("/statements/export.xlsx")
 @streamed
-@api_endpoint("read", query=StatementQuery, resp=DOWNLOAD_ANSWERS, tags=TAGS)
+@api_endpoint("read", query=StatementQuery, resp=DOWNLOAD_ANSWERS, tags=TAGS, produces={200: XLSX})
 @set_aside
 def export_statement_xlsx(query: StatementQuery):
     """The statement as the page's XLSX download."""

@@ -210,4 +210,22 @@ def test_every_operation_documents_400_and_its_headers(client):
     document = client.get("/api/v1/openapi.json").get_json()
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
-            assert "400" in operation["responses"], (method, path)
+            responses = operation["responses"]
+            assert "400" in responses, (method, path)
+            for status, answer in responses.items():
+                headers = set(answer.get("headers", {}))
+                assert {"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"} <= headers, (method, path, status)
+                if status in ("429", "503"):
+                    assert "Retry-After" in headers, (method, path, status)
+                if status == "401":
+                    assert "WWW-Authenticate" in headers, (method, path)
+                if "Idempotency-Key" in str(operation.get("parameters", [])):
+                    assert "Idempotent-Replayed" in headers, (method, path, status)
+
+
+def test_statement_downloads_declare_their_media_types(client):
+    paths = client.get("/api/v1/openapi.json").get_json()["paths"]
+    csv = paths["/api/v1/statements/export.csv"]["get"]["responses"]["200"]["content"]
+    xlsx = paths["/api/v1/statements/export.xlsx"]["get"]["responses"]["200"]["content"]
+    assert list(csv) == ["text/csv"]
+    assert list(xlsx) == ["application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"]
