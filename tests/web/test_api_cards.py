@@ -320,3 +320,19 @@ def test_two_copies_of_a_replacement_at_once_issue_one_card(app, clock, h, api_w
         old_ids = select(Card.id).where(Card.number.in_(numbers))
         issued = db.session.scalar(select(func.count(Card.id)).where(Card.replaces_card_id.in_(old_ids)))
     assert issued == len(numbers)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"daily_amount_limit_fen": 1e3}, {"daily_amount_limit_fen": 1000.0}, {"daily_amount_limit_fen": "1000"},
+        {"per_purchase_limit_fen": True}, {"daily_count_limit": "3"}, {"daily_litres_limit_ml": 5.0},
+        {"allowed_region_ids": ["1"]},
+    ],
+)  # fmt: skip
+def test_money_and_counts_are_strict_integers(client, h, body):
+    url = f"{API}/cards/{ACTIVE}/controls"
+    field = next(iter(body))
+    answer = problem(client.patch(url, json=body, headers=h), 422, "validation_failed")
+    assert any(e["field"].startswith(f"body.{field}") for e in answer["errors"]), answer
+    assert client.get(url, headers=h).get_json()["version"] == 0
