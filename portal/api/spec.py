@@ -3,8 +3,8 @@ validate each request, and its docs page (Swagger UI served from this server: no
 
 - `spec` is the API's own SpecTree instance in strict mode: its document lists only the routes
   decorated through `portal.api.auth.api_endpoint` (the terminal API has its own instance).
-- `GET /api/v1/openapi.json` serves the document; `GET /api/v1/docs` the docs page, whose scripts
-  and styles are offapi's copies of swagger-ui-dist, served under /api/v1/docs/assets/.
+- `GET /api/v1/openapi.json` serves the document; `GET /api/v1/docs` the docs page
+  (portal.api.docs_page, shared with the terminal API's page).
 - Both are public (no key): the contract is not a secret. Error answers are documented as
   `application/problem+json` (portal.api.problems.Problem).
 """
@@ -12,14 +12,14 @@ validate each request, and its docs page (Swagger UI served from this server: no
 from __future__ import annotations
 
 import re
-from importlib import resources
 from typing import Any
 
-from flask import Response, abort, current_app, jsonify, render_template
+from flask import current_app, jsonify, url_for
 from spectree import SpecTree
 from spectree.models import SecurityScheme, SecuritySchemeData
 
 from portal.api import bp
+from portal.api.docs_page import docs_page
 from portal.api.problems import MEDIA_TYPE, Problem
 
 TITLE = "Fleet Card Portal API"
@@ -140,42 +140,4 @@ def openapi():
 @public
 def docs():
     """The API's docs page (Swagger UI)."""
-    response = current_app.make_response(render_template("api/docs.html", title=TITLE))
-    # Swagger UI sets style attributes as it renders; scripts stay our own files only.
-    response.headers["Content-Security-Policy"] = DOCS_CSP
-    return response
-
-
-#: The docs page's Content-Security-Policy: the portal's, with inline styles allowed (Swagger UI).
-DOCS_CSP = "; ".join(
-    (
-        "default-src 'self'",
-        "img-src 'self' data:",
-        "style-src 'self' 'unsafe-inline'",
-        "script-src 'self'",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    )
-)
-
-
-#: Docs page assets: the name served -> offapi's file.
-ASSETS = {
-    "swagger-ui.css": ("swagger_style.css", "text/css"),
-    "swagger-ui-bundle.js": ("swagger_bundle.js", "text/javascript"),
-    "swagger-ui-standalone-preset.js": ("swagger_preset.js", "text/javascript"),
-}
-
-
-@bp.get("/docs/assets/<name>")
-@public
-def docs_asset(name: str):
-    """Swagger UI's script and styles, from the offapi package (no CDN)."""
-    if name not in ASSETS:
-        abort(404)
-    filename, mimetype = ASSETS[name]
-    response = Response((resources.files("offapi") / filename).read_bytes(), mimetype=mimetype)
-    response.headers["Cache-Control"] = "public, max-age=86400"
-    return response
+    return docs_page(TITLE, url_for("api.openapi"))
