@@ -253,7 +253,10 @@ def check_body() -> None:
 
 
 def check_query_names(query: type[BaseModel] | None) -> None:
-    """422 for a query parameter the endpoint does not take (whatever its model's config says)."""
+    """422 for a query parameter the endpoint does not take (whatever its model's config says). A
+    model that forbids extras (QueryModel) reports them itself, with every other failing field."""
+    if query is not None and query.model_config.get("extra") == "forbid":
+        return
     known = set()
     for name, field in (query.model_fields if query is not None else {}).items():
         known |= {name, field.alias or name}
