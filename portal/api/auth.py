@@ -15,7 +15,7 @@
 
 The view receives the validated models as parameters named `query` and `json` (spectree passes
 them by these names; path parameters come as usual). Response models: one per status in `resp`
-(401/403/404/422/429/503 problems are documented for every endpoint, 400/409/413/415 for those with
+(400/401/403/404/422/429/503 problems are documented for every endpoint, 409/413/415 for those with
 a body; add any other status the view answers, so the OpenAPI document and schemathesis know).
 
 In order, for each request it:
@@ -30,8 +30,10 @@ In order, for each request it:
 5. sets `g.api_key` and `g.api_customer_id` (the only customer the view may touch: another
    customer's object is 404), and records the key's last use (at most once a minute, committed
    before the view runs: the one write a GET may cause);
-6. checks the body (JSON object, application/json, size, no NUL) and validates query, body and
-   headers against the pydantic models (422 `validation_failed` listing the fields);
+6. refuses query parameters the endpoint does not take, checks the body (JSON object,
+   application/json, size, no NUL) and validates query, body and headers against the pydantic
+   models (422 `validation_failed` listing the fields; query models extend
+   portal.api.pagination.QueryModel, which forbids extras);
 7. with `idempotent=True`, requires `Idempotency-Key` and answers a repeated request from its
    record (portal.api.idempotency);
 8. runs the view (return a pydantic model, or `(model, status)`; raise ApiProblem or a rules'
@@ -60,7 +62,7 @@ from spectree.utils import get_multidict_items
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from portal.api import idempotency
-from portal.api.problems import ApiProblem, Problem, validation_problem
+from portal.api.problems import NUL_DETAIL, ApiProblem, Problem, validation_problem
 from portal.api.spec import BEARER, spec
 from portal.apikeys import services as keys
 from portal.apikeys.models import ApiKey
@@ -75,9 +77,10 @@ MAX_BODY_BYTES = 1024 * 1024
 #: Methods whose requests may write: the view's work is committed after it answers.
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 
-#: Problems every endpoint may answer, documented on every operation (404: an object named in the
-#: path that is not the key's customer's; 503: the database busy, nothing changed).
-_COMMON_PROBLEMS = (401, 403, 404, 422, 429, 503)
+#: Problems every endpoint may answer, documented on every operation (400: a NUL in the path or the
+#: query, a bad cursor...; 404: an object named in the path that is not the key's customer's; 503:
+#: the database busy, nothing changed).
+_COMMON_PROBLEMS = (400, 401, 403, 404, 422, 429, 503)
 
 
 def api_endpoint(
@@ -98,9 +101,7 @@ def api_endpoint(
         raise KeyError(f"unknown API scope {scope!r}: see portal.apikeys.services.SCOPES")
     answers = {status: Problem for status in _COMMON_PROBLEMS}
     if json is not None or idempotent:
-        answers |= {400: Problem, 409: Problem, 413: Problem, 415: Problem}
-    if query is not None:
-        answers |= {400: Problem}
+        answers |= {409: Problem, 413: Problem, 415: Problem}
     answers |= resp or {}
     response = Response(**{f"HTTP_{status}": model for status, model in answers.items()})
     headers = idempotency.IdempotencyHeaders if idempotent else None
@@ -125,6 +126,7 @@ def api_endpoint(
         @wraps(validated)
         def endpoint(*args: Any, **kwargs: Any):
             authenticate(scope)
+            check_query_names(query)
             if json is not None:
                 check_body()
             if idempotent:
@@ -247,7 +249,20 @@ def check_body() -> None:
     if not isinstance(body, dict):
         raise ApiProblem(400, "malformed_json", "the body must be a JSON object")
     if _has_nul(body):
-        raise ApiProblem(400, "nul_character", "strings must not contain a NUL character")
+        raise ApiProblem(400, "nul_character", NUL_DETAIL)
+
+
+def check_query_names(query: type[BaseModel] | None) -> None:
+    """422 for a query parameter the endpoint does not take (whatever its model's config says). A
+    model that forbids extras (QueryModel) reports them itself, with every other failing field."""
+    if query is not None and query.model_config.get("extra") == "forbid":
+        return
+    known = set()
+    for name, field in (query.model_fields if query is not None else {}).items():
+        known |= {name, field.alias or name}
+    unknown = sorted(set(request.args) - known)
+    if unknown:
+        raise validation_problem([{"loc": ("query", name), "msg": "unknown query parameter"} for name in unknown], "")
 
 
 def _has_nul(value: Any) -> bool:

@@ -15,14 +15,14 @@ from dataclasses import replace
 from typing import Annotated
 
 from flask import g
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 
 from portal.api import bp
 from portal.api.auth import api_actor_id, api_audit, api_endpoint, owned_or_404
 from portal.api.cards import MAX_ID, NO_NUL, Strict, card_by_number, cards_by_numbers
 from portal.api.pagination import NEXT_CURSOR
 from portal.api.problems import ApiProblem, Problem
-from portal.api.serialize import Fen, Time, local_time
+from portal.api.serialize import Count, Fen, Time, local_time
 from portal.cards import services
 from portal.cards.controls import MAX_ALLOWED_STATIONS, Controls, format_hours, normalize_plate, parse_hours
 from portal.cards.errors import InvalidControls
@@ -35,7 +35,7 @@ MAX_DAILY_COUNT = 1000
 #: The most cards one apply request may name.
 MAX_APPLY_CARDS = 1000
 
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Id = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
 
 
 class ControlValues(BaseModel):
@@ -64,10 +64,10 @@ class CardControlsOut(ControlValues):
 class ControlsPatch(Strict):
     """The limits to change; a field left out keeps its value, null (or an empty list) lifts it."""
 
-    per_purchase_limit_fen: int | None = Field(None, ge=1, le=MAX_FEN)
-    daily_amount_limit_fen: int | None = Field(None, ge=1, le=MAX_FEN)
-    daily_count_limit: int | None = Field(None, ge=1, le=MAX_DAILY_COUNT)
-    daily_litres_limit_ml: int | None = Field(None, ge=1, le=MAX_ML)
+    per_purchase_limit_fen: Fen | None = Field(None, ge=1, le=MAX_FEN)
+    daily_amount_limit_fen: Fen | None = Field(None, ge=1, le=MAX_FEN)
+    daily_count_limit: Count | None = Field(None, ge=1, le=MAX_DAILY_COUNT)
+    daily_litres_limit_ml: Count | None = Field(None, ge=1, le=MAX_ML)
     allowed_products: list[Annotated[str, Field(max_length=16, pattern=NO_NUL)]] | None = Field(None, max_length=50)
     allowed_region_ids: list[Id] | None = Field(None, max_length=100)
     allowed_station_ids: list[Id] | None = Field(None, max_length=MAX_ALLOWED_STATIONS)
@@ -154,9 +154,10 @@ def get_controls(card_number: str):
 def update_controls(card_number: str, json: ControlsPatch):
     """Change the card's limits (an active card only); they reach the chip at its next sync."""
     card = card_by_number(card_number)
-    controls = _patched(services.controls_of(db.session, card.id), json)
     try:
-        row = services.set_card_controls(db.session, card, controls, actor_id=api_actor_id(), now=clock().now())
+        row = services.patch_card_controls(
+            db.session, card, lambda current: _patched(current, json), actor_id=api_actor_id(), now=clock().now()
+        )
     except InvalidControls as error:
         raise ApiProblem(
             422, "invalid_controls", "these controls are not valid",

@@ -17,7 +17,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from flask import g
 from pydantic import BaseModel, ConfigDict, Field
@@ -48,9 +48,6 @@ BALANCES_REPORT, DEPOSITS_REPORT = "api.balances", "api.deposits"
 BATCHES_REPORT = {"allocation": "api.allocations", "collection": "api.collections"}
 #: The largest database id a path may name (larger numbers are no id: 404, never a database error).
 MAX_ID = 2**31 - 1
-
-#: An integer in a body: JSON numbers only (no "12" strings, no 12.0, no true).
-StrictFen = Annotated[int, Field(strict=True, description="integer fen (1 yuan = 100 fen)")]
 
 
 # --- balances -------------------------------------------------------------------------------------
@@ -123,7 +120,7 @@ class BatchLineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     card_number: str = Field(min_length=1, max_length=32, description="a sub-card of the customer")
-    amount_fen: StrictFen = Field(ge=1, le=MAX_FEN)
+    amount_fen: Fen = Field(ge=1, le=MAX_FEN)
 
 
 class BatchIn(BaseModel):

@@ -68,8 +68,9 @@ def service_key() -> str:
 
 
 def fingerprint() -> str:
-    """SHA-256 of the body as canonical JSON (key order and spacing do not matter)."""
-    body = request.get_json(silent=True) if request.content_length else None
+    """SHA-256 of the body as canonical JSON (key order and spacing do not matter). The parsed body
+    always, never guarded by Content-Length: a chunked body has none and must count all the same."""
+    body = request.get_json(silent=True)
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from portal.api import bp
 from portal.api.auth import api_audit, api_endpoint, owned_or_404
 from portal.api.cards import card_by_number
-from portal.api.funds import StrictFen, key_owner
+from portal.api.funds import key_owner
 from portal.api.idempotency import service_key
 from portal.api.pagination import NEXT_CURSOR, PageQuery, cursor_key, cursor_of
 from portal.api.serialize import Fen, Time, local_time
@@ -45,7 +45,7 @@ class LoadIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     card_number: str = Field(min_length=1, max_length=32, description="an active sub-card of the customer")
-    amount_fen: StrictFen = Field(ge=1, le=MAX_FEN, description="held on the card's reserve until written")
+    amount_fen: Fen = Field(ge=1, le=MAX_FEN, description="held on the card's reserve until written")
 
 
 class LoadCancelIn(BaseModel):

@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
@@ -43,7 +43,15 @@ DEFAULT_LIMIT, MAX_LIMIT = 50, 200
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-class PageQuery(BaseModel):
+class QueryModel(BaseModel):
+    """The base of every API query model: an unknown parameter is 422, not silently ignored (a
+    misspelt filter would otherwise answer everything). `api_endpoint` also refuses unknown
+    parameters of a model that forgot this, and any parameter of an endpoint that takes none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class PageQuery(QueryModel):
     """The paging parameters every list takes."""
 
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="rows per page")

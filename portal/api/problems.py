@@ -12,8 +12,8 @@
 - Validation errors (spectree/pydantic) answer 422 `validation_failed` with `errors`: one
   `{"field": "query.limit", "message": "..."}` per failing field. Malformed JSON is 400
   `malformed_json`, a body that is not JSON 415, one over the limit 413, an unknown URL 404, a wrong
-  method 405, the database busy 503 `busy_retry` with Retry-After (nothing was changed), anything
-  unexpected 500 `internal_error` whose detail never says what went wrong (the log does).
+  method 405, a unique index tripped by a race 409 `conflict`, the database busy 503 `busy_retry`
+  with Retry-After (nothing was changed), anything unexpected 500 `internal_error` whose detail never says what went wrong (the log does).
 
 `type` is built from PUBLIC_URL (`<PUBLIC_URL>/api/v1/problems/<code>`), so it is stable across
 deployments of one portal; clients should branch on `code`.
@@ -25,7 +25,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app, json, request
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 from portal.apikeys.services import ApiKeyError
@@ -52,6 +52,8 @@ MEDIA_TYPE = "application/problem+json"
 #: Seconds a client waits before sending a request again after 503 busy_retry (as portal.web.errors).
 BUSY_RETRY_AFTER_SECONDS = 2
 PREFIX = "/api/v1"
+#: The detail of 400 `nul_character` (a NUL in the path, a query parameter or the body).
+NUL_DETAIL = "strings must not contain a NUL character"
 
 #: status -> the problem's title (short, stable, English; `detail` says what happened).
 TITLES = {
@@ -249,6 +251,13 @@ def handle_error(error: Exception) -> Response:
     problem = problem_for(error)
     if problem is not None:
         return make_problem(problem)
+    if isinstance(error, IntegrityError):  # a unique index caught what a check missed (a race): never a 500
+        current_app.logger.warning("integrity error on %s %s: %s", request.method, request.path, error.orig)
+        return make_problem(
+            ApiProblem(
+                409, "conflict", "the request conflicts with the current state (changed meanwhile); read it again"
+            )
+        )
     if isinstance(error, DBAPIError) and is_busy(error):
         current_app.logger.warning("database busy on %s %s: %s", request.method, request.path, error.orig)
         return http_problem(ServiceUnavailable(retry_after=BUSY_RETRY_AFTER_SECONDS))

@@ -3,8 +3,8 @@ validate each request, and its docs page (Swagger UI served from this server: no
 
 - `spec` is the API's own SpecTree instance in strict mode: its document lists only the routes
   decorated through `portal.api.auth.api_endpoint` (the terminal API has its own instance).
-- `GET /api/v1/openapi.json` serves the document; `GET /api/v1/docs` the docs page, whose scripts
-  and styles are offapi's copies of swagger-ui-dist, served under /api/v1/docs/assets/.
+- `GET /api/v1/openapi.json` serves the document; `GET /api/v1/docs` the docs page
+  (portal.api.docs_page, shared with the terminal API's page).
 - Both are public (no key): the contract is not a secret. Error answers are documented as
   `application/problem+json` (portal.api.problems.Problem).
 """
@@ -12,14 +12,14 @@ validate each request, and its docs page (Swagger UI served from this server: no
 from __future__ import annotations
 
 import re
-from importlib import resources
 from typing import Any
 
-from flask import Response, abort, current_app, jsonify, render_template
+from flask import current_app, jsonify, url_for
 from spectree import SpecTree
 from spectree.models import SecurityScheme, SecuritySchemeData
 
 from portal.api import bp
+from portal.api.docs_page import docs_page
 from portal.api.problems import MEDIA_TYPE, Problem
 
 TITLE = "Fleet Card Portal API"
@@ -50,7 +50,7 @@ def document() -> dict[str, Any]:
     """The OpenAPI document for the running app (built once per app: routes do not change)."""
     cached = current_app.extensions.get("portal.api.openapi")
     if cached is None:
-        cached = _downloads(_problem_media_types(spec._generate_spec()))
+        cached = _response_headers(_downloads(_problem_media_types(spec._generate_spec())))
         cached["servers"] = [{"url": current_app.config.get("PUBLIC_URL") or "/"}]
         current_app.extensions["portal.api.openapi"] = cached
     return cached
@@ -83,6 +83,46 @@ def _downloads(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
+def _header(description: str, schema_type: str = "integer") -> dict[str, Any]:
+    return {"description": description, "schema": {"type": schema_type}}
+
+
+#: Headers of every answer of a keyed endpoint (portal.api.auth.rate_limit_headers).
+RATE_HEADERS = {
+    "RateLimit-Limit": _header("requests allowed in the current window for this key"),
+    "RateLimit-Remaining": _header("requests left in the current window"),
+    "RateLimit-Reset": _header("seconds until the window resets"),
+}
+#: Headers of particular answers, by status.
+STATUS_HEADERS = {
+    "401": {"WWW-Authenticate": _header('the authentication scheme: Bearer realm="api"', "string")},
+    "429": {"Retry-After": _header("seconds to wait before sending again")},
+    "503": {"Retry-After": _header("seconds to wait before sending the same request again")},
+}
+REPLAYED_HEADER = {
+    "Idempotent-Replayed": _header(
+        "`true` when this is the stored answer of an earlier request with the same Idempotency-Key", "string"
+    )
+}
+
+
+def _response_headers(document: dict[str, Any]) -> dict[str, Any]:
+    """Declare the headers the foundation adds (rate limits, Retry-After, WWW-Authenticate,
+    Idempotent-Replayed) on every operation's answers, so every route documents them."""
+    for rule in current_app.url_map.iter_rules():
+        view = current_app.view_functions.get(rule.endpoint)
+        if getattr(view, "api_scope", None) is None:  # public (the document, the docs) or not this API
+            continue
+        path = re.sub(r"<(?:[^>:]+:)?([^>]+)>", r"{\1}", rule.rule)
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            for status, answer in document["paths"].get(path, {}).get(method.lower(), {}).get("responses", {}).items():
+                headers = answer.setdefault("headers", {})
+                headers |= RATE_HEADERS | STATUS_HEADERS.get(str(status), {})
+                if getattr(view, "api_idempotent", False):
+                    headers |= REPLAYED_HEADER
+    return document
+
+
 def public(view):
     """Mark a view of the API blueprint as public (no key): the document and its docs page."""
     view.api_scope = None
@@ -100,42 +140,4 @@ def openapi():
 @public
 def docs():
     """The API's docs page (Swagger UI)."""
-    response = current_app.make_response(render_template("api/docs.html", title=TITLE))
-    # Swagger UI sets style attributes as it renders; scripts stay our own files only.
-    response.headers["Content-Security-Policy"] = DOCS_CSP
-    return response
-
-
-#: The docs page's Content-Security-Policy: the portal's, with inline styles allowed (Swagger UI).
-DOCS_CSP = "; ".join(
-    (
-        "default-src 'self'",
-        "img-src 'self' data:",
-        "style-src 'self' 'unsafe-inline'",
-        "script-src 'self'",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    )
-)
-
-
-#: Docs page assets: the name served -> offapi's file.
-ASSETS = {
-    "swagger-ui.css": ("swagger_style.css", "text/css"),
-    "swagger-ui-bundle.js": ("swagger_bundle.js", "text/javascript"),
-    "swagger-ui-standalone-preset.js": ("swagger_preset.js", "text/javascript"),
-}
-
-
-@bp.get("/docs/assets/<name>")
-@public
-def docs_asset(name: str):
-    """Swagger UI's script and styles, from the offapi package (no CDN)."""
-    if name not in ASSETS:
-        abort(404)
-    filename, mimetype = ASSETS[name]
-    response = Response((resources.files("offapi") / filename).read_bytes(), mimetype=mimetype)
-    response.headers["Cache-Control"] = "public, max-age=86400"
-    return response
+    return docs_page(TITLE, url_for("api.openapi"))

@@ -17,10 +17,11 @@ from functools import wraps
 from typing import Literal
 
 from flask import Response, g
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from portal.api import bp
 from portal.api.auth import api_endpoint
+from portal.api.pagination import QueryModel
 from portal.api.problems import ApiProblem, Problem
 from portal.api.serialize import Fen, Time, local_time
 from portal.api.transactions import CARD_PATTERN, api_scope
@@ -33,9 +34,7 @@ from portal.web.memos import describe_transfer
 TAGS = ["statements"]
 
 
-class StatementQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class StatementQuery(QueryModel):
     month: str | None = Field(
         None, pattern=r"^[0-9]{4}-[0-9]{2}$", description="YYYY-MM (Asia/Shanghai calendar month); default this month"
     )
@@ -146,11 +145,12 @@ def _download(fmt: str, query: StatementQuery) -> Response:
 
 
 DOWNLOAD_ANSWERS = {200: None, 400: Problem, 404: Problem}
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @bp.get("/statements/export.csv")
 @streamed
-@api_endpoint("read", query=StatementQuery, resp=DOWNLOAD_ANSWERS, tags=TAGS)
+@api_endpoint("read", query=StatementQuery, resp=DOWNLOAD_ANSWERS, tags=TAGS, produces={200: "text/csv"})
 @set_aside
 def export_statement_csv(query: StatementQuery):
     """The statement as the page's CSV download (text/csv, UTF-8 with a BOM), streamed."""
@@ -159,7 +159,7 @@ def export_statement_csv(query: StatementQuery):
 
 @bp.get("/statements/export.xlsx")
 @streamed
-@api_endpoint("read", query=StatementQuery, resp=DOWNLOAD_ANSWERS, tags=TAGS)
+@api_endpoint("read", query=StatementQuery, resp=DOWNLOAD_ANSWERS, tags=TAGS, produces={200: XLSX})
 @set_aside
 def export_statement_xlsx(query: StatementQuery):
     """The statement as the page's XLSX download."""

@@ -20,12 +20,12 @@ from datetime import date
 from typing import Literal
 
 from flask import current_app, g
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from portal.api import bp
 from portal.api.auth import api_endpoint
-from portal.api.pagination import NEXT_CURSOR, PageQuery
+from portal.api.pagination import NEXT_CURSOR, PageQuery, QueryModel
 from portal.api.problems import ApiProblem, Problem
 from portal.api.serialize import Fen, Time, local_time
 from portal.extensions import db
@@ -47,10 +47,8 @@ CARD_PATTERN = r"^[0-9]{8,19}$"
 # --- filters: the pages' query strings -------------------------------------------------------------
 
 
-class PeriodFilter(BaseModel):
+class PeriodFilter(QueryModel):
     """The period and the card / driver / plate filters every query page has."""
-
-    model_config = ConfigDict(extra="forbid")
 
     preset: Literal["today", "this_month", "last_month", "custom"] | None = Field(
         None, description="a named period (Asia/Shanghai); default this_month, or custom when start and end are given"

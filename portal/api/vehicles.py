@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from flask import g
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, StrictInt
 
 from portal.api import bp
 from portal.api.auth import api_actor_id, api_audit, api_endpoint, owned_or_404
@@ -32,7 +32,7 @@ def _tank(tank_ml: int) -> int:
     return tank_ml
 
 
-TankMl = Annotated[int, AfterValidator(_tank), Field(description="tank capacity in millilitres")]
+TankMl = Annotated[StrictInt, AfterValidator(_tank), Field(description="tank capacity in millilitres")]
 Plate = Annotated[str, Field(min_length=1, max_length=16, pattern=NO_NUL, description="licence plate, e.g. 京A12345")]
 
 

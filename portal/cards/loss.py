@@ -33,6 +33,7 @@ from portal.cards.errors import (
 )
 from portal.cards.models import LOSS_REASONS, Card, CardControls, LossReport
 from portal.cards.numbers import is_valid_card_number, next_card_number, region_code_of
+from portal.cards.services import lock_card  # two reports of one card queue up
 from portal.customers.models import Customer
 from portal.ledger import memos
 from portal.queries.pages import NumberedPage, numbered_rows
@@ -128,13 +129,6 @@ def replacement_allowed(report: LossReport, now: datetime) -> bool:
 # --- actions ----------------------------------------------------------------------------------------
 
 
-def _lock_card(session: Session, card: Card) -> Card:
-    """Re-read the card under a row lock, so two reports of the same card queue up."""
-    return session.scalars(
-        select(Card).where(Card.id == card.id).with_for_update().execution_options(populate_existing=True)
-    ).one()
-
-
 def _card_accounts(session: Session, card_id: int, kinds) -> list:
     accounts = []
     for kind in kinds:
@@ -159,7 +153,7 @@ def report_loss(
     """Report `card` lost. It is blocked at once; see the module doc for what follows."""
     if reason not in LOSS_REASONS:
         raise ValueError(f"unknown reason {reason!r}")
-    card = _lock_card(session, card)
+    card = lock_card(session, card)
     if card.status == "lost":
         raise AlreadyReported("the card is already reported lost")
     if card.status != "active":
@@ -223,7 +217,7 @@ def cancel_loss(
     report = _lock_report(session, report)
     if report.status != "open":
         raise ReportNotOpen("this loss report is no longer open")
-    card = _lock_card(session, session.get(Card, report.card_id))
+    card = lock_card(session, session.get(Card, report.card_id))
     report.status, report.cancelled_at, report.cancelled_by_id = "cancelled", now, actor_id
     card.status = "active"
     for account in _card_accounts(session, card.id, FROZEN_KINDS):
@@ -296,7 +290,7 @@ def replace_card(
         raise ReportNotOpen("this loss report is no longer open")
     if now < report.replaceable_from:
         raise ReplacementTooEarly("the card cannot be replaced yet", replaceable_from=report.replaceable_from)
-    old = _lock_card(session, session.get(Card, report.card_id))
+    old = lock_card(session, session.get(Card, report.card_id))
     old_accounts = _card_accounts(session, old.id, CARRIED_KINDS)
     # Balances under the ledger's row locks: an offline purchase uploaded meanwhile cannot slip between.
     states = ledger.lock_accounts(session, [account.id for account in old_accounts])

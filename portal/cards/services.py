@@ -7,10 +7,11 @@ chip: a card whose chip holds an older version is "pending sync".
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal.audit.services import record
@@ -223,6 +224,13 @@ def check_references(session: Session, customer_id: int, controls: Controls) -> 
             raise NotOwned("unknown product")
 
 
+def lock_card(session: Session, card: Card) -> Card:
+    """Re-read the card under a row lock (PostgreSQL; SQLite has one writer), fresh from the database."""
+    return session.scalars(
+        select(Card).where(Card.id == card.id).with_for_update().execution_options(populate_existing=True)
+    ).one()
+
+
 def set_card_controls(
     session: Session,
     card: Card,
@@ -233,12 +241,17 @@ def set_card_controls(
     template_id: int | None = None,
     check: bool = True,
 ) -> CardControls:
-    """Replace a card's controls. Only an actual change bumps the version (and needs a sync)."""
+    """Replace a card's controls. Only an actual change bumps the version (and needs a sync).
+
+    The card row is locked first, so two changes of one card queue up: each reads the other's
+    committed controls, none is lost and each real change gets its own version; the first-ever
+    controls row is inserted by whoever holds the lock, never by two at once."""
+    card = lock_card(session, card)
     if card.status != "active":
         raise CardNotActive("controls can only be changed on an active card")
     if check:
         check_references(session, card.customer_id, controls)
-    row = session.get(CardControls, card.id)
+    row = _locked_controls(session, card.id)
     before = Controls.from_row(row) if row is not None else None
     if row is None:
         row = CardControls(
@@ -275,6 +288,21 @@ def set_card_controls(
     return row
 
 
+def patch_card_controls(
+    session: Session, card: Card, change: Callable[[Controls], Controls], *, actor_id: int | None, now: datetime
+) -> CardControls:
+    """`set_card_controls` with `change(current controls)`, the current ones read under the card's
+    lock: two partial changes at once both land (neither overwrites the other with stale values)."""
+    card = lock_card(session, card)
+    current = Controls.from_row(row) if (row := _locked_controls(session, card.id)) is not None else NO_CONTROLS
+    return set_card_controls(session, card, change(current), actor_id=actor_id, now=now)
+
+
+def _locked_controls(session: Session, card_id: int) -> CardControls | None:
+    """The card's controls row fresh from the database (after `lock_card`), or None."""
+    return session.get(CardControls, card_id, populate_existing=True, with_for_update=True)
+
+
 # --- templates --------------------------------------------------------------------------------------
 
 
@@ -301,13 +329,19 @@ def save_template(
     )
     if clash is not None and clash is not template:
         raise DuplicateName("a template with this name exists")
-    if template is None:
-        template = ControlTemplate(customer_id=customer_id, created_at=now)
-        session.add(template)
-    template.name, template.updated_at = name, now
-    for column, value in controls.as_columns().items():
-        setattr(template, column, value)
-    session.flush()
+    session.flush()  # what the caller changed before goes in outside the savepoint
+    try:
+        with session.begin_nested():  # a name taken by a request running at the same time
+            if template is None:
+                template = ControlTemplate(customer_id=customer_id, created_at=now)
+                session.add(template)
+            template.name, template.updated_at = name, now
+            for column, value in controls.as_columns().items():
+                setattr(template, column, value)
+    except IntegrityError as error:
+        if "name" not in str(error.orig):
+            raise
+        raise DuplicateName("a template with this name exists") from None
     record(
         session,
         "cards.save_template",
@@ -329,7 +363,8 @@ def apply_template(
 ) -> int:
     """Give every card the template's controls (one audit event per card). Returns how many changed
     version. All cards must be active cards of the template's customer; otherwise nothing changes."""
-    cards = list(cards)
+    # lock in one order (by id), so two applications over overlapping cards cannot deadlock
+    cards = [lock_card(session, card) for card in sorted(cards, key=lambda card: card.id)]
     for card in cards:
         if card.customer_id != template.customer_id:
             raise NotOwned(f"card {card.number} is not one of this customer's")
@@ -339,7 +374,7 @@ def apply_template(
     check_references(session, template.customer_id, controls)
     changed = 0
     for card in cards:
-        before = controls_version(session, card.id)
+        before = row.version if (row := _locked_controls(session, card.id)) is not None else 0
         row = set_card_controls(
             session, card, controls, actor_id=actor_id, now=now, template_id=template.id, check=False
         )

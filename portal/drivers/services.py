@@ -8,9 +8,12 @@ the login and ends its sessions; the driver's history stays.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal.audit.services import record
@@ -301,6 +304,20 @@ def _check_plate(session: Session, customer_id: int, plate: str, vehicle: Vehicl
     return plate
 
 
+@contextmanager
+def _plate_claimed(session: Session) -> Iterator[None]:
+    """Write a vehicle's plate in a savepoint: a plate registered by a request running at the same
+    time (after `_check_plate` looked) trips the unique index and becomes PlateTaken, not a 500."""
+    session.flush()  # what the caller changed before goes in outside the savepoint
+    try:
+        with session.begin_nested():
+            yield
+    except IntegrityError as error:
+        if "plate" not in str(error.orig):  # another constraint: a bug, not a taken plate
+            raise
+        raise PlateTaken("this plate is registered already") from None
+
+
 def add_vehicle(
     session: Session,
     customer_id: int,
@@ -318,8 +335,8 @@ def add_vehicle(
     vehicle = Vehicle(
         customer_id=customer_id, plate=plate, tank_ml=tank_ml, model=model.strip(), note=note.strip(), created_at=now
     )
-    session.add(vehicle)
-    session.flush()
+    with _plate_claimed(session):
+        session.add(vehicle)
     _audit(session, "vehicles.add", customer_id, actor_id, now, vehicle_id=vehicle.id, plate=plate)
     return vehicle
 
@@ -339,7 +356,8 @@ def update_vehicle(
         raise ValueError(f"tank capacity must be 1 ml to {validation.MAX_TANK_ML} ml")
     plate = _check_plate(session, vehicle.customer_id, plate, vehicle)
     before = {"plate": vehicle.plate, "tank_ml": vehicle.tank_ml, "model": vehicle.model, "note": vehicle.note}
-    vehicle.plate, vehicle.tank_ml, vehicle.model, vehicle.note = plate, tank_ml, model.strip(), note.strip()
+    with _plate_claimed(session):
+        vehicle.plate, vehicle.tank_ml, vehicle.model, vehicle.note = plate, tank_ml, model.strip(), note.strip()
     after = {"plate": vehicle.plate, "tank_ml": vehicle.tank_ml, "model": vehicle.model, "note": vehicle.note}
     if before != after:
         _audit(

@@ -47,6 +47,10 @@ def refuse_nul_bytes() -> None:
     if request.method == "POST":
         fields += request.form.items(multi=True)
     if "\x00" in request.path or any("\x00" in key or ("\x00" in value and key != "next") for key, value in fields):
+        from portal.api import problems  # the customer API answers its own problem, in English
+
+        if problems.is_api_request():
+            abort(problems.make_problem(problems.ApiProblem(400, "nul_character", problems.NUL_DETAIL)))
         abort(400, str(NUL_MESSAGE))
 
 

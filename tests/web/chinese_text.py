@@ -15,9 +15,7 @@ ALLOWED_WORDS = {
 }  # fmt: skip
 #: Endpoints that are not pages (downloads, images, health checks for machines, the terminal API's
 #: document and files, and the customer API `api.`: JSON, and a docs page that is the API's English contract).
-NOT_PAGES = re.compile(
-    r"(_export|captcha_image|^static$|^ops\.|^terminal_api\.|^terminal_api_docs\.(openapi|asset)$|^api\.)"
-)
+NOT_PAGES = re.compile(r"(_export|captcha_image|^static$|^ops\.|^terminal_api\.|^terminal_api_docs\.openapi$|^api\.)")
 
 CODE = re.compile(r"<code\b[^>]*>(.*?)</code>", re.S | re.I)
 SCRIPT_OR_STYLE = re.compile(r"<(script|style)\b.*?</\1>", re.S | re.I)

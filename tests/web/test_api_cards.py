@@ -337,3 +337,19 @@ def test_the_main_card_can_be_reported_lost_and_found_again_as_on_the_loss_page(
     assert client.post(f"{API}/cards/{main}/loss/cancel", json={}, headers=h).status_code == 200
     other = bearer(api_world.other_token)
     problem(client.post(f"{API}/cards/{main}/loss", json={"reason": "lost"}, headers=other), 404, "card_not_found")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"daily_amount_limit_fen": 1e3}, {"daily_amount_limit_fen": 1000.0}, {"daily_amount_limit_fen": "1000"},
+        {"per_purchase_limit_fen": True}, {"daily_count_limit": "3"}, {"daily_litres_limit_ml": 5.0},
+        {"allowed_region_ids": ["1"]},
+    ],
+)  # fmt: skip
+def test_money_and_counts_are_strict_integers(client, h, body):
+    url = f"{API}/cards/{ACTIVE}/controls"
+    field = next(iter(body))
+    answer = problem(client.patch(url, json=body, headers=h), 422, "validation_failed")
+    assert any(e["field"].startswith(f"body.{field}") for e in answer["errors"]), answer
+    assert client.get(url, headers=h).get_json()["version"] == 0

@@ -148,7 +148,8 @@ def test_unknown_urls_and_methods_are_problems(client, api_world):
 
 
 def test_a_nul_in_the_query_is_400(client, api_world):
-    problem(client.get(f"{CARDS}?q=a%00b", headers=bearer(api_world.token)), 400, "bad_request")
+    body = problem(client.get(f"{CARDS}?q=a%00b", headers=bearer(api_world.token)), 400, "nul_character")
+    assert body["detail"] == "strings must not contain a NUL character"  # the API's own English, not the page's
 
 
 def test_a_bug_is_a_500_that_says_nothing(probe_app, api_world):
@@ -256,6 +257,29 @@ def test_the_same_key_with_another_body_is_refused(probe_app, api_world):
     headers = {**bearer(api_world.token), "Idempotency-Key": "order-43"}
     assert client.post(MOVES, json={"amount_fen": 500}, headers=headers).status_code == 201
     problem(client.post(MOVES, json={"amount_fen": 501}, headers=headers), 422, "idempotency_key_reused")
+    assert _events(probe_app) == 1
+
+
+def test_a_chunked_body_counts_in_the_fingerprint(probe_app, api_world):
+    """No Content-Length (Transfer-Encoding: chunked, as gunicorn passes it on): the body still decides."""
+    import io
+    import json
+
+    client = probe_app.test_client()
+
+    def chunked(body: dict):
+        return client.post(
+            MOVES, input_stream=io.BytesIO(json.dumps(body).encode()),
+            environ_overrides={"wsgi.input_terminated": True},
+            headers={**bearer(api_world.token), "Idempotency-Key": "order-chunked",
+                     "Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        )  # fmt: skip
+
+    first = chunked({"amount_fen": 500})
+    assert first.status_code == 201 and first.get_json()["amount_fen"] == 500
+    problem(chunked({"amount_fen": 501}), 422, "idempotency_key_reused")
+    again = chunked({"amount_fen": 500})
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
     assert _events(probe_app) == 1
 
 
@@ -429,3 +453,5 @@ def test_docs_page_and_its_assets_are_served_here(client):
         response = client.get(f"/api/v1/docs/assets/{asset}")
         assert response.status_code == 200 and len(response.get_data()) > 10_000
     assert client.get("/api/v1/docs/assets/other.js").status_code == 404
+    assert "style-src 'self' 'unsafe-inline'" in page.headers["Content-Security-Policy"]
+    assert "/api/v1/openapi.json" in html

@@ -184,3 +184,48 @@ def test_gets_write_nothing_but_the_keys_last_use(client, api_world, walk, write
         assert response.status_code < 500, (endpoint, response.status_code)
         assert not [s for s in recorded if not s.startswith(EXEMPT_WRITES)], (endpoint, recorded)
         recorded.clear()
+
+
+def test_every_get_refuses_an_unknown_query_parameter(client, api_world, walk):
+    """A misspelt filter must not answer everything: 422 naming the parameter (docs/api.md)."""
+    for endpoint, url, method, _ in walk:
+        if method != "GET":
+            continue
+        response = client.get(f"{url}?no_such_parameter=1", headers=bearer(api_world.token), buffered=True)
+        _refused(response, {422}, (endpoint, "unknown parameter"))
+        body = response.get_json()
+        assert body["code"] == "validation_failed", endpoint
+        assert "query.no_such_parameter" in [e["field"] for e in body["errors"]], (endpoint, body)
+
+
+def test_a_nul_in_the_query_or_path_is_the_apis_own_400_problem(client, api_world, walk):
+    for endpoint, url, method, _ in walk:
+        for bad in (f"{url}?limit=%00", f"{url}%00"):
+            response = send(client, method, bad, bearer(api_world.token))
+            _refused(response, {400}, (endpoint, bad))
+            assert response.get_json()["code"] == "nul_character", (endpoint, bad)
+
+
+def test_every_operation_documents_400_and_its_headers(client):
+    document = client.get("/api/v1/openapi.json").get_json()
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            assert "400" in responses, (method, path)
+            for status, answer in responses.items():
+                headers = set(answer.get("headers", {}))
+                assert {"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"} <= headers, (method, path, status)
+                if status in ("429", "503"):
+                    assert "Retry-After" in headers, (method, path, status)
+                if status == "401":
+                    assert "WWW-Authenticate" in headers, (method, path)
+                if "Idempotency-Key" in str(operation.get("parameters", [])):
+                    assert "Idempotent-Replayed" in headers, (method, path, status)
+
+
+def test_statement_downloads_declare_their_media_types(client):
+    paths = client.get("/api/v1/openapi.json").get_json()["paths"]
+    csv = paths["/api/v1/statements/export.csv"]["get"]["responses"]["200"]["content"]
+    xlsx = paths["/api/v1/statements/export.xlsx"]["get"]["responses"]["200"]["content"]
+    assert list(csv) == ["text/csv"]
+    assert list(xlsx) == ["application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"]

@@ -30,8 +30,7 @@ PUBLIC = {
     "ops.readyz",
     "shell.set_language",
     "static",
-    "terminal_api_docs.asset",  # the terminal API's contract and its docs page: no secrets in them
-    "terminal_api_docs.docs",
+    "terminal_api_docs.docs",  # the terminal API's contract and its docs page: no secrets in them
     "terminal_api_docs.openapi",
 }
 #: Authenticated by a terminal API key, never by a session.
