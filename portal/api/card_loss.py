@@ -57,7 +57,7 @@ class LossReportList(BaseModel):
 def _reports_out(reports: list[LossReport]) -> list[LossReportOut]:
     """The answers for `reports`, in a fixed number of statements whatever their number."""
     numbers = services.card_numbers(
-        db.session, {r.card_id for r in reports} | {r.replacement_card_id for r in reports} - {None}
+        db.session, ({r.card_id for r in reports} | {r.replacement_card_id for r in reports}) - {None}
     )
     return [_report_out(report, numbers) for report in reports]
 

@@ -79,19 +79,14 @@ def keyset_page(
     scalars: bool = True,
 ) -> Rows:
     """One page of `stmt` after `query.cursor`, and the cursor of the next page (None on the last)."""
-    secret = current_app.config["SECRET_KEY"]
-    if query.cursor:
-        try:
-            start = decode_cursor(query.cursor, secret=secret, report=report)
-        except BadCursor:
-            raise ApiProblem(400, "bad_cursor", "this cursor was not made for this list") from None
+    start = cursor_key(query, report=report)
+    if start is not None:
         stmt = stmt.where(after(start))
     stmt = stmt.limit(query.limit + 1)
     rows = list(session.scalars(stmt) if scalars else session.execute(stmt))
     more = len(rows) > query.limit
     rows = rows[: query.limit]
-    next_cursor = encode_cursor(key(rows[-1]), secret=secret, report=report) if more and rows else None
-    return Rows(rows, next_cursor)
+    return Rows(rows, cursor_of(key(rows[-1]), report=report) if more and rows else None)
 
 
 def cursor_key(query: PageQuery, *, report: str) -> Key | None:

@@ -14,15 +14,14 @@ from typing import Annotated
 
 from flask import g
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
 from portal import ledger
 from portal.api import bp
 from portal.api.auth import api_audit, api_endpoint
+from portal.api.cards import card_by_number
 from portal.api.funds import key_owner, owned_row
 from portal.api.idempotency import service_key
 from portal.api.pagination import EPOCH, NEXT_CURSOR, PageQuery, keyset_page
-from portal.api.problems import ApiProblem
 from portal.api.serialize import Fen, Time, local_time
 from portal.cards.models import Card
 from portal.extensions import client_ip, clock, db
@@ -87,14 +86,6 @@ def points(query: PageQuery):
     )  # fmt: skip
 
 
-def _card(number: str) -> Card:
-    """A card of the customer (main or sub) by its number; 404 for any other."""
-    card = db.session.scalar(select(Card).where(Card.number == number[:19], Card.customer_id == g.api_customer_id))
-    if card is None:
-        raise ApiProblem(404, "card_not_found", "no card with this number")
-    return card
-
-
 def _redemption_out(redemption: PointsRedemption, card: Card) -> RedemptionOut:
     return RedemptionOut(
         id=redemption.id, card_number=card.number, points=redemption.points, value_fen=redemption.value_fen,
@@ -111,7 +102,7 @@ def _redemption_out(redemption: PointsRedemption, card: Card) -> RedemptionOut:
 def redeem(json: RedemptionIn):
     """Redeem whole blocks of a card's points for a voucher."""
     actor_id = key_owner()
-    card = _card(json.card_number)
+    card = card_by_number(json.card_number, main_too=True)
     done = services.redeem(
         db.session, card, json.points, key=service_key(), actor_id=actor_id, now=clock().now(), ip=client_ip()
     )

@@ -19,20 +19,19 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from flask import current_app, g
+from flask import g
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from portal.api import bp
 from portal.api.auth import api_endpoint
-from portal.api.pagination import NEXT_CURSOR, PageQuery, QueryModel
+from portal.api.pagination import NEXT_CURSOR, PageQuery, QueryModel, cursor_key, cursor_of
 from portal.api.problems import ApiProblem, Problem
 from portal.api.serialize import Fen, Time, local_time
 from portal.extensions import db
 from portal.ledger.models import MONEY, POINTS
 from portal.purchases.models import Purchase
 from portal.queries import journal, purchases
-from portal.queries.cursor import Key, decode_cursor, encode_cursor
 from portal.queries.filters import Filter, FilterError, FilterSpec, parse_filter
 from portal.queries.scope import Scope, customer_scope
 from portal.queries.web import locale, max_days, today, use_rollup
@@ -89,17 +88,6 @@ def page_filter(query: BaseModel, spec: FilterSpec, **extra: str | None) -> Filt
 def api_scope() -> Scope:
     """What a key sees: its customer's whole books, as a fleet admin does."""
     return customer_scope(g.api_customer_id)
-
-
-def read_key(query: PageQuery, report: str) -> Key | None:
-    """The page's keyset key from the API cursor (400 `bad_cursor` for one of another list)."""
-    if not query.cursor:
-        return None
-    return decode_cursor(query.cursor, secret=current_app.config["SECRET_KEY"], report=report)
-
-
-def write_key(key: Key | None, report: str) -> str | None:
-    return encode_cursor(key, secret=current_app.config["SECRET_KEY"], report=report) if key else None
 
 
 PAGE_PROBLEMS = {400: Problem, 404: Problem}
@@ -167,7 +155,7 @@ def list_account_transactions(query: AccountTransactionQuery):
     unit account and cards' reserves and purses, newest first (the 账户交易查询 page)."""
     flt = page_filter(query, journal.account_spec(max_days()), type=query.type)
     j = journal.journal(db.session, api_scope(), flt, MONEY, journal.ACCOUNT_CODES)
-    page = journal.page(db.session, j, flt, key=read_key(query, ACCOUNT_REPORT), limit=query.limit)
+    page = journal.page(db.session, j, flt, key=cursor_key(query, report=ACCOUNT_REPORT), limit=query.limit)
     return AccountTransactionList(
         data=[
             AccountTransaction(
@@ -183,7 +171,7 @@ def list_account_transactions(query: AccountTransactionQuery):
             )  # fmt: skip
             for m in page.rows
         ],
-        next_cursor=write_key(page.next_key, ACCOUNT_REPORT),
+        next_cursor=cursor_of(page.next_key, report=ACCOUNT_REPORT),
         totals=[CodeTotal(type=code, count=c, amount_fen=a) for code, (c, a) in sorted(page.totals.items())],
         loads=[StateTotal(state=state, count=c, amount_fen=a) for state, (c, a) in sorted(page.states.items())],
     )
@@ -268,7 +256,7 @@ def list_purchase_transactions(query: PurchaseTransactionQuery):
         product=query.product, region=query.region,
     )  # fmt: skip
     page, totals = purchases.page(
-        db.session, api_scope(), flt, key=read_key(query, PURCHASE_REPORT), limit=query.limit, locale=locale(),
+        db.session, api_scope(), flt, key=cursor_key(query, report=PURCHASE_REPORT), limit=query.limit, locale=locale(),
         use_rollup=use_rollup(),
     )  # fmt: skip
     codes = _purchase_codes([row[0].id for row in page.rows])
@@ -302,7 +290,7 @@ def list_purchase_transactions(query: PurchaseTransactionQuery):
         )
     return PurchaseTransactionList(
         data=data,
-        next_cursor=write_key(page.next_key, PURCHASE_REPORT),
+        next_cursor=cursor_of(page.next_key, report=PURCHASE_REPORT),
         totals=PurchaseTotals(
             count=totals.count,
             purchases=totals.purchases,
@@ -364,7 +352,7 @@ def list_points_transactions(query: PointsTransactionQuery):
     """Points earned, redeemed and expired, with the running balance after each row (the 积分交易查询 page)."""
     flt = page_filter(query, journal.points_spec(max_days()), type=query.type)
     j = journal.journal(db.session, api_scope(), flt, POINTS, journal.POINTS_CODES)
-    page = journal.points_page(db.session, j, flt, key=read_key(query, POINTS_REPORT), limit=query.limit)
+    page = journal.points_page(db.session, j, flt, key=cursor_key(query, report=POINTS_REPORT), limit=query.limit)
     return PointsTransactionList(
         data=[
             PointsTransaction(
@@ -381,7 +369,7 @@ def list_points_transactions(query: PointsTransactionQuery):
             )  # fmt: skip
             for m in page.rows
         ],
-        next_cursor=write_key(page.next_key, POINTS_REPORT),
+        next_cursor=cursor_of(page.next_key, report=POINTS_REPORT),
         balance=journal.points_balance_now(db.session, j),
         totals=[PointsTotal(type=code, count=c, points=a) for code, (c, a) in sorted(page.totals.items())],
     )

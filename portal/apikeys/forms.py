@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectMultipleField, StringField, TextAreaField, widgets
+from wtforms import DateField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from portal.apikeys.services import MAX_NAME_LENGTH
+from portal.cards.forms import MultiCheckboxField
 
 #: scope -> what the admin reads next to its checkbox (portal.apikeys.services.SCOPES says the same in English).
 SCOPE_LABELS = {
@@ -41,9 +42,8 @@ ERRORS = {
 }
 
 
-class MultiCheckboxField(SelectMultipleField):
-    widget = widgets.ListWidget(prefix_label=False)
-    option_widget = widgets.CheckboxInput()
+class ScopesField(MultiCheckboxField):
+    """The permissions' checkboxes, refusing any value that is not one of them in the page's words."""
 
     def pre_validate(self, form) -> None:
         if set(self.data or ()) - set(SCOPE_LABELS):
@@ -56,7 +56,7 @@ class ApiKeyForm(FlaskForm):
         validators=[DataRequired(), Length(max=MAX_NAME_LENGTH)],
         description=_l("Who uses it, e.g. ERP or telematics; shown in the activity log for every action."),
     )
-    scopes = MultiCheckboxField(
+    scopes = ScopesField(
         _l("Permissions"),
         choices=[SelectChoice(scope, label) for scope, label in SCOPE_LABELS.items()],
         validators=[DataRequired(message=_l("Tick at least one permission."))],

@@ -8,7 +8,6 @@ cannot be guessed, and every API request checks it.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import ipaddress
 import re
@@ -21,6 +20,7 @@ from sqlalchemy.orm import Session
 from portal.apikeys.models import ApiIdempotency, ApiKey
 from portal.audit.services import record
 from portal.clock import BUSINESS_TZ, business_date
+from portal.stations.terminals import hash_key
 
 TOKEN_PREFIX = "fcp_"
 PREFIX_LENGTH = 12
@@ -67,8 +67,8 @@ def split_networks(text: str) -> list[str]:
     return [part for part in re.split(r"[\s,;]+", text or "") if part]
 
 
-def hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
+#: Keys' secrets are hashed as the terminals' keys are: high-entropy, so one SHA-256 is enough.
+hash_secret = hash_key
 
 
 def parse_networks(lines: list[str]) -> list[str]:

@@ -93,15 +93,6 @@ def earn_request(purchase: Purchase, points_issued_id: int, points_account_id: i
     )
 
 
-def post_earned(session: Session, purchase: Purchase, *, now: datetime) -> None:
-    """Credit `purchase.points` to the card's points account (points_issued -> points)."""
-    if purchase.points <= 0:
-        return
-    issued = ledger.system_account(session, "points_issued", ledger.POINTS)
-    request = earn_request(purchase, issued.id, points_account(session, purchase.card_id).id)
-    ledger.transfer(session, request, now=now)
-
-
 def earn_transfer_id(purchase: Purchase) -> str:
     return f"{purchase.transfer_id}:pts"
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from cryptography.fernet import Fernet
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import Session
 
 from portal.audit.services import record
@@ -109,9 +109,8 @@ def delete_endpoint(session: Session, endpoint: WebhookEndpoint, *, who: Who, no
     """Delete the endpoint, its delivery log, and the events no other endpoint was sent."""
     _audit(session, "webhooks.delete", endpoint, who, now)
     event_ids = select(WebhookDelivery.event_id).where(WebhookDelivery.endpoint_id == endpoint.id)
-    elsewhere = select(WebhookDelivery.event_id).where(WebhookDelivery.endpoint_id != endpoint.id)
-    orphans = list(session.scalars(select(WebhookEvent.id).where(WebhookEvent.id.in_(event_ids),
-                                                                  WebhookEvent.id.not_in(elsewhere))))  # fmt: skip
+    elsewhere = exists().where(WebhookDelivery.event_id == WebhookEvent.id, WebhookDelivery.endpoint_id != endpoint.id)
+    orphans = list(session.scalars(select(WebhookEvent.id).where(WebhookEvent.id.in_(event_ids), ~elsewhere)))
     session.execute(delete(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id))
     if orphans:
         session.execute(delete(WebhookEvent).where(WebhookEvent.id.in_(orphans)))
@@ -155,12 +154,6 @@ def redeliver(session: Session, delivery: WebhookDelivery, *, who: Who, now: dat
 def customer_endpoints(session: Session, customer_id: int) -> list[WebhookEndpoint]:
     stmt = select(WebhookEndpoint).where(WebhookEndpoint.customer_id == customer_id).order_by(WebhookEndpoint.id)
     return list(session.scalars(stmt))
-
-
-def endpoint_of(session: Session, customer_id: int, endpoint_id: int) -> WebhookEndpoint | None:
-    """The customer's endpoint with this id, or None (another customer's does not exist for them)."""
-    endpoint = session.get(WebhookEndpoint, endpoint_id)
-    return endpoint if endpoint is not None and endpoint.customer_id == customer_id else None
 
 
 def delivery_of(session: Session, endpoint: WebhookEndpoint, delivery_id: int) -> WebhookDelivery | None:
